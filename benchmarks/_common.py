@@ -1,0 +1,65 @@
+"""Shared bits of the benchmark scripts: a local server, pages, statistics."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def page_of_size(size: int, title: str = "Benchmark page") -> bytes:
+    """A plain, realistic HTML page of about ``size`` bytes."""
+    head = f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"
+    parts = [head]
+    n = 0
+    while sum(map(len, parts)) < size - 200:
+        n += 1
+        parts.append(
+            f"<h2>Section {n}</h2><p>Paragraph {n} of the benchmark with <a href='/link/{n}'>a link</a>, "
+            f"<em>emphasis</em> and <code>code()</code>. Lorem ipsum dolor sit amet, consectetur adipiscing "
+            f"elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.</p>"
+            f"<ul><li>one</li><li>two</li></ul>"
+        )
+    parts.append("</body></html>")
+    return "".join(parts).encode()
+
+
+@contextlib.contextmanager
+def serve(routes: dict[str, bytes]):
+    """Serve ``routes`` (path -> HTML) on 127.0.0.1; yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = routes.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            body = body if body is not None else b"not found"
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (f"p50 {percentile(values, 50):8.2f}  p99 {percentile(values, 99):8.2f}  "
+            f"mean {statistics.fmean(values):8.2f}  n={len(values)}")

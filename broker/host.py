@@ -1,0 +1,257 @@
+"""RendererHost: the broker's handle on one renderer process.
+
+It sends requests and matches their replies, counts the traffic, and ends
+the process when it misbehaves (``terminate(reason)``).  It never looks
+inside page content: frames are data to pass on, not documents to parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from broker.bad_message import BadMessage
+from renderer import protocol
+from renderer.protocol import ExitCode
+
+
+class RendererGone(Exception):
+    """The renderer exited or was ended before it answered."""
+
+
+class RendererTimeout(Exception):
+    """The renderer did not answer in time."""
+
+
+@dataclass
+class IpcCounters:
+    messages_out: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    bytes_in: int = 0
+    last_round_trip_ms: float | None = None
+
+
+@dataclass
+class IpcEvent:
+    """One message on the wire, for the IPC inspector."""
+
+    time: float
+    tab: int
+    direction: str  # "to renderer" or "to broker"
+    type: str
+    size: int
+    round_trip_ms: float | None = None
+
+
+_SIGNAL_CAUSES = {
+    signal.SIGSEGV: "crashed (SIGSEGV: invalid memory access)",
+    signal.SIGABRT: "crashed (SIGABRT: aborted)",
+    signal.SIGBUS: "crashed (SIGBUS)",
+    signal.SIGILL: "crashed (SIGILL)",
+    signal.SIGFPE: "crashed (SIGFPE)",
+    signal.SIGSYS: "killed by the sandbox (SIGSYS: a forbidden system call)",
+    signal.SIGXCPU: "killed for using too much CPU time (SIGXCPU)",
+    signal.SIGXFSZ: "killed for writing too much (SIGXFSZ)",
+    signal.SIGKILL: "killed (SIGKILL)",
+    signal.SIGTERM: "terminated (SIGTERM)",
+}
+
+_EXIT_CAUSES = {
+    ExitCode.OK: "exited",
+    ExitCode.INTERNAL_ERROR: "crashed with an internal error (see its log)",
+    ExitCode.SANDBOX_UNAVAILABLE: "could not apply its sandbox",
+    ExitCode.HANDSHAKE_FAILED: "failed its handshake with the broker",
+    ExitCode.OUT_OF_MEMORY: "ran out of memory (its memory limit was reached)",
+    ExitCode.BROKER_LOST: "lost its connection to the broker",
+}
+
+
+def describe_exit(code: int | None, sig: int | None) -> str:
+    if sig is not None:
+        return _SIGNAL_CAUSES.get(sig, f"killed by signal {sig} ({signal.Signals(sig).name})")
+    return _EXIT_CAUSES.get(code, f"exited with status {code}")
+
+
+@dataclass
+class ExitInfo:
+    code: int | None
+    signal: int | None
+    reason: BadMessage | str | None = None  # set when the broker ended it
+
+    @property
+    def cause(self) -> str:
+        if isinstance(self.reason, BadMessage):
+            return f"ended by the browser: {self.reason.describe()}"
+        if self.reason:
+            return f"ended by the browser: {self.reason}"
+        return describe_exit(self.code, self.signal)
+
+
+class RendererHost:
+    """One renderer process, seen from the broker."""
+
+    def __init__(
+        self,
+        tab: int,
+        *,
+        token: str,
+        log_path: str,
+        send: Callable[[bytes, bytes], None],
+        probe: bool = False,
+        events: Callable[[IpcEvent], None] | None = None,
+    ) -> None:
+        self.tab = tab
+        self.token = token
+        self.log_path = log_path
+        self.pid = 0
+        self.routing_id: bytes | None = None
+        self.probe = probe
+        self.counters = IpcCounters()
+        self.exit: ExitInfo | None = None
+        self.spawned_at = time.monotonic()
+        self._send_raw = send
+        self._events = events
+        self._request_ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future, float, str]] = {}
+        self._pings: dict[int, tuple[asyncio.Future, float]] = {}
+        self._ping_ids = itertools.count(1)
+        loop = asyncio.get_running_loop()
+        self.connected: asyncio.Future[None] = loop.create_future()
+        self.exited: asyncio.Future[ExitInfo] = loop.create_future()
+        self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
+        self.pending_reason: BadMessage | str | None = None
+        self.on_navigate: Callable[[protocol.NavigateRequest], None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.exit is None
+
+    # -- sending ------------------------------------------------------------
+
+    def send(self, message: msgspec.Struct) -> None:
+        if self.routing_id is None or not self.alive:
+            raise RendererGone(f"renderer for tab {self.tab} is not connected")
+        payload = protocol.encode(message)
+        self.counters.messages_out += 1
+        self.counters.bytes_out += len(payload)
+        if self._events:
+            self._events(IpcEvent(time.time(), self.tab, "to renderer", type(message).__name__, len(payload)))
+        self._send_raw(self.routing_id, payload)
+
+    async def request(self, make: Callable[[int], msgspec.Struct], *, timeout: float = 30.0):
+        """Send ``make(request_id)`` and wait for the reply with that id."""
+        request_id = next(self._request_ids)
+        message = make(request_id)
+        future = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, time.perf_counter(), type(message).__name__)
+        try:
+            self.send(message)
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise RendererTimeout(
+                f"the renderer of tab {self.tab} did not answer {type(message).__name__} within {timeout:g} s"
+            ) from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def ping(self, *, timeout: float) -> float:
+        """Heartbeat: returns the round trip in milliseconds."""
+        seq = next(self._ping_ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pings[seq] = (future, time.perf_counter())
+        try:
+            self.send(protocol.Ping(seq=seq))
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise RendererTimeout(f"the renderer of tab {self.tab} did not answer a heartbeat") from None
+        finally:
+            self._pings.pop(seq, None)
+
+    # -- receiving (called by the hub with a decoded, identity-checked message)
+
+    def deliver(self, message: msgspec.Struct, size: int) -> BadMessage | None:
+        """Handle one message; returns a reason if it is a bad message."""
+        self.counters.messages_in += 1
+        self.counters.bytes_in += size
+        round_trip = None
+        match message:
+            case protocol.Pong(seq=seq):
+                entry = self._pings.get(seq)
+                if entry is None:
+                    return BadMessage.UNEXPECTED_REPLY
+                future, started = entry
+                round_trip = (time.perf_counter() - started) * 1000
+                if not future.done():
+                    future.set_result(round_trip)
+            case protocol.ProbeResult():
+                if not self.probe:
+                    return BadMessage.NOT_ALLOWED
+                if not self.probe_result.done():
+                    self.probe_result.set_result(message)
+            case _:
+                request_id = getattr(message, "request", None)
+                entry = self._pending.get(request_id)
+                if entry is None:
+                    return BadMessage.UNEXPECTED_REPLY
+                future, started, _ = entry
+                round_trip = (time.perf_counter() - started) * 1000
+                if not future.done():
+                    future.set_result(message)
+        if round_trip is not None:
+            self.counters.last_round_trip_ms = round_trip
+        if self._events:
+            self._events(IpcEvent(time.time(), self.tab, "to broker", type(message).__name__, size, round_trip))
+        return None
+
+    # -- ending -------------------------------------------------------------
+
+    def terminate(self, reason: BadMessage | str) -> None:
+        """End the renderer now, remembering why (shown on the sad-tab page)."""
+        if self.pending_reason is None:
+            self.pending_reason = reason
+        if isinstance(reason, BadMessage):
+            self._log_line(f"ending renderer pid {self.pid} of tab {self.tab}: {reason.describe()}")
+        if self.pid and self.alive:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _log_line(self, text: str) -> None:
+        import logging
+
+        logging.getLogger("minibrowser.broker").warning(text)
+
+    def mark_exited(self, code: int | None, sig: int | None) -> ExitInfo:
+        info = ExitInfo(code=code, signal=sig, reason=self.pending_reason)
+        self.exit = info
+        error = RendererGone(f"the renderer of tab {self.tab} {info.cause}")
+        for future, *_ in list(self._pending.values()) + list(self._pings.values()):
+            if not future.done():
+                future.set_exception(error)
+        for future in (self.connected, self.probe_result):
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # mark retrieved: nobody may be waiting
+        if not self.exited.done():
+            self.exited.set_result(info)
+        return info
+
+    def read_log_tail(self, lines: int = 5) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                size = log.tell()
+                log.seek(max(0, size - 4096))
+                text = log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,257 @@
+"""A renderer process: one per tab, forked by the zygote.
+
+``run_forked`` is the whole life of a renderer.  In order, before it reads a
+byte of page content, it puts on the sandbox (``renderer/sandbox``), connects
+its ZeroMQ DEALER to the broker, finishes the handshake and applies seccomp.
+Then it serves the broker's requests until told to stop.  It never opens a
+file or a socket of its own: every byte of content comes from the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+import msgspec
+import zmq
+
+from renderer import protocol, sandbox
+from renderer.page import Page, preload as preload_engine
+from renderer.protocol import ExitCode
+
+HANDSHAKE_TIMEOUT_MS = 10_000
+
+
+def preload() -> None:
+    """Import and warm everything a renderer needs; called by the zygote."""
+    import ctypes  # noqa: F401  (about:crash)
+    import errno  # noqa: F401
+    import traceback  # noqa: F401
+
+    preload_engine()
+    sandbox.preload()
+    # Warm the decoders for every message type once.
+    for message in (protocol.Ping(seq=0), protocol.Shutdown()):
+        protocol.to_renderer_decoder.decode(protocol.encode(message))
+    protocol.to_broker_decoder.decode(protocol.encode(protocol.Pong(tab=0, seq=0)))
+    traceback.format_exception(ValueError("warm"))
+
+
+def _log(message: str) -> None:
+    try:
+        os.write(2, f"renderer[{os.getpid()}]: {message}\n".encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def run_forked(request: protocol.SpawnRenderer, *, zygote_pid: int) -> None:
+    """Entry point in the freshly forked child.  Never returns."""
+    code = ExitCode.INTERNAL_ERROR
+    try:
+        signal.set_wakeup_fd(-1)
+        sandbox.process.fresh_process_state(request.log_path, parent_pid=zygote_pid)
+        code = _run(request)
+    except sandbox.SandboxUnavailable as error:
+        _log(f"sandbox unavailable: {error}")
+        code = ExitCode.SANDBOX_UNAVAILABLE
+    except MemoryError:
+        code = ExitCode.OUT_OF_MEMORY
+    except BaseException:  # noqa: BLE001 - the log is the only place it can go
+        try:
+            _log("internal error:\n" + traceback.format_exc())
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
+def _run(request: protocol.SpawnRenderer) -> int:
+    state = sandbox.lockdown_before_ipc(request.policy)
+
+    context = zmq.Context(io_threads=1)
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES + 4096)
+    sock.connect(request.endpoint)
+    sock.send(protocol.encode(protocol.Hello(tab=request.tab, token=request.token, pid=os.getpid())))
+    if not sock.poll(HANDSHAKE_TIMEOUT_MS):
+        _log("no answer to the handshake")
+        return ExitCode.HANDSHAKE_FAILED
+    ack = protocol.to_renderer_decoder.decode(sock.recv())
+    if not isinstance(ack, protocol.HelloAck) or ack.tab != request.tab:
+        _log("handshake refused")
+        return ExitCode.HANDSHAKE_FAILED
+
+    sandbox.lockdown_after_ipc(state)
+
+    if request.probe is not None:
+        return _run_probe(request, sock, state)
+    Renderer(sock, request.tab, state).serve()
+    return ExitCode.OK
+
+
+def _run_probe(request: protocol.SpawnRenderer, sock: zmq.Socket, state) -> int:
+    """Compromise simulation: run attacker code inside the locked-down renderer.
+
+    Only reachable when the broker asked the zygote for a probe renderer;
+    nothing a page or a renderer can send turns it on.
+    """
+    namespace = {"sock": sock, "tab": request.tab, "protocol": protocol, "__name__": "__probe__"}
+    try:
+        exec(compile(request.probe, "<probe>", "exec"), namespace)  # noqa: S102
+    except OSError as error:
+        result = protocol.ProbeResult(
+            tab=request.tab, outcome="raised", detail=f"{type(error).__name__}: {error}", errno=error.errno
+        )
+    except BaseException as error:  # noqa: BLE001
+        result = protocol.ProbeResult(tab=request.tab, outcome="raised", detail=f"{type(error).__name__}: {error}")
+    else:
+        result = protocol.ProbeResult(tab=request.tab, outcome="completed", detail=str(namespace.get("result", "")))
+    sock.send(protocol.encode(result))
+    # Wait for the broker to say goodbye, so the result is not lost in flight.
+    sock.poll(5000)
+    return ExitCode.OK
+
+
+class Renderer:
+    """Serves one tab: the broker asks, the renderer answers."""
+
+    def __init__(self, sock: zmq.Socket, tab: int, sandbox_state) -> None:
+        self.sock = sock
+        self.tab = tab
+        self.sandbox_state = sandbox_state
+        self.page: Page | None = None
+        self.width = 80
+        self.source: protocol.LoadDocument | None = None
+
+    def reply(self, message: msgspec.Struct) -> None:
+        self.sock.send(protocol.encode(message))
+
+    def frame_ready(self, request: int) -> None:
+        self.reply(protocol.FrameReady(tab=self.tab, request=request, frame=self.page.layout(self.width)))
+
+    def serve(self) -> None:
+        while True:
+            message = protocol.to_renderer_decoder.decode(self.sock.recv())
+            if isinstance(message, protocol.Shutdown):
+                return
+            self.handle(message)
+
+    def handle(self, message) -> None:  # noqa: C901 - one branch per message type
+        tab = self.tab
+        match message:
+            case protocol.Ping(seq=seq):
+                self.reply(protocol.Pong(tab=tab, seq=seq))
+            case protocol.LoadDocument():
+                self.source = message
+                self.width = message.width
+                self.page = Page(
+                    message.body,
+                    url=message.url,
+                    content_type=message.content_type,
+                    charset=message.charset,
+                    kind=message.kind,
+                    unsandboxed=message.unsandboxed,
+                )
+                self.frame_ready(message.request)
+            case protocol.Resize(request=request, width=width):
+                self.width = width
+                self.frame_ready(request)
+            case protocol.ScrollTo(line=line):
+                if self.page is not None:
+                    self.page.scroll = max(0, line)
+            case protocol.FollowLink(request=request, number=number):
+                url = self.page.link_url(number) if self.page else None
+                if url is None:
+                    self.frame_ready(request)
+                else:
+                    self.reply(protocol.NavigateRequest(tab=tab, request=request, url=url))
+            case protocol.SetField(request=request, field=field, value=value, checked=checked):
+                submission = self.page.activate(field)
+                if submission is not None:
+                    method, url, body = submission
+                    self.reply(
+                        protocol.NavigateRequest(tab=tab, request=request, url=url, method=method, form_body=body)
+                    )
+                    return
+                self.page.set_field(field, value=value, checked=checked)
+                self.page.focused_field = field
+                self.frame_ready(request)
+            case protocol.Find(request=request, query=query):
+                matches, frame = self.page.find(query)
+                self.reply(protocol.FindResult(tab=tab, request=request, matches=matches, frame=frame))
+            case protocol.TakeSnapshot(request=request):
+                self.reply(protocol.SnapshotReady(tab=tab, request=request, snapshot=self.snapshot()))
+            case protocol.RestoreSnapshot(request=request, snapshot=snapshot):
+                self.restore(snapshot)
+                self.frame_ready(request)
+            case protocol.ReportSandbox(request=request):
+                self.reply(
+                    protocol.SandboxReport(tab=tab, request=request, layers=sandbox.describe(self.sandbox_state))
+                )
+            case protocol.DebugAction(action=action):
+                debug_action(action)
+            case protocol.HelloAck():
+                pass
+
+    def snapshot(self) -> protocol.Snapshot:
+        source, page = self.source, self.page
+        values, checked = page.form_state()
+        return protocol.Snapshot(
+            url=source.url,
+            title=page.title,
+            content_type=source.content_type,
+            charset=source.charset,
+            body=source.body,
+            kind=source.kind,
+            width=self.width,
+            scroll=page.scroll,
+            focused_field=page.focused_field,
+            form_values=values,
+            form_checked=checked,
+        )
+
+    def restore(self, snapshot: protocol.Snapshot) -> None:
+        self.source = protocol.LoadDocument(
+            request=0,
+            url=snapshot.url,
+            content_type=snapshot.content_type,
+            charset=snapshot.charset,
+            body=snapshot.body,
+            kind=snapshot.kind,
+            width=snapshot.width,
+        )
+        self.width = snapshot.width
+        self.page = Page(
+            snapshot.body,
+            url=snapshot.url,
+            content_type=snapshot.content_type,
+            charset=snapshot.charset,
+            kind=snapshot.kind,
+        )
+        self.page.restore_form_state(snapshot.form_values, snapshot.form_checked)
+        self.page.scroll = snapshot.scroll
+        self.page.focused_field = snapshot.focused_field
+
+
+def debug_action(action: str) -> None:
+    """The debug URLs a user can type: about:crash, about:kill, about:hang,
+    about:memory-exhaust.  The broker only forwards them when typed."""
+    if action == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "hang":
+        deadline = float("inf")
+        while time.monotonic() < deadline:
+            pass
+    elif action == "memory-exhaust":
+        hoard = []
+        while True:
+            hoard.append(bytearray(64 * 1024 * 1024))
+
+
+if __name__ == "__main__":
+    sys.exit("the renderer is started by the zygote (python -m renderer.zygote), not directly")
