@@ -63,5 +63,27 @@ def page(browser: Browser, url: str) -> str | None:
     if name == "about:processes":
         return _processes(browser)
     if name == "about:sandbox":
-        return browser.sandbox_page() if hasattr(browser, "sandbox_page") else None
+        return browser.sandbox_page()
     return None
+
+
+def sandbox_html(layers, *, enabled: bool) -> str:
+    """about:sandbox: each layer of a renderer's sandbox, as it reported it."""
+    rows = "".join(
+        f"<tr><td>{html.escape(layer.name)}</td><td>{'on' if layer.active else 'OFF' if layer.required else 'off'}"
+        f"</td><td>{'required' if layer.required else 'optional'}</td><td>{html.escape(layer.detail)}</td></tr>"
+        for layer in layers
+    )
+    missing = [layer.name for layer in layers if layer.required and not layer.active]
+    if not enabled:
+        verdict = "This browser runs with --no-sandbox: pages are NOT sandboxed."
+    elif missing:
+        verdict = f"NOT sandboxed: required layers missing: {', '.join(missing)}."
+    else:
+        verdict = "Sandboxed: every required layer is on."
+    return (
+        "<!doctype html><title>Sandbox</title><h1>Sandbox</h1>"
+        "<p>Reported from inside this tab's renderer process.</p>"
+        "<table><tr><th>Layer</th><th>State</th><th>Need</th><th>Detail</th></tr>"
+        f"{rows}</table><p><strong>{html.escape(verdict)}</strong></p>"
+    )

@@ -256,6 +256,11 @@ class Tab:
         self.url = entry.url
         self.error = None
         started = time.perf_counter()
+        if entry.url == "about:sandbox":  # a live page: ask this tab's own renderer first
+            try:
+                await self.sandbox_report()
+            except (BrowserError, ZygoteError, RendererGone) as error:
+                return self._spawn_failed(error)
         spawn = asyncio.ensure_future(self._renderer())
         try:
             response = await self.browser.loader.load(
@@ -429,6 +434,12 @@ class Tab:
             entry = self.history[self.history_index]
             return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body), initiator=None, history="replace")
 
+    async def sandbox_report(self) -> list[protocol.SandboxLayer]:
+        """The sandbox of this tab's renderer, layer by layer, as it sees it."""
+        reply = await self._ask(lambda request: protocol.ReportSandbox(request=request))
+        self.browser.last_sandbox_report = reply.layers
+        return reply.layers
+
     async def close(self) -> None:
         if self.state is TabState.CLOSED:
             return
@@ -481,6 +492,7 @@ class Browser:
         self._subscribers: list[Callable[[TabEvent], None]] = []
         self._ipc_subscribers: list[Callable[[IpcEvent], None]] = []
         self.started = False
+        self.last_sandbox_report: list[protocol.SandboxLayer] = []
 
     # -- start and stop -----------------------------------------------------------
 
@@ -523,6 +535,13 @@ class Browser:
             self.runtime.remove()
             self.runtime = None
         self.started = False
+
+    def _new_tab_id(self) -> int:
+        return next(self._tab_ids)
+
+    def sandbox_page(self) -> str:
+        """about:sandbox, from the last report a renderer gave."""
+        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled)
 
     # -- tabs ---------------------------------------------------------------------
 

@@ -27,8 +27,12 @@ HANDSHAKE_TIMEOUT_MS = 10_000
 
 def preload() -> None:
     """Import and warm everything a renderer needs; called by the zygote."""
-    import ctypes  # noqa: F401  (about:crash)
+    # Modules that compromise-simulation code may use (an attacker in the
+    # renderer would have them too); importing after lockdown is impossible.
+    import _thread  # noqa: F401
+    import ctypes  # noqa: F401
     import errno  # noqa: F401
+    import socket  # noqa: F401
     import traceback  # noqa: F401
 
     preload_engine()
@@ -184,9 +188,17 @@ class Renderer:
                 self.reply(protocol.FindResult(tab=tab, request=request, matches=matches, frame=frame))
             case protocol.TakeSnapshot(request=request):
                 self.reply(protocol.SnapshotReady(tab=tab, request=request, snapshot=self.snapshot()))
-            case protocol.RestoreSnapshot(request=request, snapshot=snapshot):
-                self.restore(snapshot)
-                self.frame_ready(request)
+            case protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed):
+                frame = snapshot.frame
+                if frame is not None and frame.width == snapshot.width:
+                    # The user sees the page as it was at once; parsing the
+                    # document again (for links, forms, find) comes after.
+                    frame.scroll = snapshot.scroll
+                    self.reply(protocol.FrameReady(tab=tab, request=request, frame=frame))
+                    self.restore(snapshot, unsandboxed=unsandboxed)
+                else:
+                    self.restore(snapshot, unsandboxed=unsandboxed)
+                    self.frame_ready(request)
             case protocol.ReportSandbox(request=request):
                 self.reply(
                     protocol.SandboxReport(tab=tab, request=request, layers=sandbox.describe(self.sandbox_state))
@@ -211,9 +223,10 @@ class Renderer:
             focused_field=page.focused_field,
             form_values=values,
             form_checked=checked,
+            frame=page.layout(self.width),
         )
 
-    def restore(self, snapshot: protocol.Snapshot) -> None:
+    def restore(self, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
         self.source = protocol.LoadDocument(
             request=0,
             url=snapshot.url,
@@ -222,6 +235,7 @@ class Renderer:
             body=snapshot.body,
             kind=snapshot.kind,
             width=snapshot.width,
+            unsandboxed=unsandboxed,
         )
         self.width = snapshot.width
         self.page = Page(
@@ -230,10 +244,12 @@ class Renderer:
             content_type=snapshot.content_type,
             charset=snapshot.charset,
             kind=snapshot.kind,
+            unsandboxed=unsandboxed,
         )
         self.page.restore_form_state(snapshot.form_values, snapshot.form_checked)
         self.page.scroll = snapshot.scroll
         self.page.focused_field = snapshot.focused_field
+        self.page.layout(self.width)  # warm the layout cache at the tab's width
 
 
 def debug_action(action: str) -> None:

@@ -1,0 +1,294 @@
+"""The compromise-simulation catalogue: what an attacker in a renderer tries.
+
+Each attack is Python source that runs *inside* a real renderer, forked by
+the zygote for this purpose, after the full lockdown (see
+``browser/security.py``).  It performs one forbidden action for real and sets
+``result`` if the action succeeded.  The outcome is read from how it ended:
+
+* ``blocked``  the action raised (an errno, MemoryError, ...): the sandbox said no
+* ``killed``   the renderer died (SIGSYS from seccomp, SIGXCPU/SIGXFSZ from a
+               limit) or the broker ended it for a bad message
+* ``ALLOWED``  the code ran to the end: the sandbox failed
+
+The same source runs outside the sandbox too (``tests/security``), to show
+that each attack does work when nothing stops it.  Drawn from what
+Chromium's sandbox tests, bubblewrap, firejail and minijail check.
+
+Every attack sees these names (the ``Target`` values, set by the runner):
+``BROKER_PID``, ``SIBLING_PID`` (a renderer of another tab),
+``SECRET_PATH`` (a file planted by the runner), ``PROFILE_PATH`` (a file in
+the browser profile), ``SCRATCH_DIR`` (an existing directory the attack may
+try to write into), ``BROKER_SOCKET`` (the broker's ipc socket path),
+``LISTENER_PORT`` (a TCP listener on 127.0.0.1), ``TAB`` (its own tab id),
+``sock`` (its ZeroMQ DEALER to the broker, inside a renderer only), and the
+helpers below (``libc_call``, ``raw_syscall``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    category: str  # files, network, processes, kernel, resources, ipc
+    description: str
+    code: str
+    layer: str  # the layer expected to stop it first
+    inside_only: bool = False  # needs the renderer's own broker connection (IPC abuse)
+    root_only_outside: bool = False  # showing it works outside needs root
+
+
+@dataclass(frozen=True)
+class Target:
+    """The real things an attack aims at, filled in by the runner."""
+
+    broker_pid: int
+    sibling_pid: int
+    secret_path: str
+    profile_path: str
+    scratch_dir: str
+    broker_socket: str
+    listener_port: int
+    tab: int = 0
+
+    def preamble(self) -> str:
+        return PREAMBLE.format(
+            broker_pid=self.broker_pid,
+            sibling_pid=self.sibling_pid,
+            secret_path=self.secret_path,
+            profile_path=self.profile_path,
+            scratch_dir=self.scratch_dir,
+            broker_socket=self.broker_socket,
+            listener_port=self.listener_port,
+            tab=self.tab,
+        )
+
+
+PREAMBLE = '''\
+import ctypes, errno, os, signal
+BROKER_PID = {broker_pid}
+SIBLING_PID = {sibling_pid}
+SECRET_PATH = {secret_path!r}
+PROFILE_PATH = {profile_path!r}
+SCRATCH_DIR = {scratch_dir!r}
+BROKER_SOCKET = {broker_socket!r}
+LISTENER_PORT = {listener_port}
+TAB = globals().get("tab", {tab})  # inside a renderer: its own tab
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+def libc_call(name, *args):
+    """Call a libc function; raise OSError with its errno when it fails."""
+    ret = getattr(_libc, name)(*args)
+    if ret == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return ret
+
+def raw_syscall(number, *args):
+    """syscall(2) with ctypes arguments; raise OSError on -1."""
+    ret = _libc.syscall(ctypes.c_long(number), *args)
+    if ret == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return ret
+
+def child_exits_at_once(pid):
+    """After a fork-like call: the child leaves at once, the parent reaps it."""
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+'''
+
+_A = Attack
+
+# x86_64 syscall numbers used below.
+NR = {
+    "vfork": 58, "clone": 56, "clone3": 435, "ptrace": 101, "process_vm_readv": 310,
+    "setns": 308, "bpf": 321, "perf_event_open": 298, "io_uring_setup": 425,
+    "add_key": 248, "userfaultfd": 323, "personality": 135, "pidfd_open": 434,
+}
+
+CATALOGUE: tuple[Attack, ...] = (
+    # -- files -----------------------------------------------------------------
+    _A("read-passwd", "files", "read /etc/passwd",
+       "result = open('/etc/passwd', 'rb').read(64)", "seccomp+landlock"),
+    _A("read-shadow", "files", "read /etc/shadow (root outside)",
+       "result = open('/etc/shadow', 'rb').read(64)", "seccomp+landlock", root_only_outside=True),
+    _A("read-secret", "files", "read a secret file planted by the test",
+       "result = open(SECRET_PATH, 'rb').read()", "seccomp+landlock"),
+    _A("read-profile", "files", "read the browser profile",
+       "result = open(PROFILE_PATH, 'rb').read(64)", "seccomp+landlock"),
+    _A("list-root", "files", "list the root directory",
+       "result = os.listdir('/')", "seccomp+landlock"),
+    _A("stat-secret", "files", "learn that a file exists (stat)",
+       "result = os.stat(SECRET_PATH).st_size", "seccomp"),
+    _A("write-new-file", "files", "create and write a file",
+       "f = open(os.path.join(SCRATCH_DIR, 'planted'), 'wb'); f.write(b'x'); f.close(); result = 'written'",
+       "seccomp+landlock"),
+    _A("truncate-secret", "files", "truncate an existing file",
+       "os.truncate(SECRET_PATH, 0); result = 'truncated'", "seccomp+landlock"),
+    _A("unlink-secret", "files", "delete a file",
+       "os.unlink(SECRET_PATH); result = 'deleted'", "seccomp+landlock"),
+    _A("symlink", "files", "make a symlink to /etc/passwd",
+       "os.symlink('/etc/passwd', os.path.join(SCRATCH_DIR, 'link')); result = 'linked'", "seccomp+landlock"),
+    _A("hardlink", "files", "hard-link a file to a new name",
+       "os.link(SECRET_PATH, os.path.join(SCRATCH_DIR, 'hard')); result = 'linked'", "seccomp+landlock"),
+    _A("chmod-secret", "files", "make a file world-writable",
+       "os.chmod(SECRET_PATH, 0o666); result = 'chmod'", "seccomp+landlock"),
+    _A("mkdir", "files", "make a directory",
+       "os.mkdir(os.path.join(SCRATCH_DIR, 'dir')); result = 'made'", "seccomp+landlock"),
+    _A("broker-environ", "files", "read the broker's environment from /proc",
+       "result = open('/proc/%d/environ' % BROKER_PID, 'rb').read(64)", "seccomp+landlock"),
+    _A("broker-mem", "files", "read the broker's memory through /proc/PID/mem",
+       "f = open('/proc/%d/mem' % BROKER_PID, 'rb'); result = f.fileno()", "seccomp+landlock"),
+    # -- network ---------------------------------------------------------------
+    _A("socket-inet", "network", "open an AF_INET socket",
+       "result = libc_call('socket', 2, 1, 0)", "seccomp"),
+    _A("socket-inet6", "network", "open an AF_INET6 socket",
+       "result = libc_call('socket', 10, 1, 0)", "seccomp"),
+    _A("socket-netlink", "network", "open an AF_NETLINK socket",
+       "result = libc_call('socket', 16, 3, 0)", "seccomp"),
+    _A("socket-packet", "network", "open an AF_PACKET raw socket (root outside)",
+       "result = libc_call('socket', 17, 3, 0)", "seccomp", root_only_outside=True),
+    _A("connect-broker-socket", "network", "open a second AF_UNIX connection to the broker's socket",
+       "import socket\ns = socket.socket(socket.AF_UNIX); s.connect(BROKER_SOCKET); result = 'connected'", "seccomp"),
+    _A("connect-localhost", "network", "connect to a TCP listener on 127.0.0.1",
+       "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+       "s.connect(('127.0.0.1', LISTENER_PORT)); result = 'connected'",
+       "seccomp"),
+    _A("socketpair", "network", "create a socketpair",
+       "fds = (ctypes.c_int * 2)(); libc_call('socketpair', 1, 1, 0, fds); result = list(fds)", "seccomp"),
+    # -- processes -------------------------------------------------------------
+    _A("execve", "processes", "run /bin/true",
+       "os.execv('/bin/true', ['/bin/true'])", "seccomp"),
+    _A("fork", "processes", "fork a process",
+       "pid = os.fork(); child_exits_at_once(pid); result = pid", "seccomp"),
+    # A raw vfork cannot be made safely from Python (the child would run on
+    # the parent's stack); glibc's posix_spawn is the real vfork-style path:
+    # clone(CLONE_VM | CLONE_VFORK) then exec.  The sweep covers vfork itself.
+    _A("vfork-spawn", "processes", "spawn /bin/true the vfork way (posix_spawn: CLONE_VM|CLONE_VFORK)",
+       "pid = os.posix_spawn('/bin/true', ['/bin/true'], {})\nos.waitpid(pid, 0); result = pid", "seccomp"),
+    _A("clone-process", "processes", "clone without CLONE_THREAD (a new process)",
+       "pid = raw_syscall(NR_clone, ctypes.c_ulong(signal.SIGCHLD), None, None, None, ctypes.c_ulong(0))\n"
+       "child_exits_at_once(pid); result = pid", "seccomp"),
+    _A("kill-broker", "processes", "send a signal to the broker",
+       "os.kill(BROKER_PID, signal.SIGCONT); result = 'signalled'", "seccomp"),
+    _A("kill-sibling", "processes", "send a signal to another tab's renderer",
+       "os.kill(SIBLING_PID, signal.SIGCONT); result = 'signalled'", "seccomp"),
+    _A("ptrace-sibling", "processes", "attach to another tab's renderer with ptrace",
+       "raw_syscall(NR_ptrace, ctypes.c_long(16), ctypes.c_long(SIBLING_PID), None, None)\n"
+       "os.waitpid(SIBLING_PID, 0x40000000)\n"
+       "raw_syscall(NR_ptrace, ctypes.c_long(17), ctypes.c_long(SIBLING_PID), None, None); result = 'attached'",
+       "seccomp", root_only_outside=True),
+    _A("process-vm-readv", "processes", "read the broker's memory with process_vm_readv",
+       "buf = ctypes.create_string_buffer(16)\n"
+       "local = (ctypes.c_void_p * 2)(ctypes.cast(buf, ctypes.c_void_p), 16)\n"
+       "remote = (ctypes.c_void_p * 2)(id(None), 16)  # None lives at the same address in forks of one parent\n"
+       "result = raw_syscall(NR_process_vm_readv, ctypes.c_long(BROKER_PID), local, ctypes.c_ulong(1), remote,"
+       " ctypes.c_ulong(1), ctypes.c_ulong(0))", "seccomp", root_only_outside=True),
+    _A("setuid-root", "processes", "become root again with setuid(0)",
+       "os.setuid(0); result = os.getuid()", "seccomp+privileges", root_only_outside=True),
+    _A("unshare-user", "processes", "make a new user namespace",
+       "libc_call('unshare', 0x10000000); result = 'unshared'", "seccomp"),
+    _A("setns", "processes", "join another namespace (the broker's network namespace)",
+       "fd = os.open('/proc/%d/ns/net' % BROKER_PID, os.O_RDONLY)\n"
+       "raw_syscall(NR_setns, ctypes.c_int(fd), ctypes.c_int(0x40000000)); result = 'joined'",
+       "seccomp+landlock", root_only_outside=True),
+    _A("mount-tmpfs", "processes", "mount a tmpfs",
+       "libc_call('mount', b'none', SCRATCH_DIR.encode(), b'tmpfs', ctypes.c_ulong(0), None)\n"
+       "libc_call('umount2', SCRATCH_DIR.encode(), 0); result = 'mounted'", "seccomp", root_only_outside=True),
+    _A("chroot", "processes", "chroot to /",
+       "os.chroot('/'); result = 'chrooted'", "seccomp", root_only_outside=True),
+    _A("pidfd-open-broker", "processes", "get a pidfd for the broker",
+       "result = raw_syscall(NR_pidfd_open, ctypes.c_int(BROKER_PID), ctypes.c_uint(0))", "seccomp"),
+    # -- kernel attack surface -------------------------------------------------
+    _A("bpf-map", "kernel", "create a BPF map",
+       "attr = (ctypes.c_uint32 * 32)(2, 4, 4, 1)\n"
+       "result = raw_syscall(NR_bpf, ctypes.c_int(0), attr, ctypes.c_uint(128))", "seccomp", root_only_outside=True),
+    _A("perf-event-open", "kernel", "open a perf event",
+       "attr = (ctypes.c_uint32 * 32)(); attr[0] = 1; attr[1] = 128\n"
+       "result = raw_syscall(NR_perf_event_open, attr, ctypes.c_int(0), ctypes.c_int(-1), ctypes.c_int(-1),"
+       " ctypes.c_ulong(0))", "seccomp", root_only_outside=True),
+    _A("io-uring-setup", "kernel", "set up an io_uring",
+       "params = (ctypes.c_uint32 * 30)()\n"
+       "result = raw_syscall(NR_io_uring_setup, ctypes.c_uint(4), params)", "seccomp"),
+    _A("add-key", "kernel", "add a key to a keyring",
+       "result = raw_syscall(NR_add_key, b'user', b'minibrowser', b'x', ctypes.c_size_t(1), ctypes.c_int(-2))",
+       "seccomp"),
+    _A("userfaultfd", "kernel", "open a userfaultfd",
+       "result = raw_syscall(NR_userfaultfd, ctypes.c_int(0))", "seccomp", root_only_outside=True),
+    _A("personality", "kernel", "set READ_IMPLIES_EXEC with personality()",
+       "old = raw_syscall(NR_personality, ctypes.c_ulong(0x0400000))\n"
+       "raw_syscall(NR_personality, ctypes.c_ulong(old)); result = old", "seccomp"),
+    _A("tiocsti", "kernel", "push keystrokes into an inherited terminal (TIOCSTI)",
+       "c = ctypes.c_char(b'x')\n"
+       "fds = [fd for fd in (0, 1, 2) if os.isatty(fd)] or [TTY_FD]\n"
+       "libc_call('ioctl', fds[0], ctypes.c_ulong(0x5412), ctypes.byref(c)); result = 'injected'",
+       "seccomp"),
+    # -- resources -------------------------------------------------------------
+    _A("memory-bomb", "resources", "map 8 GiB of memory",
+       "import mmap\nhoard = [mmap.mmap(-1, 256 * 1024 * 1024) for _ in range(32)]; result = len(hoard)",
+       "limits"),
+    _A("fork-bomb", "resources", "fork without end",
+       "pids = []\n"
+       "for _ in range(3):\n"
+       "    pid = os.fork()\n"
+       "    child_exits_at_once(pid); pids.append(pid)\n"
+       "result = pids", "seccomp"),
+    _A("thread-bomb", "resources", "start many threads",
+       "import _thread\n"
+       "for _ in range(64): _thread.start_new_thread(lambda: None, ())\n"
+       "result = 'started'", "limits"),
+    _A("cpu-spin", "resources", "spin on the CPU without end",
+       "import time\nend = time.monotonic() + SPIN_SECONDS\n"
+       "while time.monotonic() < end: pass\nresult = 'spun'", "limits"),
+    _A("huge-file", "resources", "write 64 MiB to an open file (its log)",
+       "block = b'x' * (1024 * 1024)\nfd = HUGE_FILE_FD\n"
+       "for _ in range(64): os.write(fd, block)\nresult = 'written'", "limits"),
+    # -- IPC abuse: the broker must end the renderer, by name ------------------
+    _A("ipc-other-tab", "ipc", "send a frame for another tab",
+       "sock.send(protocol.encode(protocol.Pong(tab=TAB + 1000, seq=1)))\n"
+       "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
+    _A("ipc-oversized", "ipc", "send a message over the size cap",
+       "sock.send(b'\\x00' * (protocol.MAX_MESSAGE_BYTES + 1))\nsock.poll(5000); result = 'not ended'",
+       "broker", inside_only=True),
+    _A("ipc-malformed", "ipc", "send bytes that do not decode",
+       "sock.send(b'\\xc1\\xc1 not msgpack')\nsock.poll(5000); result = 'not ended'", "broker", inside_only=True),
+    _A("ipc-unknown-type", "ipc", "send a message of a type not in the protocol",
+       "import msgspec\nsock.send(msgspec.msgpack.encode({'type': 'open_file', 'tab': TAB, 'path': '/etc/shadow'}))\n"
+       "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
+    _A("ipc-replayed-hello", "ipc", "send the handshake again",
+       "sock.send(protocol.encode(protocol.Hello(tab=TAB, token='replayed', pid=os.getpid())))\n"
+       "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
+    _A("ipc-unsolicited-reply", "ipc", "answer a request that was never made",
+       "sock.send(protocol.encode(protocol.SnapshotReady(tab=TAB, request=424242, snapshot=protocol.Snapshot("
+       "url='about:blank', title='', content_type='text/html', charset=None, body=b'', kind='html', width=80))))\n"
+       "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
+)
+
+
+def constants(*, spin_seconds: float, huge_file_fd: int, tty_fd: int) -> str:
+    """Module-level names some attacks use, besides the Target's."""
+    lines = [f"NR_{name} = {number}" for name, number in NR.items()]
+    lines += [f"SPIN_SECONDS = {spin_seconds!r}", f"HUGE_FILE_FD = {huge_file_fd}", f"TTY_FD = {tty_fd}"]
+    return "\n".join(lines) + "\n"
+
+
+def by_name(names: list[str]) -> list[Attack]:
+    """The attacks called ``names`` (all of them for an empty list)."""
+    if not names:
+        return list(CATALOGUE)
+    known = {attack.name: attack for attack in CATALOGUE}
+    categories = {attack.category for attack in CATALOGUE}
+    chosen: list[Attack] = []
+    for name in names:
+        if name in known:
+            chosen.append(known[name])
+        elif name in categories:
+            chosen.extend(a for a in CATALOGUE if a.category == name)
+        else:
+            raise KeyError(name)
+    return chosen
