@@ -1,0 +1,371 @@
+"""The parsed document: a small tree built once from Lexbor's DOM.
+
+:func:`parse` runs the HTML5 parser (selectolax's Lexbor binding) and copies
+what layout needs into plain Python objects: elements that are never shown
+(``script``, ``hidden``, ``display: none``...) are dropped, text is cleaned
+of control characters, links are numbered and form controls get their ids,
+in document order, so that both stay the same at every width.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from selectolax.lexbor import LexborHTMLParser
+
+#: Elements whose content is never shown.
+SKIPPED = frozenset(
+    {
+        "script", "style", "template", "head", "title", "meta", "link", "base",
+        "svg", "math", "iframe", "object", "embed", "canvas", "video", "audio",
+        "map", "area", "datalist", "param", "source", "track", "noembed",
+        "noframes", "frameset", "option", "optgroup", "-comment", "#comment",
+        "!doctype", "-doctype",
+    }
+)
+
+#: Deeper elements than this are flattened to their text, so that layout's
+#: recursion stays bounded whatever the page does.
+MAX_DEPTH = 80
+
+TEXT_INPUT_TYPES = frozenset(
+    {
+        "text", "search", "email", "url", "tel", "number", "date", "time",
+        "datetime-local", "month", "week", "color", "range",
+    }
+)
+
+# C0 and C1 controls (except tab, newline, form feed, carriage return), DEL
+# and the soft hyphen are removed: a page must not reach the terminal with
+# escape sequences.
+_CLEAN = {c: None for c in [*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xAD]}
+_ASCII_WHITESPACE = " \t\n\f\r"
+_COLLAPSE = str.maketrans({"\t": " ", "\n": " ", "\f": " ", "\r": " "})
+
+
+def clean(text: str) -> str:
+    return text.translate(_CLEAN)
+
+
+def collapse(text: str) -> str:
+    """HTML whitespace collapsing: runs of ASCII whitespace become one space."""
+    return " ".join(part for part in text.translate(_COLLAPSE).split(" ") if part)
+
+
+class Element:
+    """An element as layout sees it; children are Elements and strs."""
+
+    __slots__ = ("tag", "attrs", "children", "link", "field")
+
+    def __init__(self, tag: str, attrs: dict[str, str]):
+        self.tag = tag
+        self.attrs = attrs
+        self.children: list[Element | str] = []
+        self.link = 0  # link number for <a href>, 0 if none
+        self.field = 0  # field id for form controls, 0 if none
+
+    def text(self) -> str:
+        """All the text inside, whitespace-collapsed."""
+        parts: list[str] = []
+        _gather_text(self, parts)
+        return collapse("".join(parts))
+
+    def __repr__(self) -> str:
+        return f"<{self.tag} {len(self.children)} children>"
+
+
+def _gather_text(element: Element, parts: list[str]) -> None:
+    for child in element.children:
+        if isinstance(child, str):
+            parts.append(child)
+        else:
+            _gather_text(child, parts)
+
+
+class Option:
+    __slots__ = ("value", "label", "selected")
+
+    def __init__(self, value: str, label: str, selected: bool):
+        self.value = value
+        self.label = label
+        self.selected = selected
+
+
+class Field:
+    """A form control with its defaults (the page keeps what the user changed)."""
+
+    __slots__ = (
+        "id", "kind", "type", "name", "value", "checked", "options", "form",
+        "disabled", "readonly", "size", "rows", "cols", "label", "attrs",
+    )
+
+    def __init__(self, id: int, kind: str, type: str, attrs: dict[str, str]):
+        self.id = id
+        self.kind = kind  # what the UI sees: text, password, checkbox, radio, select, ...
+        self.type = type  # the input type or element name
+        self.name = attrs.get("name") or ""
+        self.value = ""
+        self.checked = False
+        self.options: list[Option] = []
+        self.form = -1  # index into Document.forms
+        self.disabled = "disabled" in attrs
+        self.readonly = "readonly" in attrs
+        self.size = _int(attrs.get("size"), 20, low=1, high=200)
+        self.rows = _int(attrs.get("rows"), 2, low=1, high=100)
+        self.cols = _int(attrs.get("cols"), 20, low=1, high=500)
+        self.label = ""
+        self.attrs = attrs
+
+    @property
+    def is_submit(self) -> bool:
+        return self.kind == "submit"
+
+    def default_index(self) -> int:
+        """The option a select shows before the user picks one."""
+        for index, option in enumerate(self.options):
+            if option.selected:
+                return index
+        return 0 if self.options else -1
+
+
+class Form:
+    __slots__ = ("action", "method", "enctype", "id")
+
+    def __init__(self, attrs: dict[str, str]):
+        self.action = attrs.get("action") or ""
+        method = (attrs.get("method") or "get").strip().lower()
+        self.method = "POST" if method == "post" else "GET"
+        self.enctype = (attrs.get("enctype") or "").strip().lower()
+        self.id = attrs.get("id") or ""
+
+
+class LinkInfo:
+    __slots__ = ("number", "url", "text")
+
+    def __init__(self, number: int, url: str, text: str):
+        self.number = number
+        self.url = url
+        self.text = text
+
+
+class Document:
+    def __init__(self, url: str):
+        self.url = url
+        self.base_url = url
+        self.title = ""
+        self.body = Element("body", {})
+        self.links: list[LinkInfo] = []
+        self.fields: list[Field] = []
+        self.forms: list[Form] = []
+
+    def resolve(self, href: str) -> str:
+        return resolve(self.base_url, href)
+
+
+def resolve(base: str, href: str) -> str:
+    """Resolve ``href`` against ``base`` as a URL parser would (tabs/newlines dropped)."""
+    href = href.strip(_ASCII_WHITESPACE + "\x00").replace("\t", "").replace("\n", "").replace("\r", "")
+    try:
+        return urllib.parse.urljoin(base, href)
+    except ValueError:
+        return href
+
+
+def parse_int(value: str | None) -> int | None:
+    """An HTML integer attribute ("  12px" is 12), or None when it is not one."""
+    if value is None:
+        return None
+    digits = value.strip(_ASCII_WHITESPACE)
+    sign = 1
+    if digits[:1] in ("-", "+"):
+        sign, digits = (-1 if digits[0] == "-" else 1), digits[1:]
+    end = 0
+    while end < len(digits) and end < 9 and digits[end] in "0123456789":
+        end += 1
+    return sign * int(digits[:end]) if end else None
+
+
+def _int(value: str | None, default: int, *, low: int, high: int) -> int:
+    number = parse_int(value)
+    return default if number is None else max(low, min(high, number))
+
+
+def is_display_none(style: str) -> bool:
+    """Whether an inline ``style`` attribute hides the element."""
+    lowered = style.lower()
+    if "display" not in lowered and "visibility" not in lowered:
+        return False
+    for declaration in lowered.split(";"):
+        name, colon, value = declaration.partition(":")
+        if not colon:
+            continue
+        name = name.strip()
+        value = value.replace("!important", "").strip()
+        if (name == "display" and value == "none") or (name == "visibility" and value == "hidden"):
+            return True
+    return False
+
+
+def parse(text: str, url: str) -> Document:
+    """Parse HTML ``text`` served from ``url``."""
+    tree = LexborHTMLParser(text)
+    document = Document(url)
+    base = tree.css_first("base[href]")
+    if base is not None:
+        document.base_url = resolve(url, base.attributes.get("href") or "")
+    head = tree.head
+    title = head.css_first("title") if head is not None else None
+    if title is None:
+        title = tree.css_first("title")
+    if title is not None:
+        document.title = collapse(clean(title.text(deep=True)))
+    builder = _Builder(document)
+    root = tree.body if tree.body is not None else tree.root
+    if root is not None:
+        builder.children(root, document.body, 0)
+    builder.associate_forms()
+    return document
+
+
+class _Builder:
+    def __init__(self, document: Document):
+        self.document = document
+        self.form_stack: list[int] = []
+        self.form_attr_fields: list[tuple[Field, str]] = []
+
+    def children(self, node, parent: Element, depth: int) -> None:
+        child = node.child
+        while child is not None:
+            tag = child.tag
+            if tag == "-text":
+                text = child.text_content
+                if text:
+                    parent.children.append(clean(text))
+            elif tag not in SKIPPED:
+                self.element(child, tag, parent, depth + 1)
+            elif tag == "frameset":
+                self.children(child, parent, depth)
+            child = child.next
+
+    def element(self, node, tag: str, parent: Element, depth: int) -> None:
+        attrs = node.attributes
+        if "hidden" in attrs and tag != "input":
+            return
+        style = attrs.get("style")
+        if style and is_display_none(style):
+            return
+        if tag == "dialog" and "open" not in attrs:
+            return
+        if depth > MAX_DEPTH:
+            self.flatten(node, parent)
+            return
+        attrs = {k: (v if v is not None else "") for k, v in attrs.items()}
+        element = Element(tag, attrs)
+        if tag in ("input", "select", "textarea", "button"):
+            field = self.field(node, tag, attrs)
+            if field is None:
+                return
+            element.field = field.id
+            parent.children.append(element)
+            if tag == "button":
+                self.children(node, element, depth)
+                field.label = element.text()
+            return
+        if tag == "frame":
+            self.frame(attrs, parent)
+            return
+        parent.children.append(element)
+        if tag == "form":
+            self.document.forms.append(Form(attrs))
+            self.form_stack.append(len(self.document.forms) - 1)
+            self.children(node, element, depth)
+            self.form_stack.pop()
+            return
+        self.children(node, element, depth)
+        if tag == "a" and "href" in attrs:
+            href = attrs["href"]
+            if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
+                return
+            number = len(self.document.links) + 1
+            element.link = number
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+
+    def flatten(self, node, parent: Element) -> None:
+        for descendant in node.traverse(include_text=True):
+            if descendant.tag == "-text":
+                ancestor = descendant.parent
+                if ancestor is not None and ancestor.tag in SKIPPED:
+                    continue
+                text = descendant.text_content
+                if text:
+                    parent.children.append(clean(text))
+
+    def frame(self, attrs: dict[str, str], parent: Element) -> None:
+        src = attrs.get("src")
+        if not src:
+            return
+        link = Element("a", {"href": src})
+        link.children.append("frame: " + (attrs.get("name") or attrs.get("title") or src))
+        number = len(self.document.links) + 1
+        link.link = number
+        self.document.links.append(LinkInfo(number, self.document.resolve(src), link.text()))
+        block = Element("div", {})
+        block.children.append(link)
+        parent.children.append(block)
+
+    def field(self, node, tag: str, attrs: dict[str, str]) -> Field | None:
+        fields = self.document.fields
+        field_id = len(fields) + 1
+        if tag == "input":
+            type_ = (attrs.get("type") or "text").strip().lower()
+            if type_ in TEXT_INPUT_TYPES or type_ not in (
+                "password", "checkbox", "radio", "submit", "image", "reset", "button", "hidden", "file"
+            ):
+                kind = "text"
+            elif type_ == "image":
+                kind = "submit"
+            else:
+                kind = type_
+            field = Field(field_id, kind, type_, attrs)
+            if kind == "hidden" or "hidden" in attrs:
+                field.kind = "hidden"
+            if type_ in ("checkbox", "radio"):
+                field.value = attrs.get("value", "on")
+                field.checked = "checked" in attrs
+            else:
+                field.value = clean(attrs.get("value", "")).replace("\n", "").replace("\r", "")
+            if kind == "submit":
+                default = "Submit" if type_ != "image" else (attrs.get("alt") or "Submit")
+                field.label = collapse(attrs.get("value") or default)
+            elif kind in ("reset", "button"):
+                field.label = collapse(attrs.get("value") or ("Reset" if kind == "reset" else ""))
+        elif tag == "button":
+            type_ = (attrs.get("type") or "submit").strip().lower()
+            kind = type_ if type_ in ("reset", "button") else "submit"
+            field = Field(field_id, kind, "button", attrs)
+            field.value = attrs.get("value", "")
+        elif tag == "select":
+            field = Field(field_id, "select", "select", attrs)
+            for option in node.css("option"):
+                option_attrs = option.attributes
+                label = collapse(clean(option_attrs.get("label") or option.text(deep=True) or ""))
+                value = option_attrs.get("value")
+                value = collapse(clean(option.text(deep=True) or "")) if value is None else value
+                field.options.append(Option(value, label, "selected" in option_attrs))
+            index = field.default_index()
+            field.value = field.options[index].value if index >= 0 else ""
+        else:  # textarea
+            field = Field(field_id, "textarea", "textarea", attrs)
+            field.value = clean(node.text(deep=True) or "").replace("\r\n", "\n")
+        if self.form_stack:
+            field.form = self.form_stack[-1]
+        if attrs.get("form"):
+            self.form_attr_fields.append((field, attrs["form"]))
+        fields.append(field)
+        return field
+
+    def associate_forms(self) -> None:
+        by_id = {form.id: index for index, form in enumerate(self.document.forms) if form.id}
+        for field, form_id in self.form_attr_fields:
+            if form_id in by_id:
+                field.form = by_id[form_id]
