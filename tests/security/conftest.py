@@ -1,0 +1,11 @@
+"""Security tests fork locked-down children; they need root (CI runs as root)
+to show both the root and the unprivileged (nobody) path."""
+
+from __future__ import annotations
+
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in SUMMARY:
+        terminalreporter.write_line(line)
