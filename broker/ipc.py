@@ -16,7 +16,6 @@ import logging
 
 import msgspec
 import zmq
-import zmq.asyncio
 
 from broker.bad_message import BadMessage
 from broker.host import RendererHost
@@ -43,7 +42,9 @@ def classify_undecodable(payload: bytes) -> BadMessage:
 class IpcHub:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self.context = zmq.asyncio.Context()
+        # A plain (not zmq.asyncio) socket driven by the event loop through
+        # ZMQ_FD: on the IPC hot path this saves a future and a task per message.
+        self.context = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         # ZeroMQ drops a peer whose message is far over the cap before it
@@ -52,14 +53,29 @@ class IpcHub:
         self.socket.setsockopt(zmq.ROUTER_HANDOVER, 0)
         self._by_token: dict[str, RendererHost] = {}
         self._by_routing_id: dict[bytes, RendererHost] = {}
-        self._task: asyncio.Task | None = None
+        self._retired: dict[bytes, None] = {}  # routing ids of ended renderers, oldest first
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd: int | None = None
+        self._drain_scheduled = False
 
     def start(self) -> None:
         self.socket.bind(self.endpoint)
-        self._task = asyncio.create_task(self._receive_loop(), name="ipc-hub")
+        self._loop = asyncio.get_running_loop()
+        self._fd = self.socket.getsockopt(zmq.FD)
+        self._loop.add_reader(self._fd, self._drain)
 
     def send(self, routing_id: bytes, payload: bytes) -> None:
-        self.socket.send_multipart([routing_id, payload], copy=False)
+        # A ROUTER never blocks: past the high-water mark it drops, which
+        # only happens to a renderer that stopped reading long ago.
+        self.socket.send_multipart([routing_id, payload], flags=zmq.NOBLOCK, copy=False)
+        # ZMQ_FD is edge-triggered and a send can consume the edge of a
+        # message that is already waiting: look again soon.
+        self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled and self._loop is not None:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._drain)
 
     def expect(self, host: RendererHost) -> None:
         """A renderer is about to be spawned: accept its handshake once."""
@@ -69,27 +85,39 @@ class IpcHub:
         self._by_token.pop(host.token, None)
         if host.routing_id is not None:
             self._by_routing_id.pop(host.routing_id, None)
+            # Messages it queued before it ended may still arrive: drop them quietly.
+            self._retired[host.routing_id] = None
+            while len(self._retired) > 1024:
+                self._retired.pop(next(iter(self._retired)))
 
-    async def _receive_loop(self) -> None:
-        while True:
+    def _drain(self, budget: int = 256) -> None:
+        """Handle every message waiting on the socket (up to ``budget``, then yield)."""
+        self._drain_scheduled = False
+        if self.socket.closed:
+            return
+        for _ in range(budget):
             try:
-                routing_id, payload = await self.socket.recv_multipart(copy=True)
-            except (zmq.ContextTerminated, asyncio.CancelledError):
+                if not self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    return
+                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
                 return
-            except ValueError:  # a malformed multipart: not from a DEALER
-                continue
             except zmq.ZMQError as error:
                 log.warning("IPC receive failed: %s", error)
+                return
+            if len(frames) != 2:  # not what a DEALER sending one frame produces
                 continue
             try:
-                self._handle(routing_id, payload)
+                self._handle(frames[0], frames[1])
             except Exception:  # noqa: BLE001 - the hub must outlive any one message
                 log.exception("error while handling a renderer message")
+        self._schedule_drain()  # more waiting: let the loop breathe first
 
     def _handle(self, routing_id: bytes, payload: bytes) -> None:
         host = self._by_routing_id.get(routing_id)
         if host is None:
-            self._handshake(routing_id, payload)
+            if routing_id not in self._retired:
+                self._handshake(routing_id, payload)
             return
         if not host.alive:
             return
@@ -141,11 +169,8 @@ class IpcHub:
             host.connected.set_result(None)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        if self._loop is not None and self._fd is not None:
+            self._loop.remove_reader(self._fd)
+            self._fd = None
         self.socket.close(linger=0)
         self.context.term()

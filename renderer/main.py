@@ -173,16 +173,19 @@ class Renderer:
                 else:
                     self.reply(protocol.NavigateRequest(tab=tab, request=request, url=url))
             case protocol.SetField(request=request, field=field, value=value, checked=checked):
+                self.page.set_field(field, value=value, checked=checked)
+                self.page.focused_field = field
+                self.frame_ready(request)
+            case protocol.PressField(request=request, field=field):
+                self.page.focused_field = field
                 submission = self.page.activate(field)
-                if submission is not None:
+                if submission is None:
+                    self.frame_ready(request)
+                else:
                     method, url, body = submission
                     self.reply(
                         protocol.NavigateRequest(tab=tab, request=request, url=url, method=method, form_body=body)
                     )
-                    return
-                self.page.set_field(field, value=value, checked=checked)
-                self.page.focused_field = field
-                self.frame_ready(request)
             case protocol.Find(request=request, query=query):
                 matches, frame = self.page.find(query)
                 self.reply(protocol.FindResult(tab=tab, request=request, matches=matches, frame=frame))

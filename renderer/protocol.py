@@ -125,10 +125,7 @@ class Frame(msgspec.Struct):
         """Plain text with numbered references at the end, like ``lynx -dump``."""
         text = self.text
         if self.links:
-            width = len(str(max(link.number for link in self.links)))
-            references = "\n".join(
-                f"  {str(link.number).rjust(max(width, 2))}. {link.url}" for link in self.links
-            )
+            references = "\n".join(f"{link.number:4d}. {link.url}" for link in self.links)
             text = f"{text}\n\nReferences\n\n{references}"
         return text + "\n"
 
@@ -148,6 +145,9 @@ class Snapshot(msgspec.Struct):
     form_values: dict[int, str] = {}
     form_checked: dict[int, bool] = {}
     history_index: int = 0
+    # The frame as the user last saw it (form input and focus drawn in): a
+    # restored renderer shows it at once and parses the document after.
+    frame: Frame | None = None
 
 
 # --------------------------------------------------------------------------
@@ -195,12 +195,21 @@ class FollowLink(msgspec.Struct, tag="follow"):
 
 
 class SetField(msgspec.Struct, tag="set_field"):
-    """The user edited a form control.  Reply: FrameReady."""
+    """The user edited a form control (None: leave as is; a checkbox with
+    neither toggles).  Reply: FrameReady."""
 
     request: int
     field: int
-    value: str = ""
-    checked: bool = False
+    value: str | None = None
+    checked: bool | None = None
+
+
+class PressField(msgspec.Struct, tag="press"):
+    """The user pressed a button (submit, reset...).  Reply: NavigateRequest
+    for a form submission, else FrameReady."""
+
+    request: int
+    field: int
 
 
 class Find(msgspec.Struct, tag="find"):
@@ -223,10 +232,13 @@ class TakeSnapshot(msgspec.Struct, tag="take_snapshot"):
 
 
 class RestoreSnapshot(msgspec.Struct, tag="restore"):
-    """Draw a discarded tab again from its snapshot.  Reply: FrameReady."""
+    """Draw a discarded tab again from its snapshot.  Reply: FrameReady
+    (the snapshot's own frame when it has one at this width, sent before
+    the document is parsed again)."""
 
     request: int
     snapshot: Snapshot
+    unsandboxed: bool = False  # as in LoadDocument
 
 
 class ReportSandbox(msgspec.Struct, tag="report_sandbox"):
@@ -252,6 +264,7 @@ ToRenderer = Union[
     ScrollTo,
     FollowLink,
     SetField,
+    PressField,
     Find,
     Ping,
     TakeSnapshot,

@@ -274,14 +274,50 @@ async def test_missing_file_names_the_path(loader, tmp_path):
     assert_one_line(caught.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
-async def test_unreadable_file(loader, tmp_path):
+def test_unreadable_file(tmp_path):
+    """Permission denied, seen by an unprivileged user (root reads anything,
+    so as root the load runs in a child that drops to nobody first)."""
     secret = tmp_path / "secret.txt"
     secret.write_text("x")
     secret.chmod(0)
-    with pytest.raises(FileNotReadable) as caught:
-        await loader.load(secret.as_uri())
-    assert "permission denied" in str(caught.value)
+    os.chmod(tmp_path, 0o755)
+    readable = tmp_path / "readable.html"
+    readable.write_text("<p>x")
+
+    async def warm_up():  # every lazy import happens here, before the drop
+        async with Loader() as loader:
+            await loader.load(readable.as_uri())
+
+    asyncio.run(warm_up())
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+
+            async def attempt():
+                async with Loader() as loader:
+                    await loader.load(secret.as_uri())
+
+            try:
+                asyncio.run(attempt())
+                message = "loaded"
+            except FileNotReadable as error:
+                message = str(error)
+            except BaseException as error:  # noqa: BLE001 - report it to the parent
+                message = f"unexpected {type(error).__name__}: {error}"
+            os.write(write_end, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    message = os.read(read_end, 4096).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert "permission denied" in message
+    assert "\n" not in message
 
 
 async def test_directory_gets_a_listing(loader, tmp_path):

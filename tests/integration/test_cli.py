@@ -1,0 +1,196 @@
+"""The ``minibrowser`` command as a user runs it, and what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+import pytest
+
+CLI = [sys.executable, "-m", "browser.cli"]
+
+
+@pytest.fixture
+def runtime_base():
+    """A TMPDIR of our own, so we can see the runtime directory come and go.
+    Searchable by others: renderers dropped to ``nobody`` must reach the socket."""
+    base = tempfile.mkdtemp(prefix="mb-cli-", dir="/tmp")
+    os.chmod(base, 0o711)
+    yield base
+    os.rmdir(base)
+
+
+def env_for(runtime_base: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TMPDIR"] = runtime_base
+    env.pop("XDG_RUNTIME_DIR", None)
+    return env
+
+
+def run(args, runtime_base, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=120,
+                          env=env_for(runtime_base), stdin=subprocess.DEVNULL, **kwargs)
+
+
+def browser_processes(broker_pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(broker_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.02)
+    return alive
+
+
+def test_dump_prints_the_page_with_references(http_server, runtime_base):
+    result = run(["open", http_server.url("/hello"), "--dump"], runtime_base)
+    assert result.returncode == 0, result.stderr
+    assert "Hello, world" in result.stdout
+    assert "References" in result.stdout
+    assert f"   1. {http_server.url('/text')}" in result.stdout
+    assert os.listdir(runtime_base) == []  # the runtime directory is gone
+
+
+def test_no_url_shows_the_welcome_page(runtime_base):
+    result = run(["open", "--dump"], runtime_base)
+    assert result.returncode == 0, result.stderr
+    assert "Welcome to minibrowser" in result.stdout
+    assert "about:processes" in result.stdout
+
+
+def test_json_gives_one_object_per_tab_each_with_its_own_renderer(http_server, runtime_base):
+    urls = [http_server.url("/hello"), http_server.url("/text"), "about:blank"]
+    result = run(["open", *urls, "--dump", "--json"], runtime_base)
+    assert result.returncode == 0, result.stderr
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["url"] for o in objects] == urls
+    assert len({o["renderer_pid"] for o in objects}) == 3
+    hello = objects[0]
+    assert hello["title"] == "Hello"
+    assert hello["links"][0] == {"number": 1, "url": http_server.url("/text")}
+    assert set(hello["timings_ms"]) == {"fetch", "spawn", "first_frame"}
+    assert all(value is not None for value in hello["timings_ms"].values())
+
+
+def test_a_failing_page_gives_an_error_page_one_line_and_exit_1(http_server, unreachable_url, runtime_base):
+    result = run(["open", http_server.url("/hello"), unreachable_url, "--dump"], runtime_base)
+    assert result.returncode == 1
+    assert "Hello, world" in result.stdout  # the good tab still rendered
+    assert "Can't open this page" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "127.0.0.1" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://", "ht!tp://x", "http://exa mple.com/"])
+def test_malformed_urls(url, runtime_base):
+    result = run(["open", url, "--dump"], runtime_base)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_arguments_exit_2(runtime_base):
+    result = run(["open", "--width", "zero", "--dump"], runtime_base)
+    assert result.returncode == 2
+    assert "--width" in result.stderr and "Traceback" not in result.stderr
+    result = run(["frobnicate"], runtime_base)
+    assert result.returncode == 2
+
+
+def test_without_dump_and_without_a_terminal_it_says_to_use_dump(runtime_base):
+    result = run(["open", "about:blank"], runtime_base)
+    assert result.returncode == 2
+    assert "--dump" in result.stderr
+
+
+def test_sandbox_command_reports_every_layer(runtime_base):
+    result = run(["sandbox", "--json"], runtime_base)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    names = [layer["name"] for layer in report["layers"]]
+    for name in ("namespaces", "limits", "no_new_privs", "landlock", "seccomp"):
+        assert name in names
+    assert all(layer["active"] for layer in report["layers"] if layer["required"])
+
+
+def test_no_sandbox_pages_say_so(runtime_base):
+    result = run(["open", "about:blank", "--dump", "--no-sandbox"], runtime_base)
+    assert result.returncode == 0
+    assert "NOT sandboxed" in result.stdout
+
+
+def test_probe_file(tmp_path, runtime_base):
+    probe = tmp_path / "probe.py"
+    probe.write_text("open('/etc/passwd').read()\n")
+    result = run(["attack", "--probe-file", str(probe), "--json"], runtime_base)
+    outcome = json.loads(result.stdout)
+    assert outcome["outcome"] == "raised" and outcome["errno"] == 13
+    probe.write_text("import os\nos.fork()\n")
+    outcome = json.loads(run(["attack", "--probe-file", str(probe), "--json"], runtime_base).stdout)
+    assert outcome["outcome"] == "killed" and outcome["signal"] == signal.SIGSYS
+    probe.write_text("result = 6 * 7\n")
+    outcome = json.loads(run(["attack", "--probe-file", str(probe), "--json"], runtime_base).stdout)
+    assert outcome == {"outcome": "completed", "detail": "42", "errno": None, "signal": None, "bad_message": None}
+
+
+def test_attack_with_unknown_name(runtime_base):
+    result = run(["attack", "no-such-attack"], runtime_base)
+    assert result.returncode == 2 and "attack list" in result.stderr
+
+
+# -- nothing left behind --------------------------------------------------------
+
+
+def start_slow_open(http_server, runtime_base, tabs: int = 2) -> tuple[subprocess.Popen, list[int]]:
+    """Start ``minibrowser open`` on pages that take long to load; return it
+    once its zygote and every renderer are up."""
+    slow = [http_server.url(f"/slow?seconds=30&n={i}") for i in range(tabs)]
+    process = subprocess.Popen(CLI + ["open", *slow, "--dump"], env=env_for(runtime_base),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = browser_processes(process.pid)
+        if len(children) >= 1 + tabs:
+            return process, [child.pid for child in children]
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the browser did not start its zygote and renderers")
+
+
+def test_ctrl_c_leaves_nothing_behind(http_server, runtime_base):
+    process, pids = start_slow_open(http_server, runtime_base)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr.decode()
+    assert wait_until_gone(pids) == []
+    assert os.listdir(runtime_base) == []
+
+
+def test_broker_sigkill_takes_zygote_and_renderers_down(http_server, runtime_base):
+    process, pids = start_slow_open(http_server, runtime_base)
+    process.kill()
+    process.wait()
+    killed_at = time.monotonic()
+    assert wait_until_gone(pids) == []
+    print(f"zygote and renderers gone {time.monotonic() - killed_at:.3f} s after the broker's SIGKILL")
+    # The zygote removes the runtime directory of a broker that was killed.
+    deadline = time.monotonic() + 5
+    while os.listdir(runtime_base) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert os.listdir(runtime_base) == []
