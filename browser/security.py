@@ -104,7 +104,8 @@ async def run_sandbox_report(*, as_json: bool) -> int:
     try:
         async with Browser() as browser:
             layers = await sandbox_layers(browser)
-            pid_note = f"renderer forked by zygote pid {browser.zygote.pid}, uid {browser.sandbox.uid}"
+            uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
+            pid_note = f"renderer forked by zygote pid {browser.zygote.pid}, running as uid {uid}"
     except BrowserError as error:
         print(f"minibrowser: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -341,15 +341,20 @@ def test_seccomp_refuses_with_errors_where_failing_is_enough(as_user):
            mkdir=errno.EPERM, seccomp=2)
 
 
-def test_seccomp_still_lets_threads_start_through_the_clone_fallback():
-    def body():
-        _load_seccomp()
-        t = threading.Thread(target=lambda: None)
-        t.start()
-        t.join()
-        report(thread="ok")
+def test_seccomp_refuses_new_threads_after_lockdown():
+    def body(locked: bool):
+        if locked:
+            _load_seccomp()
+        try:
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+            report(thread="started")
+        except RuntimeError as error:
+            report(thread=str(error))
 
-    expect(run_in_child(body), thread="ok")
+    expect(run_in_child(lambda: body(False)), thread="started")  # works outside the filter
+    expect(run_in_child(lambda: body(True)), thread="can't start new thread")
 
 
 def test_seccomp_covers_threads_that_already_exist():

@@ -23,8 +23,8 @@ Three outcomes for a call that is not allowed:
   libraries cope with EPERM.
 
 ``clone3`` returns ENOSYS so glibc falls back to ``clone``, whose flags a
-filter can see (clone3 passes them in memory); ``clone`` is then allowed
-only with CLONE_THREAD.  The filter is loaded with TSYNC, so it covers every
+filter can see (clone3 passes them in memory); ``clone`` then kills for a
+new process and fails with EAGAIN for a new thread.  The filter is loaded with TSYNC, so it covers every
 thread, ZeroMQ's included.
 """
 
@@ -130,8 +130,7 @@ def allow_memory(p: Policy) -> None:
 
 def allow_threads(p: Policy) -> None:
     """ZeroMQ's I/O and reaper threads, already running, need futexes and
-    their own bookkeeping.  New threads (clone with CLONE_THREAD) stay
-    possible for the filter, though RLIMIT_NPROC = 0 stops them too."""
+    their own bookkeeping.  Starting new ones is refused (see below)."""
     p.group("threads")
     p.allow("futex", "set_robust_list", "rseq", "sched_yield", "sched_getaffinity",
             "gettid", "set_tid_address", "sigaltstack")
@@ -144,7 +143,12 @@ def allow_threads(p: Policy) -> None:
     p.allow("sched_getparam", "sched_getscheduler")
     p.allow("sched_setscheduler", when=(eq(1, SCHED_OTHER),))
     p.allow("prctl", when=(eq(0, PR_SET_NAME),))
-    p.allow("clone", when=(masked(0, CLONE_THREAD, CLONE_THREAD),))
+    # No new threads either: ZeroMQ's already exist, and the renderer starts
+    # none of its own.  RLIMIT_NPROC = 0 says the same, but the kernel exempts
+    # tasks whose real uid is root outside every user namespace (a user
+    # namespace that maps an unprivileged uid onto root), so the filter says
+    # it for every uid.  EAGAIN is what pthread_create reports at a limit.
+    p.refuse("clone", action=ERRNO(errno.EAGAIN), when=(masked(0, CLONE_THREAD, CLONE_THREAD),))
     p.refuse("clone", action=KILL, when=(masked(0, CLONE_THREAD, 0),))
     p.refuse("clone3", action=ERRNO(errno.ENOSYS))  # glibc falls back to clone
 
