@@ -1,5 +1,19 @@
 """minibrowser's public API: ``Browser`` and ``Tab`` (see ``browser.api``)."""
 
-from browser.api import Browser, BrowserError, ProcessInfo, Tab, TabEvent, TabState
+from broker.lifecycle import DiscardRefusal, LifecyclePolicy
+from broker.memory import MemoryInfo
+from browser.api import (
+    Browser,
+    BrowserError,
+    LifecycleRefused,
+    MemoryTotals,
+    ProcessInfo,
+    Tab,
+    TabEvent,
+    TabState,
+)
 
-__all__ = ["Browser", "BrowserError", "ProcessInfo", "Tab", "TabEvent", "TabState"]
+__all__ = [
+    "Browser", "BrowserError", "DiscardRefusal", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
+    "MemoryTotals", "ProcessInfo", "Tab", "TabEvent", "TabState",
+]

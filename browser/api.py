@@ -23,16 +23,30 @@ import logging
 import os
 import pwd
 import secrets
+import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from broker.host import ExitInfo, IpcEvent, RendererGone, RendererHost, RendererTimeout
 from broker.ipc import IpcHub
+from broker.lifecycle import (
+    Action,
+    CrashHistory,
+    DiscardRefusal,
+    LifecyclePolicy,
+    TabFacts,
+    decide,
+    discard_refusal,
+    freeze_refusal,
+)
+from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.runtime import RuntimeDir
 from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
 from browser import about
 from browser.loader import LoadError, Loader, NavigationRefused, Response, normalize_url
+from browser.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
@@ -73,6 +87,43 @@ class TabCrashed(BrowserError):
     pass
 
 
+class LifecycleRefused(BrowserError):
+    """A freeze or discard that may not happen now; ``reason`` says why."""
+
+    def __init__(self, tab: int, action: str, reason: DiscardRefusal) -> None:
+        super().__init__(f"tab {tab} cannot be {action}: {reason.describe()}")
+        self.tab = tab
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class MemoryTotals:
+    """``Browser.memory()``: the last samples, added up."""
+
+    renderers: MemoryInfo  # every live renderer (frozen ones included)
+    broker: MemoryInfo | None
+    zygote: MemoryInfo | None
+    live_renderers: int
+    frozen: int
+    discarded: int
+    snapshot_bytes: int  # what the discarded tabs still cost: their rows on disk
+
+    @property
+    def total(self) -> MemoryInfo:
+        return self.renderers + (self.broker or ZERO) + (self.zygote or ZERO)
+
+
+@dataclass(frozen=True)
+class LifecycleRecord:
+    """One policy decision and what came of it (for the UI's discards page)."""
+
+    time: float
+    tab: int
+    action: str  # freeze, discard
+    reason: str
+    outcome: str  # done, or why not
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     pid: int
@@ -96,6 +147,7 @@ class Timings:
     fetch_ms: float | None = None
     spawn_ms: float | None = None
     first_frame_ms: float | None = None
+    restore_ms: float | None = None  # a discarded tab back on screen
 
 
 @dataclass
@@ -135,7 +187,7 @@ def _default_drop_ids() -> tuple[int | None, int | None]:
     return entry.pw_uid, entry.pw_gid
 
 
-def sad_tab_frame(url: str, title: str, cause: str, width: int) -> protocol.Frame:
+def sad_tab_frame(url: str, title: str, cause: str, width: int, *, note: str | None = None) -> protocol.Frame:
     """The page a crashed tab shows.  Built by the broker from plain lines:
     there is no renderer left to draw it, and it holds no page content."""
     S = protocol.Style
@@ -147,7 +199,21 @@ def sad_tab_frame(url: str, title: str, cause: str, width: int) -> protocol.Fram
         protocol.Line([]),
         protocol.Line([protocol.Span("Reload the tab to start a new renderer for it.")]),
     ]
+    if note:
+        lines += [protocol.Line([]), protocol.Line([protocol.Span(f"Note: {note}", S.ERROR)])]
     return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="error")
+
+
+def discarded_frame(url: str, title: str, width: int) -> protocol.Frame:
+    """What a discarded tab holds in the broker: a placeholder, not the page
+    (the page is in the profile until the tab is activated)."""
+    lines = [
+        protocol.Line([protocol.Span("This tab was discarded to save memory.", protocol.Style.HEADING)]),
+        protocol.Line([]),
+        protocol.Line([protocol.Span(f"Page:  {url}")]),
+        protocol.Line([protocol.Span("Activate it to bring it back as you left it, without the network.")]),
+    ]
+    return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="discarded")
 
 
 def error_page(url: str, error: Exception) -> bytes:
@@ -170,6 +236,20 @@ def binary_page(response: Response) -> bytes:
     ).encode("utf-8")
 
 
+async def _until_stopped(pid: int, *, timeout: float = 1.0) -> None:
+    """Wait until ``pid`` is really stopped: SIGSTOP is delivered asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"T", b"t", b"Z", b"X"):
+            return
+        await asyncio.sleep(0.002)
+
+
 class Tab:
     """One tab: its URL, its frame, its history, its renderer process."""
 
@@ -189,6 +269,21 @@ class Tab:
         self.timings = Timings()
         self.last_active = time.monotonic()
         self._lock = asyncio.Lock()
+        # -- lifecycle
+        self._pinned = False
+        self._kept = False
+        self.crashes = CrashHistory(browser.policy.crash_limit, browser.policy.crash_window_s)
+        self.crash_loop = False  # crashed too often: no automatic restart
+        self.snapshot_bytes: int | None = None  # size of its row in the profile while discarded
+        self._running = asyncio.Event()  # cleared while the renderer is stopped (frozen)
+        self._running.set()
+        self._discarding = False
+        self._policy_busy = False  # a policy action for this tab is in flight
+        self._end_cause: str | None = None  # set when the user ends the renderer
+        self._heartbeat: asyncio.Task | None = None
+        self._heartbeat_sent = 0.0
+        self._last_pong = 0.0
+        self._state_before_hang: TabState | None = None
 
     def __repr__(self) -> str:
         return f"<Tab {self.id} {self.state.value} {self.url!r}>"
@@ -215,9 +310,15 @@ class Tab:
     def _renderer_exited(self, host: RendererHost, info: ExitInfo) -> None:
         if host is not self.host or self.state is TabState.CLOSED:
             return
-        self.crash_cause = info.cause
-        self._set_state(TabState.CRASHED, info.cause)
-        self.frame = sad_tab_frame(self.url, self.title, info.cause, self.width)
+        cause, self._end_cause = self._end_cause or info.cause, None
+        now = time.monotonic()
+        self.crashes.record(now)
+        self.crash_loop = self.crashes.looping(now)
+        note = self.crashes.describe() if self.crash_loop else None
+        self.crash_cause = cause
+        self._running.set()
+        self._set_state(TabState.CRASHED, cause + (f"; {note}" if note else ""))
+        self.frame = sad_tab_frame(self.url, self.title, cause, self.width, note=note)
 
     def _set_state(self, state: TabState, reason: str = "") -> None:
         if state is self.state:
@@ -229,6 +330,8 @@ class Tab:
         return TabState.ACTIVE if self.browser.active_tab is self else TabState.BACKGROUND
 
     async def _ask(self, make, *, timeout: float = 30.0):
+        # A frozen renderer's messages wait here and go out once it is thawed.
+        await self._running.wait()
         host = await self._renderer()
         try:
             return await host.request(make, timeout=timeout)
@@ -252,6 +355,10 @@ class Tab:
             return await self._load(HistoryEntry(target), initiator=None)
 
     async def _load(self, entry: HistoryEntry, *, initiator: str | None, history: str = "push") -> protocol.Frame:
+        if self.state is TabState.FROZEN:
+            self._continue_process()
+        if self.state is TabState.DISCARDED:
+            await self._forget_snapshot()
         self._set_state(TabState.LOADING, "navigation")
         self.url = entry.url
         self.error = None
@@ -379,12 +486,20 @@ class Tab:
                 return await self._navigate_from_page(reply)
             return self.frame
 
-    async def set_field(self, field_id: int, *, value: str = "", checked: bool = False) -> protocol.Frame:
-        """Type into, tick or press form control ``field_id``."""
+    async def set_field(self, field_id: int, *, value: str | None = None, checked: bool | None = None) -> protocol.Frame:
+        """Type into, tick or choose in form control ``field_id`` (a checkbox
+        or radio with neither ``value`` nor ``checked`` toggles)."""
         async with self._lock:
             reply = await self._ask(
                 lambda request: protocol.SetField(request=request, field=field_id, value=value, checked=checked)
             )
+            self._apply_frame(reply.frame)
+            return self.frame
+
+    async def press(self, field_id: int) -> protocol.Frame:
+        """Press button ``field_id``: a submit button sends its form."""
+        async with self._lock:
+            reply = await self._ask(lambda request: protocol.PressField(request=request, field=field_id))
             if isinstance(reply, protocol.NavigateRequest):
                 return await self._navigate_from_page(reply)
             self._apply_frame(reply.frame)
@@ -440,6 +555,234 @@ class Tab:
         self.browser.last_sandbox_report = reply.layers
         return reply.layers
 
+    # -- lifecycle: freeze, discard, restore, crashes and hangs -----------------
+
+    @property
+    def pinned(self) -> bool:
+        return self._pinned
+
+    @property
+    def kept(self) -> bool:
+        return self._kept
+
+    def pin(self, on: bool = True) -> None:
+        """Pinned tabs are never discarded (nor frozen by the policy)."""
+        self._pinned = on
+
+    def keep(self, on: bool = True) -> None:
+        """The user asks to keep this tab: never frozen or discarded."""
+        self._kept = on
+
+    @property
+    def memory(self) -> MemoryInfo | None:
+        """The renderer's memory at the last sample (None before one, or without a renderer)."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample.memory if sample is not None else None
+
+    @property
+    def cpu_percent(self) -> float | None:
+        sample = self.browser.sampler.last(self.pid)
+        return sample.cpu_percent if sample is not None else None
+
+    @property
+    def cpu_time(self) -> float | None:
+        """User + system CPU seconds of the renderer, at the last sample."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample.cpu_time if sample is not None else None
+
+    def _facts(self, now: float) -> TabFacts:
+        active = self.browser.active_tab is self
+        busy = self._lock.locked() or self._discarding or self._policy_busy
+        return TabFacts(
+            id=self.id,
+            state=self.state.value,
+            active=active,
+            pinned=self._pinned,
+            kept=self._kept,
+            has_document=self.frame is not None and self.host is not None and self.host.alive,
+            busy=busy,
+            idle_s=0.0 if active else max(0.0, now - self.last_active),
+            uss=None if self._discarding else getattr(self.memory, "uss", None),
+        )
+
+    def discard_refusal(self) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None."""
+        return discard_refusal(self._facts(time.monotonic()))
+
+    def freeze_refusal(self) -> DiscardRefusal | None:
+        """Why this tab may not be frozen now, or None."""
+        return freeze_refusal(self._facts(time.monotonic()))
+
+    async def freeze(self, *, reason: str = "frozen by the user") -> None:
+        """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is thawed."""
+        if (refusal := self.freeze_refusal()) is not None:
+            raise LifecycleRefused(self.id, "frozen", refusal)
+        async with self._lock:  # let a request in flight finish first
+            if (refusal := self.freeze_refusal()) is not None:
+                raise LifecycleRefused(self.id, "frozen", refusal)
+            if self.host is None or not self.host.alive:
+                raise LifecycleRefused(self.id, "frozen", DiscardRefusal.NO_DOCUMENT)
+            self._running.clear()
+            try:
+                os.kill(self.host.pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                self._running.set()
+                return  # it is gone; its exit makes the tab crashed
+            await _until_stopped(self.host.pid)
+            self._set_state(TabState.FROZEN, reason)
+
+    async def unfreeze(self, *, reason: str = "thawed by the user") -> None:
+        """Let a frozen renderer run again (SIGCONT); waiting messages are delivered."""
+        if self.state is not TabState.FROZEN:
+            return
+        self._continue_process()
+        self._set_state(self._settled_state(), reason)
+
+    def _continue_process(self) -> None:
+        if self.host is not None and self.host.alive and not self._running.is_set():
+            try:
+                os.kill(self.host.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self._heartbeat_sent = time.monotonic()  # the time it was stopped does not count as a hang
+        self._running.set()
+
+    async def discard(self, *, reason: str = "discarded by the user") -> None:
+        """Swap the tab out: its renderer writes a snapshot, the broker stores it
+        in the profile, and the process is ended.  The tab keeps its title."""
+        if (refusal := self.discard_refusal()) is not None:
+            raise LifecycleRefused(self.id, "discarded", refusal)
+        self._discarding = True
+        try:
+            if self.state is TabState.FROZEN:
+                self._continue_process()  # it must run to write its snapshot
+            async with self._lock:
+                self._discarding = False
+                if (refusal := self.discard_refusal()) is not None:
+                    raise LifecycleRefused(self.id, "discarded", refusal)
+                self._discarding = True
+                await self._swap_out(reason)
+        finally:
+            self._discarding = False
+
+    async def _swap_out(self, reason: str) -> None:
+        host = self.host
+        timeout = max(10.0, self.browser.policy.heartbeat_timeout_s)
+        try:
+            reply = await host.request(lambda request: protocol.TakeSnapshot(request=request), timeout=timeout)
+        except (RendererGone, RendererTimeout) as error:
+            raise BrowserError(f"tab {self.id} could not save its state: {error}") from None
+        snapshot = reply.snapshot
+        if self.history and 0 <= self.history_index < len(self.history):
+            snapshot.url = self.history[self.history_index].url  # the broker's word, not the renderer's
+        stored = StoredTab(
+            snapshot=snapshot,
+            history=[StoredHistoryEntry(e.url, e.method, e.form_body, e.title) for e in self.history],
+            history_index=self.history_index,
+            pinned=self._pinned,
+            kept=self._kept,
+            width=self.width,
+        )
+        try:
+            self.snapshot_bytes = await self.browser.profile.save_async(self.id, stored)
+        except ProfileError as error:
+            raise BrowserError(f"tab {self.id} could not be discarded: {error}") from None
+        # Committed: from here on the tab can always be restored.
+        self.host = None  # its exit is not a crash
+        self._running.set()
+        self.browser.sampler.forget(host.pid)
+        final_url = self.final_url
+        await self.browser._end_renderer(host)
+        self.frame = discarded_frame(final_url, self.title, self.width)
+        self._set_state(TabState.DISCARDED, reason)
+
+    async def activate(self) -> protocol.Frame | None:
+        """Make this the active tab: a discarded tab is restored from its
+        snapshot (no network), a frozen one thawed, a crashed one reloaded
+        (unless it keeps crashing)."""
+        self.browser._make_active(self)
+        return await self._wake()
+
+    async def _wake(self) -> protocol.Frame | None:
+        if self.state is TabState.DISCARDED:
+            return await self._restore()
+        if self.state is TabState.CRASHED and not self.crash_loop:
+            return await self.reload()
+        return self.frame
+
+    async def _restore(self) -> protocol.Frame | None:
+        async with self._lock:
+            if self.state is not TabState.DISCARDED:
+                return self.frame
+            started = time.perf_counter()
+            self._set_state(TabState.LOADING, "restoring from the profile")
+            load = asyncio.ensure_future(self.browser.profile.load_async(self.id))
+            spawn = asyncio.ensure_future(self._renderer())
+            try:
+                stored = await load
+            except ProfileError as error:
+                stored = None
+                log.warning("%s", error)
+            try:
+                await spawn
+            except (BrowserError, ZygoteError, RendererGone) as spawn_error:
+                return self._spawn_failed(spawn_error)
+            if stored is None:  # nothing to restore from: load it again
+                self.snapshot_bytes = None
+                entry = self.history[self.history_index] if self.history else HistoryEntry(self.url)
+                return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body),
+                                        initiator=None, history="replace")
+            snapshot = stored.snapshot
+            snapshot.width = self.width  # the saved frame is used only at the same width
+            self.history = [HistoryEntry(e.url, e.method, e.form_body, e.title) for e in stored.history]
+            self.history_index = stored.history_index
+            self._pinned, self._kept = stored.pinned or self._pinned, stored.kept or self._kept
+            self.url = snapshot.url
+            unsandboxed = not self.browser.sandbox.enabled
+            frame = await self._render(
+                lambda request: protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed)
+            )
+            self.timings.restore_ms = (time.perf_counter() - started) * 1000
+            if self.state is not TabState.CRASHED:
+                await self._forget_snapshot()
+            return frame
+
+    async def _forget_snapshot(self) -> None:
+        self.snapshot_bytes = None
+        try:
+            await asyncio.to_thread(self.browser.profile.delete, self.id)
+        except ProfileError as error:
+            log.warning("%s", error)
+
+    def end_process(self) -> None:
+        """The user ends this tab's renderer (hung or not): the tab becomes
+        crashed with the cause "ended by the user" and can be reloaded."""
+        host = self.host
+        if host is None or not host.alive:
+            return
+        self._end_cause = "ended by the user"
+        host.terminate("ended by the user")  # SIGKILL: works on a stopped process too
+
+    async def _beat(self, host: RendererHost) -> None:
+        """One heartbeat, waited for as long as it takes; the browser's
+        heartbeat loop marks the tab unresponsive if it takes too long."""
+        try:
+            await host.ping(timeout=3600)
+        except (RendererGone, RendererTimeout):
+            return
+        finally:
+            self._heartbeat = None
+            self._last_pong = time.monotonic()
+        if self.state is TabState.UNRESPONSIVE and host is self.host:
+            back = self._state_before_hang
+            if back is not TabState.LOADING or not self._lock.locked():
+                back = self._settled_state()
+            self._set_state(back, "the renderer answers again")
+
+    def _hung(self, waited: float) -> None:
+        self._state_before_hang = self.state
+        self._set_state(TabState.UNRESPONSIVE, f"its renderer did not answer a heartbeat for {waited:.0f} s")
+
     async def close(self) -> None:
         if self.state is TabState.CLOSED:
             return
@@ -470,6 +813,8 @@ class Browser:
         renderer_uid: int | None = None,
         renderer_gid: int | None = None,
         cold_renderers: bool = False,
+        policy: LifecyclePolicy | None = None,
+        profile: str | os.PathLike | None = None,
     ) -> None:
         uid, gid = _default_drop_ids()
         self.sandbox = SandboxSettings(
@@ -493,6 +838,13 @@ class Browser:
         self._ipc_subscribers: list[Callable[[IpcEvent], None]] = []
         self.started = False
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
+        # -- lifecycle
+        self.policy = policy or LifecyclePolicy()
+        self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
+        self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
+        self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
+        self._lifecycle_tasks: list[asyncio.Task] = []
+        self._policy_wakeup = asyncio.Event()
 
     # -- start and stop -----------------------------------------------------------
 
@@ -519,11 +871,27 @@ class Browser:
             await self.shutdown()
             raise
         self.started = True
+        self._lifecycle_tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeats"),
+            asyncio.create_task(self._policy_loop(), name="lifecycle-policy"),
+        ]
 
     async def shutdown(self) -> None:
+        for task in self._lifecycle_tasks:
+            task.cancel()
+        if self._lifecycle_tasks:
+            await asyncio.wait(self._lifecycle_tasks, timeout=5)
+        self._lifecycle_tasks = []
         for tab in list(self.tabs):
+            tab._continue_process()  # a stopped renderer must be able to die quickly
+            if tab._heartbeat is not None:
+                tab._heartbeat.cancel()
             tab._set_state(TabState.CLOSED, "browser shutdown")
         self.tabs.clear()
+        try:
+            await asyncio.to_thread(self.profile.close)  # this session's snapshots go
+        except Exception as error:  # noqa: BLE001 - shutting down must finish
+            log.warning("could not close the profile: %s", error)
         if self.zygote is not None:
             await self.zygote.stop()
             self.zygote = None
@@ -552,15 +920,32 @@ class Browser:
         if activate or self.active_tab is None:
             self.activate(tab)
         await tab.navigate(url)
+        self._policy_wakeup.set()  # a new renderer to measure
         return tab
 
     def activate(self, tab: Tab) -> None:
+        """Make ``tab`` the active tab.  A frozen tab is thawed at once; a
+        discarded (or crashed) one is brought back in the background; use
+        ``await tab.activate()`` to wait for it."""
+        self._make_active(tab)
+        if tab.state is TabState.DISCARDED or (tab.state is TabState.CRASHED and not tab.crash_loop):
+            task = asyncio.ensure_future(tab._wake())
+            task.add_done_callback(_log_task_failure)
+
+    def _make_active(self, tab: Tab) -> None:
         previous, self.active_tab = self.active_tab, tab
-        tab.last_active = time.monotonic()
-        if previous is not None and previous is not tab and previous.state is TabState.ACTIVE:
-            previous._set_state(TabState.BACKGROUND, "another tab was activated")
-        if tab.state is TabState.BACKGROUND:
+        now = time.monotonic()
+        tab.last_active = now
+        if previous is not None and previous is not tab:
+            previous.last_active = now  # idle from now on
+            if previous.state is TabState.ACTIVE:
+                previous._set_state(TabState.BACKGROUND, "another tab was activated")
+        if tab.state is TabState.FROZEN:
+            tab._continue_process()
+            tab._set_state(TabState.ACTIVE, "activated: thawed")
+        elif tab.state is TabState.BACKGROUND:
             tab._set_state(TabState.ACTIVE, "activated")
+        self._policy_wakeup.set()
 
     async def _close_tab(self, tab: Tab) -> None:
         if tab in self.tabs:
@@ -569,9 +954,15 @@ class Browser:
             self.active_tab = self.tabs[-1] if self.tabs else None
             if self.active_tab is not None:
                 self.activate(self.active_tab)
+        tab._continue_process()  # a stopped renderer cannot read its Shutdown
+        # A heartbeat in flight ends with the renderer; cancelling it would
+        # make its Pong an answer to nothing, which is a bad message.
         host, tab.host = tab.host, None
         if host is not None:
+            self.sampler.forget(host.pid)
             await self._end_renderer(host)
+        if tab.snapshot_bytes is not None or self.profile.opened:
+            await tab._forget_snapshot()  # snapshots of closed tabs are deleted
 
     async def _end_renderer(self, host: RendererHost, *, grace: float = 1.0) -> None:
         if host.alive and host.routing_id is not None:
@@ -641,6 +1032,7 @@ class Browser:
         if host is None:
             return
         info = host.mark_exited(message.code, message.signal)
+        self.sampler.forget(message.pid)
         if self.hub is not None:
             self.hub.forget(host)
         tab = self._tab_of_host.pop(host, None)
@@ -686,6 +1078,124 @@ class Browser:
                     ProcessInfo(tab.pid, zygote_pid, "renderer", tab=tab.id, state=tab.state.value, title=tab.title)
                 )
         return result
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def memory(self) -> MemoryTotals:
+        """Memory of the renderers, the broker and the zygote at their last samples."""
+        renderers = ZERO
+        live = frozen = discarded = snapshot_bytes = 0
+        for tab in self.tabs:
+            if tab.state is TabState.DISCARDED:
+                discarded += 1
+                snapshot_bytes += tab.snapshot_bytes or 0
+            elif tab.pid:
+                live += 1
+                frozen += tab.state is TabState.FROZEN
+                renderers = renderers + (tab.memory or ZERO)
+        broker = self.sampler.last(os.getpid())
+        zygote = self.sampler.last(self.zygote.pid if self.zygote is not None else 0)
+        return MemoryTotals(
+            renderers=renderers,
+            broker=broker.memory if broker else None,
+            zygote=zygote.memory if zygote else None,
+            live_renderers=live,
+            frozen=frozen,
+            discarded=discarded,
+            snapshot_bytes=snapshot_bytes,
+        )
+
+    async def sample_now(self) -> None:
+        """Measure every process whose last sample is over a second old (off the event loop)."""
+        pids = [tab.pid for tab in self.tabs if tab.pid]
+        pids.append(os.getpid())
+        if self.zygote is not None and self.zygote.pid:
+            pids.append(self.zygote.pid)
+        await self.sampler.sample(pids)
+
+    async def restore_session(self) -> list[Tab]:
+        """Bring back, as discarded tabs, the snapshots a broker that was
+        killed left in this profile.  Each is restored when activated."""
+        rows = await asyncio.to_thread(self.profile.orphaned)
+        tabs = []
+        for row in rows:
+            tab = Tab(self, self._new_tab_id(), self.width)
+            await asyncio.to_thread(self.profile.adopt, row.session, row.tab, tab.id)
+            tab.url, tab.title, tab.snapshot_bytes = row.url, row.title, row.size
+            tab.frame = discarded_frame(row.url, row.title, tab.width)
+            self.tabs.append(tab)
+            tab._set_state(TabState.DISCARDED, "saved by a previous session")
+            tabs.append(tab)
+        await asyncio.to_thread(self.profile.forget_dead_sessions)
+        return tabs
+
+    async def _heartbeat_loop(self) -> None:
+        """Ping every running renderer; one that does not answer within the
+        timeout is unresponsive until it answers.  Frozen tabs are not pinged."""
+        policy = self.policy
+        step = min(policy.heartbeat_interval_s, policy.heartbeat_timeout_s / 5)
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for tab in self.tabs:
+                host = tab.host
+                if (host is None or not host.alive or host.routing_id is None or not tab._running.is_set()
+                        or tab.state in (TabState.FROZEN, TabState.DISCARDED, TabState.CRASHED, TabState.CLOSED)):
+                    continue
+                if tab._heartbeat is None:
+                    if now - tab._last_pong >= policy.heartbeat_interval_s:
+                        tab._heartbeat_sent = now
+                        tab._heartbeat = asyncio.create_task(tab._beat(host))
+                elif now - tab._heartbeat_sent > policy.heartbeat_timeout_s and tab.state is not TabState.UNRESPONSIVE:
+                    tab._hung(now - tab._heartbeat_sent)
+
+    async def _policy_loop(self) -> None:
+        """Measure the renderers (in a thread) and carry out the policy's decisions."""
+        while True:
+            # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a
+            # cancellation that races with the event, and shutdown would hang.
+            waiter = asyncio.ensure_future(self._policy_wakeup.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=self.policy.tick_interval_s)
+            finally:
+                waiter.cancel()
+            self._policy_wakeup.clear()
+            try:
+                await self.sample_now()
+                self._apply_policy()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the policy must outlive one bad tick
+                log.exception("lifecycle policy tick failed")
+
+    def _apply_policy(self) -> None:
+        now = time.monotonic()
+        by_id = {tab.id: tab for tab in self.tabs}
+        for decision in decide([tab._facts(now) for tab in self.tabs], self.policy):
+            tab = by_id[decision.tab]
+            tab._policy_busy = True
+            task = asyncio.ensure_future(self._carry_out(tab, decision.action, decision.reason))
+            task.add_done_callback(_log_task_failure)
+
+    async def _carry_out(self, tab: Tab, action: Action, reason: str) -> None:
+        outcome = "done"
+        try:
+            if action is Action.DISCARD:
+                await tab.discard(reason=reason)
+            else:
+                await tab.freeze(reason=reason)
+        except LifecycleRefused as refused:
+            outcome = refused.reason.describe()
+        except BrowserError as error:
+            outcome = str(error)
+        finally:
+            tab._policy_busy = False
+        self.decisions.append(LifecycleRecord(time.time(), tab.id, action.value, reason, outcome))
+
+
+def _log_task_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("lifecycle task failed: %s", task.exception())
 
 
 def _last_log_message(host: RendererHost) -> str:

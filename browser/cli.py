@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
     _sandbox_flag(open_cmd)
+    _profile_flag(open_cmd)
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -60,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     tui_cmd = commands.add_parser("tui", help="the terminal UI (the default for 'open' on a terminal)")
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
     _sandbox_flag(tui_cmd)
+    _profile_flag(tui_cmd)
     return parser
+
+
+def _profile_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--profile", metavar="DIR", default=None,
+        help="profile directory: discarded tabs are kept here (default: $XDG_DATA_HOME/minibrowser)",
+    )
 
 
 def _sandbox_flag(command: argparse.ArgumentParser) -> None:
@@ -105,11 +114,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         return await run_attacks(args.names, as_json=args.json, probe_file=args.probe_file, sandbox=not args.no_sandbox)
     if args.command == "tui":
-        return await _tui(args.urls, sandbox=not args.no_sandbox)
+        return await _tui(args.urls, sandbox=not args.no_sandbox, profile=args.profile)
     return EXIT_USAGE
 
 
-async def _tui(urls: list[str], *, sandbox: bool) -> int:
+async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("minibrowser: the terminal UI needs a terminal; use 'minibrowser open URL --dump' instead", file=sys.stderr)
         return EXIT_USAGE
@@ -118,6 +127,10 @@ async def _tui(urls: list[str], *, sandbox: bool) -> int:
     except ImportError:
         print("minibrowser: the terminal UI is not available in this build; use --dump", file=sys.stderr)
         return EXIT_USAGE
+    import inspect
+
+    if profile is not None and "profile" in inspect.signature(run_app).parameters:
+        return await run_app(urls, sandbox=sandbox, profile=profile)
     return await run_app(urls, sandbox=sandbox)
 
 
@@ -129,10 +142,10 @@ async def _open(args: argparse.Namespace) -> int:
         if args.json:
             print("minibrowser: --json goes with --dump", file=sys.stderr)
             return EXIT_USAGE
-        return await _tui(urls, sandbox=not args.no_sandbox)
+        return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
-        async with Browser(sandbox=not args.no_sandbox, width=width) as browser:
+        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):

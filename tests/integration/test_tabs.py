@@ -86,14 +86,14 @@ async def test_form_submission_get_and_post(browser, http_server):
     text_field = next(f for f in tab.frame.fields if f.name == "q")
     await tab.set_field(text_field.id, value="zygote fork")
     submit = next(f for f in tab.frame.fields if f.kind == "submit")
-    await tab.set_field(submit.id)
+    await tab.press(submit.id)
     assert "q=zygote+fork" in tab.final_url
     assert http_server.last.method == "GET"
     await tab.back()
     name = next(f for f in tab.frame.fields if f.name == "name")
     await tab.set_field(name.id, value="Ada")
     send = [f for f in tab.frame.fields if f.kind == "submit"][1]
-    await tab.set_field(send.id)
+    await tab.press(send.id)
     assert http_server.last.method == "POST"
     assert b"name=Ada" in http_server.last.body
     assert "Ada" in tab.frame.text
