@@ -1,0 +1,61 @@
+"""`minibrowser open` on a real terminal (a pty): closing the terminal leaves nothing behind."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import sys
+import termios
+import time
+
+import psutil
+
+
+def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def test_closing_the_terminal_ends_every_process(http_server):
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: minibrowser on the pty
+        os.execv(sys.executable, [sys.executable, "-m", "browser.cli", "open", http_server.url("/hello")])
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        assert b"Hello" in read_until(fd, b"zygote", 15)
+        broker = psutil.Process(pid)
+        deadline = time.monotonic() + 10
+        while len(broker.children(recursive=True)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the zygote and the renderer
+        children = broker.children(recursive=True)
+        runtime = [f.path for f in broker.open_files()] + [c.laddr for c in broker.net_connections("unix") if c.laddr]
+        assert len(children) >= 2
+        assert any("minibrowser-" in path for path in runtime)
+    finally:
+        os.close(fd)  # the terminal goes away: the kernel sends SIGHUP
+        os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("minibrowser did not exit when its terminal closed")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
+    for path in runtime:
+        if "minibrowser-" in path:
+            assert not os.path.exists(os.path.dirname(path))

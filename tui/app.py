@@ -1,0 +1,683 @@
+"""The Textual app: the browser window, the process tree, the task manager
+and the IPC inspector.
+
+The app hosts the broker in its own event loop, the way Chrome's browser
+process hosts its UI: ``Browser`` starts in a worker once the screen is up,
+and is shut down when the app quits (q, Ctrl+Q, the terminal closing).
+Everything it shows comes from the public API in ``browser.api``; every
+lifecycle decision (may this tab be discarded?) is the API's, and the app
+only shows the answer and its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static
+
+from tui.ipc_inspector import IpcInspector, IpcLog
+from tui.page_view import PageView, Target
+from tui.process_tree import ProcessTree, SandboxStatus
+from tui.processes import MemoryHistory, ProcessRow, ProcessSource, merge
+from tui.tab_strip import InfoBar, TabStrip
+from tui.task_manager import TaskManager
+
+log = logging.getLogger("minibrowser.tui")
+
+SAMPLE_SECONDS = 1.0
+RESIZE_SETTLE_SECONDS = 0.15
+TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
+
+
+def default_browser_factory(*, sandbox: bool = True, profile=None) -> Callable[[], object]:
+    def make():
+        from browser.api import Browser
+
+        return Browser(sandbox=sandbox, profile=profile)
+
+    return make
+
+
+class BrowserApp(App[int]):
+    """A terminal web browser window with a live view of its processes."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "minibrowser"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("ctrl+t", "new_tab", "New tab", priority=True),
+        Binding("ctrl+w", "close_tab", "Close", priority=True),
+        Binding("ctrl+pagedown,ctrl+tab", "next_tab", "Next tab", key_display="^PgDn", priority=True),
+        Binding("ctrl+pageup,ctrl+shift+tab", "previous_tab", "Prev tab", key_display="^PgUp", priority=True),
+        Binding("ctrl+l", "focus_address", "Address", priority=True),
+        Binding("slash,ctrl+f", "find", "Find", key_display="/"),
+        Binding("alt+left", "back", "Back", show=False),
+        Binding("alt+right", "forward", "Forward", show=False),
+        Binding("f5,ctrl+r", "reload", "Reload", show=False),
+        Binding("n", "find_next", "Next match", show=False),
+        Binding("N", "find_previous", "Previous match", show=False),
+        Binding("w", "wait", "Wait"),
+        Binding("k", "end_process", "End process"),
+        Binding("shift+escape,f2", "task_manager", "Tasks", key_display="F2"),
+        Binding("f3", "toggle_tree", "Processes"),
+        Binding("f4", "ipc_inspector", "IPC log"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        urls: list[str] | None = None,
+        *,
+        browser_factory: Callable[[], object] | None = None,
+        process_source: ProcessSource | None = None,
+        sample_seconds: float = SAMPLE_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.urls = list(urls or ["about:welcome"])
+        self.browser_factory = browser_factory or default_browser_factory()
+        self.process_source = process_source or ProcessSource()
+        self.sample_seconds = sample_seconds
+        self.browser = None
+        self.current = None  # the tab on screen
+        self.ready = asyncio.Event()  # the browser is up and the first tabs are open
+        self.startup_error: str | None = None
+        self.ipc_log = IpcLog()
+        self.history = MemoryHistory()
+        self.process_rows: list[ProcessRow] = []
+        self.sandbox_status: dict[str, SandboxStatus] = {}
+        self.samples_taken = 0
+        self.find_matches: list[tuple[int, int, int]] = []
+        self.find_index = 0
+        self._sandbox_reports: dict[int, SandboxStatus] = {}
+        self._sampling = False
+        self._waited: set[int] = set()  # unresponsive tabs the user chose to wait for
+        self._chrome_pending = False
+        self._reflow_timer = None
+        self._status_text = ""
+        self._shut_down = False
+        self._hung_up = False
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    # -- layout ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TabStrip("", id="tab-strip")
+        yield Input(placeholder="Type a URL and press Enter", id="address")
+        with Horizontal(id="main"):
+            with Vertical(id="page-column"):
+                yield InfoBar("", id="info-bar")
+                yield PageView(id="page")
+                yield Input(placeholder="Find in page (Enter: search, n/N: next/previous, Esc: close)", id="find")
+            yield ProcessTree(id="process-tree")
+        yield Static("Starting the browser…", id="status")
+        yield Footer()
+
+    @property
+    def window(self):
+        """The browser window's screen, under any task manager or inspector on top."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
+    @property
+    def page(self) -> PageView:
+        return self.window.query_one("#page", PageView)
+
+    @property
+    def address(self) -> Input:
+        return self.window.query_one("#address", Input)
+
+    def on_mount(self) -> None:
+        self.window.query_one("#info-bar").display = False
+        self.window.query_one("#find").display = False
+        self.page.focus()
+        self.run_worker(self._start_browser(), name="start-browser", exit_on_error=False)
+        self.set_interval(self.sample_seconds, self._sample)
+        self.set_interval(0.5, self._sync_scroll)
+
+    async def _start_browser(self) -> None:
+        if self._hung_up:
+            self.exit(0)
+            return
+        try:
+            self.browser = self.browser_factory()
+            await self.browser.start()
+        except Exception as error:  # noqa: BLE001 - one line for a person, never a traceback
+            self.startup_error = f"could not start the browser: {error}"
+            await self._shutdown_browser()
+            self.exit(1)
+            return
+        self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
+        width = self._page_width()
+        first, *rest = self.urls
+        tab = await self._guarded(self.browser.open(first, width=width))
+        if tab is not None:
+            self.current = tab
+        self._refresh_chrome()
+        await asyncio.gather(*(self._guarded(self.browser.open(url, width=width, activate=False)) for url in rest))
+        self._set_status("")
+        self.ready.set()
+        self._refresh_chrome()
+        self._sample()
+
+    async def _shutdown_browser(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        if self.browser is not None:
+            try:
+                await self.browser.shutdown()
+            except Exception:  # noqa: BLE001
+                log.exception("browser shutdown failed")
+
+    async def on_unmount(self) -> None:
+        await self._shutdown_browser()
+
+    # -- running work without tracebacks -----------------------------------------
+
+    async def _guarded(self, awaitable: Awaitable):
+        """Await an API call; a failure becomes one line in the status bar."""
+        try:
+            return await awaitable
+        except Exception as error:  # noqa: BLE001
+            message = str(error) or type(error).__name__
+            log.debug("action failed", exc_info=True)
+            self._set_status(message, error=True)
+            self.notify(message, severity="error", timeout=4)
+            return None
+        finally:
+            self._schedule_chrome()
+
+    def _tab_work(self, awaitable: Awaitable, *, status: str = "") -> None:
+        """Run a tab action in a worker; ``status`` shows while it runs."""
+        if status:
+            self._set_status(status)
+        self.run_worker(self._after(awaitable, status), group="tab", exit_on_error=False)
+
+    async def _after(self, awaitable: Awaitable, status: str) -> None:
+        result = await self._guarded(awaitable)
+        if result is not None and status and self._status_text == status:
+            self._set_status("")
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        status = self.window.query_one("#status", Static)
+        status.set_class(error, "error")
+        status.set_class(bool(text) and not error, "busy")
+        status.update(text)
+        self._status_text = text
+
+    # -- keeping the window in step with the tabs ---------------------------------
+
+    def _tab_event(self, event) -> None:
+        """Lifecycle transitions from the API (called on this loop)."""
+        if event.new.value != "unresponsive":
+            self._waited.discard(event.tab)
+        self._schedule_chrome()
+
+    def _schedule_chrome(self) -> None:
+        if not self._chrome_pending:
+            self._chrome_pending = True
+            self.call_later(self._refresh_chrome)
+
+    def _refresh_chrome(self) -> None:
+        self._chrome_pending = False
+        if self.browser is None or not self.is_running:
+            return
+        tabs = list(self.browser.tabs)
+        if self.current not in tabs:
+            self.current = self.browser.active_tab if self.browser.active_tab in tabs else (tabs[-1] if tabs else None)
+            if self.current is not None:
+                self._show_tab(self.current)
+        tab = self.current
+        self.window.query_one(TabStrip).show(tabs, tab)
+        info = self.window.query_one(InfoBar)
+        if tab is not None and tab.id in self._waited:
+            info.display = False
+        else:
+            info.show(tab, sandboxed=self._tab_sandboxed(tab))
+        if not self.address.has_focus:
+            self.address.value = tab.url if tab is not None else ""
+        page = self.page
+        if tab is None:
+            page.show(None)
+        elif tab.frame is not page.frame:
+            page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None and page.frame is None else None)
+        self.sub_title = tab.title if tab is not None else ""
+        self.refresh_bindings()
+
+    def _show_tab(self, tab) -> None:
+        """Put ``tab`` on screen, at its own scroll position."""
+        self.current = tab
+        self.find_matches = []
+        page = self.page
+        page.focused = None
+        page.frame = None
+        page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None else 0)
+        width = self._page_width()
+        if tab.frame is not None and tab.width != width and tab.pid:
+            self._tab_work(tab.resize(width))
+        self._schedule_chrome()
+
+    def _page_width(self) -> int:
+        width = self.page.scrollable_content_region.width
+        return max(20, width - 1) if width else 80
+
+    def on_page_view_resized(self) -> None:
+        if self._reflow_timer is not None:
+            self._reflow_timer.stop()
+        self._reflow_timer = self.set_timer(RESIZE_SETTLE_SECONDS, self._reflow)
+
+    def _reflow(self) -> None:
+        """The terminal changed size: the renderer lays the page out again."""
+        tab, width = self.current, self._page_width()
+        if tab is not None and tab.frame is not None and tab.pid and tab.width != width:
+            self._tab_work(tab.resize(width))
+
+    def _sync_scroll(self) -> None:
+        """Tell the renderer where the user is (kept when the tab is discarded)."""
+        tab = self.current
+        if tab is None or tab.frame is None or tab.frame is not self.page.frame:
+            return
+        line = int(self.page.scroll_y)
+        if tab.frame.scroll != line:
+            try:
+                tab.scroll_to(line)
+            except Exception:  # noqa: BLE001 - the renderer went away; the tab shows why
+                pass
+
+    # -- tabs -------------------------------------------------------------------
+
+    def action_new_tab(self) -> None:
+        if self.browser is None:
+            return
+
+        async def open_tab():
+            tab = await self.browser.open("about:welcome", width=self._page_width())
+            self._show_tab(tab)
+            return tab
+
+        self._tab_work(open_tab(), status="Opening a new tab…")
+        self.action_focus_address()
+
+    def action_close_tab(self) -> None:
+        tab = self.current
+        if tab is None:
+            return
+        if len(self.browser.tabs) <= 1:
+            self.run_worker(self.action_quit(), exit_on_error=False)  # like a browser closing its last tab
+            return
+        index = self.browser.tabs.index(tab)
+
+        async def close():
+            await tab.close()
+            if self.browser.tabs:
+                self._switch_to(self.browser.tabs[min(index, len(self.browser.tabs) - 1)])
+            return True
+
+        self._tab_work(close())
+
+    def action_next_tab(self) -> None:
+        self._step_tab(+1)
+
+    def action_previous_tab(self) -> None:
+        self._step_tab(-1)
+
+    def _step_tab(self, step: int) -> None:
+        if self.browser is None or not self.browser.tabs:
+            return
+        tabs = self.browser.tabs
+        index = tabs.index(self.current) if self.current in tabs else 0
+        self._switch_to(tabs[(index + step) % len(tabs)])
+
+    def action_select_tab(self, number: int) -> None:
+        if self.browser is not None and 1 <= number <= len(self.browser.tabs):
+            self._switch_to(self.browser.tabs[number - 1])
+
+    def _switch_to(self, tab) -> None:
+        """Make ``tab`` the active tab; the API restores it if it was discarded or frozen."""
+        self._show_tab(tab)
+        restoring = tab.state.value in ("frozen", "discarded")
+        self._tab_work(tab.activate(), status="Restoring the tab…" if restoring else "")
+
+    # -- address bar, navigation --------------------------------------------------
+
+    def action_focus_address(self) -> None:
+        address = self.address
+        address.focus()
+        address.select_all()
+
+    @on(Input.Submitted, "#address")
+    def _navigate(self, event: Input.Submitted) -> None:
+        url = event.value.strip()
+        if not url or self.browser is None:
+            return
+        self.page.focus()
+        tab = self.current
+        if tab is None:
+            self._tab_work(self.browser.open(url, width=self._page_width()), status=f"Loading {url}…")
+        else:
+            self._tab_work(tab.navigate(url), status=f"Loading {url}…")
+
+    def on_key(self, event) -> None:
+        if event.key == "escape":
+            if self.address.has_focus:
+                self.address.value = self.current.url if self.current else ""
+                self.page.focus()
+                event.stop()
+            elif self.window.query_one("#find", Input).has_focus:
+                self._close_find()
+                event.stop()
+
+    def action_back(self) -> None:
+        if self.current is not None:
+            self._tab_work(self.current.back(), status="Back…")
+
+    def action_forward(self) -> None:
+        if self.current is not None:
+            self._tab_work(self.current.forward(), status="Forward…")
+
+    def action_reload(self) -> None:
+        tab = self.current
+        if tab is None:
+            return
+        if tab.state.value in ("frozen", "discarded"):
+            self._tab_work(tab.activate(), status="Restoring the tab…")
+        else:
+            self._tab_work(tab.reload(), status="Reloading…")
+
+    # -- the page ---------------------------------------------------------------
+
+    def on_page_view_number_typed(self, event: PageView.NumberTyped) -> None:
+        if event.digits:
+            self._set_status(f"Follow link [{event.digits}]: Enter to follow, Esc to cancel")
+        else:
+            self._set_status("")
+
+    def on_page_view_activated(self, event: PageView.Activated) -> None:
+        tab, target = self.current, event.target
+        if tab is None:
+            return
+        if target.kind == "link":
+            self._tab_work(tab.follow(target.number), status=f"Following link [{target.number}]…")
+            return
+        field = next((f for f in (tab.frame.fields if tab.frame else []) if f.id == target.number), None)
+        if field is None:
+            return
+        if field.kind == "checkbox":
+            self._tab_work(tab.set_field(field.id, checked=not field.checked))
+        elif field.kind == "radio":
+            self._tab_work(tab.set_field(field.id, checked=True))
+        elif field.kind in TEXT_FIELDS:
+            def typed(value: str | None) -> None:
+                if value is not None:
+                    self._tab_work(tab.set_field(field.id, value=value))
+
+            self.push_screen(FieldEditor(field), typed)
+        else:
+            self._tab_work(tab.press(field.id), status="Submitting…")
+
+    # -- find in page ---------------------------------------------------------------
+
+    def action_find(self) -> None:
+        find = self.window.query_one("#find", Input)
+        find.display = True
+        find.focus()
+        find.select_all()
+
+    @on(Input.Submitted, "#find")
+    def _find_submitted(self, event: Input.Submitted) -> None:
+        tab, query = self.current, event.value
+        if tab is None:
+            return
+
+        async def find():
+            matches = await tab.find(query)
+            self.find_matches, self.find_index = list(matches), 0
+            self._refresh_chrome()
+            if matches:
+                self._show_match()
+            else:
+                self._set_status(f"No matches for “{query}”" if query else "")
+            self.page.focus()
+            return matches
+
+        self._tab_work(find())
+
+    def _show_match(self) -> None:
+        line, column, _ = self.find_matches[self.find_index]
+        page = self.page
+        top, height = int(page.scroll_y), page.scrollable_content_region.height
+        if not top <= line < top + height:
+            page.scroll_to(y=max(0, line - height // 3), animate=False, immediate=True)
+        self._set_status(f"Match {self.find_index + 1} of {len(self.find_matches)} (line {line + 1}); n/N for the next/previous")
+
+    def action_find_next(self) -> None:
+        if self.find_matches:
+            self.find_index = (self.find_index + 1) % len(self.find_matches)
+            self._show_match()
+
+    def action_find_previous(self) -> None:
+        if self.find_matches:
+            self.find_index = (self.find_index - 1) % len(self.find_matches)
+            self._show_match()
+
+    def _close_find(self) -> None:
+        self.window.query_one("#find", Input).display = False
+        self.page.focus()
+
+    # -- unresponsive and crashed renderers -----------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        state = self.current.state.value if self.current is not None else ""
+        if action == "wait":
+            return state == "unresponsive" and self.current.id not in self._waited
+        if action == "end_process":
+            return state == "unresponsive"
+        if action in ("find_next", "find_previous"):
+            return bool(self.find_matches)
+        return True
+
+    def action_wait(self) -> None:
+        if self.current is not None:
+            self._waited.add(self.current.id)
+            self._set_status("Waiting for the page to answer…")
+            self._schedule_chrome()
+
+    def action_end_process(self) -> None:
+        if self.current is not None:
+            self.lifecycle_action("end", self.current.id)
+
+    # -- lifecycle actions (the task manager's buttons) -----------------------------
+
+    def lifecycle_action(self, action: str, tab_id: int) -> None:
+        """Ask the API to freeze, discard, restore or end a tab; it may refuse, with a reason."""
+        tab = next((t for t in self.browser.tabs if t.id == tab_id), None) if self.browser else None
+        if tab is None:
+            return
+        method = {"freeze": "freeze", "discard": "discard", "restore": "activate", "end": "end_process"}[action]
+        if action == "restore" and tab.state.value == "frozen":
+            method = "unfreeze"  # thaw it where it is; restoring a discarded tab also brings it to the front
+        call = getattr(tab, method)
+
+        async def run():
+            try:
+                result = call()
+                if asyncio.iscoroutine(result):
+                    result = await result
+            except Exception as error:  # noqa: BLE001 - LifecycleRefused and friends: show the reason
+                reason = getattr(error, "reason", None)
+                text = reason.describe() if hasattr(reason, "describe") else str(error)
+                self.notify(f"Cannot {action} tab {tab_id}: {text}", severity="warning", timeout=5)
+                return None
+            self.notify(f"Tab {tab_id}: {action} done ({tab.state.value})", timeout=2)
+            if method == "activate" and tab in self.browser.tabs:
+                self._show_tab(tab)
+            self._sample()
+            return True
+
+        self._tab_work(run())
+
+    # -- the process tree and the task manager's data --------------------------------
+
+    def _sample(self) -> None:
+        """Every second: what the API knows now, measured by psutil in a thread."""
+        if self.browser is None or self._sampling or not self.browser.started:
+            return
+        self._sampling = True
+        targets = self.process_source.targets(self.browser)
+        self._check_sandboxes()
+        self.run_worker(self._measure(targets), group="sampler", exit_on_error=False)
+
+    async def _measure(self, targets) -> None:
+        try:
+            measurements = await asyncio.to_thread(self.process_source.measure, targets)
+        finally:
+            self._sampling = False
+        if not self.is_running:
+            return
+        rows = merge(targets, measurements)
+        self.process_rows = rows
+        self.history.record(rows)
+        self.samples_taken += 1
+        self.sandbox_status = {row.key: self._sandbox_of(row) for row in rows}
+        tree = self.window.query_one(ProcessTree)
+        if tree.display:
+            tree.update_rows(rows, self.sandbox_status, self.history)
+
+    def _sandbox_of(self, row: ProcessRow) -> SandboxStatus:
+        if row.target.role == "broker":
+            return SandboxStatus("privileged")
+        if row.target.role != "renderer":
+            return SandboxStatus("n/a")  # the zygote runs no page: it only forks renderers
+        if not row.pid:
+            return SandboxStatus("checking" if row.target.state == "loading" else "no process")
+        tab = next((t for t in self.browser.tabs if t.id == row.target.tab), None)
+        report = self._sandbox_reports.get(tab.pid if tab is not None and tab.pid else -1)
+        if not self.browser.sandbox.enabled:
+            return SandboxStatus("NOT sandboxed", report.layers if report else [])
+        return report or SandboxStatus("checking")
+
+    def _check_sandboxes(self) -> None:
+        """Ask each new renderer once which sandbox layers it runs under."""
+        if not self.browser.tabs:
+            return
+        for tab in self.browser.tabs:
+            pid = tab.pid
+            if pid and pid not in self._sandbox_reports and tab.state.value in ("active", "background"):
+                self._sandbox_reports[pid] = SandboxStatus("checking")
+                self.run_worker(self._sandbox_report(tab, pid), group="sandbox", exit_on_error=False)
+
+    async def _sandbox_report(self, tab, pid: int) -> None:
+        try:
+            layers = list(await tab.sandbox_report())
+        except Exception:  # noqa: BLE001 - the renderer went away; ask the next one
+            self._sandbox_reports.pop(pid, None)
+            return
+        if not self.browser.sandbox.enabled:
+            mark = "NOT sandboxed"
+        elif all(layer.active for layer in layers if layer.required):
+            mark = "sandboxed"
+        else:
+            mark = "partly sandboxed"
+        self._sandbox_reports[pid] = SandboxStatus(mark, layers)
+        self._schedule_chrome()
+
+    def _tab_sandboxed(self, tab) -> bool | None:
+        if tab is None or self.browser is None:
+            return None
+        if not self.browser.sandbox.enabled:
+            return False
+        status = self._sandbox_reports.get(tab.pid or -1)
+        return None if status is None or status.mark == "checking" else status.mark == "sandboxed"
+
+    def action_toggle_tree(self) -> None:
+        tree = self.window.query_one(ProcessTree)
+        tree.display = not tree.display
+        if tree.display and self.process_rows:
+            tree.update_rows(self.process_rows, self.sandbox_status, self.history)
+        self.call_after_refresh(self._reflow)
+
+    def action_task_manager(self) -> None:
+        if not isinstance(self.screen, TaskManager):
+            self.push_screen(TaskManager())
+
+    def action_ipc_inspector(self) -> None:
+        if not isinstance(self.screen, IpcInspector):
+            self.push_screen(IpcInspector(self.ipc_log))
+
+    # -- quitting -----------------------------------------------------------------
+
+    def hang_up(self) -> None:
+        """The terminal closed (SIGHUP) or we were asked to stop (SIGTERM): quit cleanly."""
+        self._hung_up = True
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        self._set_status("Closing every tab…")
+        await self._shutdown_browser()
+        self.exit(0)
+
+
+class FieldEditor(ModalScreen[str | None]):
+    """Type into a form control: Enter keeps the text, Esc leaves it as it was."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, field) -> None:
+        super().__init__()
+        self.field = field
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="field-box"):
+            name = self.field.name or self.field.kind
+            hint = f" (one of: {', '.join(self.field.options)})" if self.field.options else ""
+            yield Label(f"{self.field.kind} field “{name}”{hint}")
+            yield Input(
+                value=self.field.value,
+                password=self.field.kind == "password",
+                id="field-input",
+            )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+async def run_app(urls: list[str], *, sandbox: bool = True, profile=None) -> int:
+    """Run the terminal UI until the user quits; returns the exit status."""
+    factory = default_browser_factory(sandbox=sandbox, profile=profile)
+    app = BrowserApp(urls, browser_factory=factory)
+    loop = asyncio.get_running_loop()
+    hangups = []
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        try:
+            # The terminal closed (SIGHUP) or someone asked us to stop: quit cleanly.
+            loop.add_signal_handler(signum, app.hang_up)
+            hangups.append(signum)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        result = await app.run_async()
+    finally:
+        await app._shutdown_browser()
+        for signum in hangups:
+            loop.remove_signal_handler(signum)
+    if app.startup_error:
+        import sys
+
+        print(f"minibrowser: {app.startup_error}", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0

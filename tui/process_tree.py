@@ -1,0 +1,180 @@
+"""The process tree panel: broker → zygote → one node per renderer.
+
+Each node shows pid, tab title, state, memory (USS), CPU % and a sandbox
+mark; the selected node's memory history is drawn as a sparkline and its
+details (command line, uid/gid, sandbox layers, IPC counters) below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from tui.processes import ProcessRow, format_bytes, format_percent, format_seconds
+from tui.tab_strip import STATE_MARKS
+
+
+NEUTRAL_MARKS = ("privileged", "n/a", "checking", "no process")
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """How sandboxed one process is, as the API reported it."""
+
+    mark: str  # "sandboxed", "NOT sandboxed", "partly sandboxed", or one of NEUTRAL_MARKS
+    layers: list = field(default_factory=list)  # protocol.SandboxLayer
+
+    @property
+    def style(self) -> str:
+        if self.mark in NEUTRAL_MARKS:
+            return "bright_black"
+        return "green" if self.mark == "sandboxed" else "bold red"
+
+    @property
+    def short(self) -> str:
+        if self.mark in NEUTRAL_MARKS:
+            return "…   " if self.mark == "checking" else "    "
+        return "✓sbx" if self.mark == "sandboxed" else "✗sbx"
+
+
+UNKNOWN = SandboxStatus("checking")
+
+
+def node_label(row: ProcessRow, sandbox: SandboxStatus) -> Text:
+    t, m = row.target, row.measurement
+    label = Text()
+    if t.role == "renderer":
+        mark, colour = STATE_MARKS.get(t.state, ("?", "white"))
+        title = (t.title or "untitled")[:14]
+        label.append(f"{t.pid or '—':>7} ", style="bold" if t.pid else "dim")
+        label.append(mark, style=colour)
+        label.append(f" {title:<14} ", style="" if t.pid else "dim")
+    else:
+        label.append(f"{t.pid:>7} ", style="bold")
+        label.append(f"{t.role:<16} ", style="bold #61afef")
+    label.append(f"{format_bytes(m.uss):>7} ", style="cyan")
+    label.append(f"{format_percent(m.cpu_percent):>6} ", style="magenta")
+    label.append(sandbox.short, style=sandbox.style)
+    return label
+
+
+def details_text(row: ProcessRow, sandbox: SandboxStatus) -> Text:
+    t, m = row.target, row.measurement
+    text = Text()
+
+    def line(name: str, value: str, style: str = "") -> None:
+        text.append(f"{name:<10}", style="bold")
+        text.append(value + "\n", style=style)
+
+    line("Process", f"{row.task}")
+    line("PID", str(t.pid) if t.pid else "none (no renderer running)")
+    if t.state:
+        line("State", t.state)
+    line("Memory", f"USS {format_bytes(m.uss)}  PSS {format_bytes(m.pss)}  RSS {format_bytes(m.rss)}")
+    line("CPU", f"{format_percent(m.cpu_percent)}  time {format_seconds(m.cpu_time)}")
+    if m.cmdline:
+        line("Command", m.cmdline)
+    if m.uids:
+        line("uid", m.uids + "  (real/effective/saved)")
+        line("gid", m.gids)
+    if m.threads is not None:
+        line("Threads", str(m.threads))
+    line("Sandbox", sandbox.mark, sandbox.style)
+    for layer in sandbox.layers:
+        on = "on " if layer.active else "OFF"
+        style = "green" if layer.active else ("bold red" if layer.required else "yellow")
+        text.append(f"  {on} ", style=style)
+        text.append(f"{layer.name}", style="bold")
+        if layer.detail:
+            text.append(f": {layer.detail}", style="dim")
+        text.append("\n")
+    if t.role == "renderer":
+        rtt = f"{t.last_round_trip_ms:.2f} ms" if t.last_round_trip_ms is not None else "–"
+        line("IPC out", f"{t.messages_out} messages, {format_bytes(t.bytes_out)}")
+        line("IPC in", f"{t.messages_in} messages, {format_bytes(t.bytes_in)}")
+        line("Last RTT", rtt)
+        line("Discard", t.discardable)
+    return text
+
+
+class ProcessTree(Vertical):
+    """The toggled side panel."""
+
+    def compose(self) -> ComposeResult:
+        tree: Tree[str] = Tree("minibrowser", id="process-tree-nodes")
+        tree.show_root = True
+        tree.guide_depth = 2
+        yield tree
+        yield Static("Memory (USS), last minute", id="sparkline-title")
+        yield Sparkline([], id="memory-sparkline")
+        yield Static("", id="process-details")
+
+    def on_mount(self) -> None:
+        self._tree_nodes: dict[str, TreeNode[str]] = {}
+        self._row_map: dict[str, ProcessRow] = {}
+        self._sandbox_map: dict[str, SandboxStatus] = {}
+        self._memory_history = None
+        self.selected = "broker"
+
+    @property
+    def node_tree(self) -> Tree[str]:
+        return self.query_one("#process-tree-nodes", Tree)
+
+    def update_rows(self, rows: list[ProcessRow], sandbox: dict[str, SandboxStatus], history) -> None:
+        """Bring the tree in line with ``rows``, keeping selection and expansion."""
+        self._row_map = {row.key: row for row in rows}
+        self._sandbox_map = sandbox
+        self._memory_history = history
+        tree = self.node_tree
+        broker = self._row_map.get("broker")
+        zygote = self._row_map.get("zygote")
+        if broker is not None:
+            tree.root.set_label(node_label(broker, sandbox.get("broker", UNKNOWN)))
+            tree.root.data = "broker"
+        parent = tree.root
+        if zygote is not None:
+            node = self._tree_nodes.get("zygote")
+            if node is None:
+                node = self._tree_nodes["zygote"] = tree.root.add(node_label(zygote, UNKNOWN), data="zygote", expand=True)
+            node.set_label(node_label(zygote, sandbox.get("zygote", UNKNOWN)))
+            parent = node
+        for key, node in list(self._tree_nodes.items()):
+            if key not in self._row_map:
+                node.remove()
+                del self._tree_nodes[key]
+        for row in rows:
+            if row.target.role != "renderer":
+                continue
+            label = node_label(row, sandbox.get(row.key, UNKNOWN))
+            node = self._tree_nodes.get(row.key)
+            if node is None:
+                self._tree_nodes[row.key] = parent.add_leaf(label, data=row.key)
+            else:
+                node.set_label(label)
+        tree.root.expand()
+        self.show_details()
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        if event.node.data:
+            self.selected = event.node.data
+            self.show_details()
+
+    def show_details(self) -> None:
+        row = self._row_map.get(self.selected)
+        details = self.query_one("#process-details", Static)
+        sparkline = self.query_one("#memory-sparkline", Sparkline)
+        if row is None:
+            details.update("")
+            sparkline.data = []
+            return
+        details.update(details_text(row, self._sandbox_map.get(row.key, UNKNOWN)))
+        points = self._memory_history.of(row.key) if self._memory_history is not None else []
+        sparkline.data = points or [0]
+        title = self.query_one("#sparkline-title", Static)
+        title.update(f"USS of {row.task[:28]}: {format_bytes(row.measurement.uss)}")

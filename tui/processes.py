@@ -1,0 +1,216 @@
+"""What the process tree and the task manager show, gathered off the UI thread.
+
+A refresh has two halves.  :meth:`ProcessSource.targets` runs on the UI
+thread (where the broker lives) and only copies what the API already knows:
+which processes exist, which tab each one serves, its IPC counters.
+:meth:`ProcessSource.measure` runs in a thread worker and asks the kernel,
+through psutil, for memory, CPU and identity: those calls read /proc and
+can block, so they never run on the UI thread.
+
+Nothing here decides anything: it reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import psutil
+
+HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
+
+
+@dataclass(frozen=True)
+class Target:
+    """One process to measure, or one tab without a process (discarded)."""
+
+    key: str  # "broker", "zygote" or "tab-N": stable across refreshes
+    pid: int | None
+    role: str  # broker, zygote, renderer
+    tab: int | None = None
+    title: str = ""
+    state: str = ""
+    messages_out: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    bytes_in: int = 0
+    last_round_trip_ms: float | None = None
+    discardable: str = ""  # "yes", or why not
+    pinned: bool = False
+    kept: bool = False
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What the kernel says about one process."""
+
+    uss: int | None = None
+    pss: int | None = None
+    rss: int | None = None
+    cpu_percent: float | None = None
+    cpu_time: float | None = None
+    cmdline: str = ""
+    uids: str = ""
+    gids: str = ""
+    threads: int | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """A target with its measurement: one node of the tree, one row of the table."""
+
+    target: Target
+    measurement: Measurement = field(default_factory=Measurement)
+
+    @property
+    def key(self) -> str:
+        return self.target.key
+
+    @property
+    def pid(self) -> int | None:
+        return self.target.pid
+
+    @property
+    def task(self) -> str:
+        t = self.target
+        if t.role == "renderer":
+            return f"Tab {t.tab}: {t.title or 'untitled'}"
+        return {"broker": "Browser (broker)", "zygote": "Zygote"}.get(t.role, t.role)
+
+
+class ProcessSource:
+    """Live process data: the API on the UI thread, psutil in a worker thread."""
+
+    def __init__(self) -> None:
+        self._processes: dict[int, psutil.Process] = {}
+
+    def targets(self, browser) -> list[Target]:
+        """Broker, zygote and one target per tab.  UI thread; no system calls."""
+        result: list[Target] = []
+        pids_by_tab: dict[int, int] = {}
+        for info in browser.processes():
+            if info.role == "renderer" and info.tab is not None:
+                pids_by_tab[info.tab] = info.pid
+            elif info.role in ("broker", "zygote"):
+                result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
+        for tab in browser.tabs:
+            result.append(tab_target(tab, pids_by_tab.get(tab.id)))
+        return result
+
+    def measure(self, targets: list[Target]) -> dict[int, Measurement]:
+        """Ask the kernel about every target's process.  Worker thread only."""
+        wanted = {t.pid for t in targets if t.pid}
+        for pid in list(self._processes):
+            if pid not in wanted:
+                del self._processes[pid]
+        result: dict[int, Measurement] = {}
+        for pid in wanted:
+            process = self._processes.get(pid)
+            if process is None:
+                try:
+                    process = psutil.Process(pid)
+                    process.cpu_percent()  # the first call only starts the clock
+                except psutil.Error:
+                    continue
+                self._processes[pid] = process
+            try:
+                result[pid] = _measure(process)
+            except psutil.Error:
+                self._processes.pop(pid, None)
+        return result
+
+
+def tab_target(tab, pid: int | None) -> Target:
+    counters = tab.host.counters if tab.host is not None else None
+    refusal = tab.discard_refusal()
+    discardable = "yes" if refusal is None else "no: " + refusal.describe()
+    return Target(
+        key=f"tab-{tab.id}",
+        pid=pid,
+        role="renderer",
+        tab=tab.id,
+        title=tab.title or tab.url,
+        state=tab.state.value,
+        messages_out=counters.messages_out if counters else 0,
+        bytes_out=counters.bytes_out if counters else 0,
+        messages_in=counters.messages_in if counters else 0,
+        bytes_in=counters.bytes_in if counters else 0,
+        last_round_trip_ms=counters.last_round_trip_ms if counters else None,
+        discardable=discardable,
+        pinned=tab.pinned,
+        kept=tab.kept,
+    )
+
+
+def _measure(process: psutil.Process) -> Measurement:
+    with process.oneshot():
+        try:
+            full = process.memory_full_info()
+            uss, pss, rss = full.uss, getattr(full, "pss", None), full.rss
+        except psutil.AccessDenied:
+            uss = pss = None
+            rss = process.memory_info().rss
+        times = process.cpu_times()
+        uids, gids = process.uids(), process.gids()
+        return Measurement(
+            uss=uss,
+            pss=pss,
+            rss=rss,
+            cpu_percent=process.cpu_percent(),
+            cpu_time=times.user + times.system,
+            cmdline=" ".join(process.cmdline()),
+            uids=f"{uids.real}/{uids.effective}/{uids.saved}",
+            gids=f"{gids.real}/{gids.effective}/{gids.saved}",
+            threads=process.num_threads(),
+            status=process.status(),
+        )
+
+
+class MemoryHistory:
+    """The last minute of USS per process, for the sparkline."""
+
+    def __init__(self) -> None:
+        self._points: dict[str, deque[float]] = {}
+
+    def record(self, rows: list[ProcessRow]) -> None:
+        seen = set()
+        for row in rows:
+            seen.add(row.key)
+            if row.measurement.uss is not None:
+                self._points.setdefault(row.key, deque(maxlen=HISTORY_POINTS)).append(row.measurement.uss)
+        for key in list(self._points):
+            if key not in seen:
+                del self._points[key]
+
+    def of(self, key: str) -> list[float]:
+        return list(self._points.get(key, ()))
+
+
+def merge(targets: list[Target], measurements: dict[int, Measurement]) -> list[ProcessRow]:
+    return [ProcessRow(t, measurements.get(t.pid, Measurement()) if t.pid else Measurement()) for t in targets]
+
+
+def format_bytes(value: int | None) -> str:
+    if value is None:
+        return "–"
+    for unit, size in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value}B"
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    minutes, seconds = divmod(value, 60)
+    return f"{int(minutes)}:{seconds:05.2f}"
+
+
+def format_percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}%"
+
+
+def clock(timestamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(timestamp)) + f".{int(timestamp * 1000) % 1000:03d}"
