@@ -1018,6 +1018,11 @@ class Browser:
             await asyncio.wait_for(asyncio.shield(host.connected), 15)
         except RendererGone:
             detail = _last_log_message(host)
+            if host.exit is not None and host.exit.code == protocol.ExitCode.SANDBOX_UNAVAILABLE and detail:
+                # The renderer's own line already says what is missing and what to do.
+                raise BrowserError(
+                    f"cannot sandbox the renderer: {detail.removeprefix('sandbox unavailable: ')}"
+                ) from None
             raise BrowserError(
                 f"the renderer could not start: {host.exit.cause if host.exit else 'it exited'}"
                 + (f" ({detail})" if detail else "")

@@ -93,6 +93,7 @@ def test_a_failing_page_gives_an_error_page_one_line_and_exit_1(http_server, unr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "127.0.0.1" in lines[0]
     assert "Traceback" not in result.stderr
+    assert os.listdir(runtime_base) == []  # nothing left behind on error either
 
 
 @pytest.mark.parametrize("url", ["http://", "ht!tp://x", "http://exa mple.com/"])

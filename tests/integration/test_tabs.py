@@ -126,3 +126,28 @@ async def test_closing_a_tab_ends_its_renderer(browser, http_server):
     await tab.close()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert tab not in browser.tabs
+
+
+async def test_network_pages_through_the_whole_browser(browser, http_server):
+    redirected = await browser.open(http_server.url("/redirect/3"))
+    assert redirected.final_url == http_server.url("/hello") and redirected.title == "Hello"
+    latin1 = await browser.open(http_server.url("/charset/latin1"))
+    assert "café – “quoted” €5" in latin1.frame.text
+    sjis = await browser.open(http_server.url("/charset/meta-sjis"))
+    assert "こんにちは世界" in sjis.frame.text  # decoded by the renderer from <meta charset>
+    loop = await browser.open(http_server.url("/redirect-loop"))
+    assert loop.error and "redirect" in loop.error
+    huge = await browser.open(http_server.url("/huge"))
+    assert huge.error and "too large" in huge.error.lower()
+    assert "Can't open this page" in huge.frame.text
+
+
+async def test_a_slow_server_times_out_with_a_clear_error(http_server):
+    from browser import Browser
+
+    async with Browser(load_timeout=0.5) as browser:
+        tab = await browser.open(http_server.url("/slow?seconds=30"))
+        assert tab.error and "127.0.0.1" in tab.error
+        assert "Can't open this page" in tab.frame.text
+        other = await browser.open(http_server.url("/hello"))  # the browser goes on
+        assert other.title == "Hello"
