@@ -91,6 +91,16 @@ async def sandbox_layers(browser: Browser) -> list[protocol.SandboxLayer]:
         await tab.close()
 
 
+async def _in_browser(work):
+    """Run ``work(browser)`` in a fresh browser; None (and one line on stderr) if it fails."""
+    try:
+        async with Browser() as browser:
+            return await work(browser)
+    except BrowserError as error:
+        print(f"minibrowser: {error}", file=sys.stderr)
+        return None
+
+
 def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
     missing = [layer.name for layer in layers if layer.required and not layer.active]
     if missing:
@@ -101,14 +111,14 @@ def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
 
 
 async def run_sandbox_report(*, as_json: bool) -> int:
-    try:
-        async with Browser() as browser:
-            layers = await sandbox_layers(browser)
-            uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
-            pid_note = f"renderer forked by zygote pid {browser.zygote.pid}, running as uid {uid}"
-    except BrowserError as error:
-        print(f"minibrowser: {error}", file=sys.stderr)
+    async def report(browser: Browser):
+        uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
+        return await sandbox_layers(browser), f"renderer forked by zygote pid {browser.zygote.pid}, running as uid {uid}"
+
+    answer = await _in_browser(report)
+    if answer is None:
         return EXIT_FAILED
+    layers, pid_note = answer
     ok, verdict = sandbox_verdict(layers)
     if as_json:
         print(json.dumps({"layers": [_layer_json(layer) for layer in layers], "ok": ok, "verdict": verdict}))
@@ -289,11 +299,8 @@ async def run_attacks(names: list[str], *, as_json: bool, probe_file: str | None
         print(f"minibrowser: no attack or category named {unknown}; 'minibrowser attack list' lists them",
               file=sys.stderr)
         return EXIT_USAGE
-    try:
-        async with Browser() as browser:
-            results = await run_attack_suite(browser, chosen)
-    except BrowserError as error:
-        print(f"minibrowser: {error}", file=sys.stderr)
+    results = await _in_browser(lambda browser: run_attack_suite(browser, chosen))
+    if results is None:
         return EXIT_FAILED
     allowed = [r for r in results if not r.held]
     if as_json:
@@ -323,11 +330,8 @@ async def _run_probe_file(path: str, *, as_json: bool) -> int:
         print(f"minibrowser: the probe file {path} is not valid Python: {error.msg} (line {error.lineno})",
               file=sys.stderr)
         return EXIT_USAGE
-    try:
-        async with Browser() as browser:
-            outcome = await run_probe(browser, code)
-    except BrowserError as error:
-        print(f"minibrowser: {error}", file=sys.stderr)
+    outcome = await _in_browser(lambda browser: run_probe(browser, code))
+    if outcome is None:
         return EXIT_FAILED
     if outcome.outcome in ("exited",):
         outcome.outcome = "killed"  # ended without a result: from the reviewer's view it was stopped
