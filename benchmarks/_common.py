@@ -25,6 +25,37 @@ def page_of_size(size: int, title: str = "Benchmark page") -> bytes:
     return "".join(parts).encode()
 
 
+def documentation_page(size: int) -> bytes:
+    """A long API-reference page of about ``size`` bytes, shaped like real
+    documentation: a navigation sidebar, sections with signatures, prose,
+    code samples, parameter tables, nested lists and many cross-links."""
+    nav = "".join(f"<li><a href='#item{n}'>item_{n}</a></li>" for n in range(200))
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>module reference</title>"
+        "<style>nav{float:left}</style><script>var search = [];</script></head><body>"
+        f"<nav><h2>Contents</h2><ul>{nav}</ul></nav><main><h1>Module <code>reference</code></h1>"
+    ]
+    n = 0
+    while sum(map(len, parts)) < size - 300:
+        n += 1
+        parts.append(
+            f"<section id='item{n}'><h2>fn <a href='#item{n}'>item_{n}</a></h2>"
+            f"<pre><code>pub fn item_{n}&lt;T: Clone&gt;(value: &amp;T, count: usize) -&gt; Vec&lt;T&gt;</code></pre>"
+            f"<p>Returns a vector holding <code>count</code> clones of <em>value</em>. See also "
+            f"<a href='#item{n + 1}'>item_{n + 1}</a> and <a href='../other/index.html#x{n}'>other::x{n}</a>. "
+            "Panics if the allocation fails; the capacity is reserved up front, so the clones are written "
+            "without further reallocation.</p>"
+            "<table><tr><th>Parameter</th><th>Type</th><th>Meaning</th></tr>"
+            "<tr><td>value</td><td><code>&amp;T</code></td><td>what is cloned</td></tr>"
+            "<tr><td>count</td><td><code>usize</code></td><td>how many clones</td></tr></table>"
+            "<h3>Examples</h3><pre><code>let v = item(&amp;'a', 3);\nassert_eq!(v, ['a', 'a', 'a']);</code></pre>"
+            "<ul><li>Complexity: O(count)<ul><li>one allocation</li></ul></li><li>Since: 1.0</li></ul>"
+            "</section>"
+        )
+    parts.append("</main></body></html>")
+    return "".join(parts).encode()
+
+
 @contextlib.contextmanager
 def serve(routes: dict[str, bytes]):
     """Serve ``routes`` (path -> HTML) on 127.0.0.1; yields the base URL."""

@@ -14,12 +14,10 @@ import asyncio
 import os
 import tempfile
 
-from _common import page_of_size, serve
+from _common import documentation_page, page_of_size, serve
 from broker.memory import measure_now
 from browser import Browser, LifecyclePolicy
 
-DOC_PAGE = os.path.expanduser(
-    "~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/std/borrow/enum.Cow.html")
 
 FORM = (b"<!doctype html><title>Small form</title><h1>Sign in</h1><form action=/x>"
         b"<input name=user><input type=password name=pw><textarea name=note></textarea><input type=submit></form>")
@@ -45,14 +43,14 @@ async def run(routes: dict[str, bytes]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--page", default=DOC_PAGE, help="a large real-world HTML page")
+    parser.add_argument("--page", help="a large real-world HTML file (default: a generated 500 KB page)")
     args = parser.parse_args()
     routes = {"/form": FORM, "/synthetic": page_of_size(100_000)}
-    if os.path.exists(args.page):
+    if args.page:
         with open(args.page, "rb") as page:
             routes["/doc"] = page.read()
     else:
-        routes["/doc"] = page_of_size(500_000)
+        routes["/doc"] = documentation_page(500_000)
     asyncio.run(run(routes))
 
 

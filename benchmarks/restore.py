@@ -22,8 +22,7 @@ import os
 import tempfile
 import time
 
-from _common import page_of_size, percentile, serve, summary
-from discard import DOC_PAGE
+from _common import documentation_page, percentile, serve, summary
 from browser import Browser, LifecyclePolicy
 
 
@@ -58,13 +57,13 @@ async def run(body: bytes, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--page", default=DOC_PAGE)
+    parser.add_argument("--page", help="a large real-world HTML file (default: a generated 500 KB page)")
     args = parser.parse_args()
-    if os.path.exists(args.page):
+    if args.page:
         with open(args.page, "rb") as page:
             body = page.read()
     else:
-        body = page_of_size(500_000)
+        body = documentation_page(500_000)
     asyncio.run(run(body, args.rounds))
 
 
