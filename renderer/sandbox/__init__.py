@@ -72,7 +72,8 @@ class SandboxState:
     pid: int = 0
     layers: dict[str, SandboxLayer] = field(default_factory=dict)
     status_before_landlock: dict[str, str] = field(default_factory=dict)
-    seccomp_filter: object | None = None  # built before IPC, loaded after
+    seccomp_filter: object | None = None  # a program built before IPC, loaded after (bytes, or a
+    # libseccomp filter object when a test builds its own)
     after_ipc_done: bool = False
 
     def record(self, name: str, *, required: bool, active: bool, detail: str) -> None:
@@ -112,6 +113,7 @@ def capabilities_of_this_kernel() -> KernelCapabilities:
 
 
 _preloaded = False
+_program: bytes = b""  # the seccomp policy compiled once, pid left as a placeholder
 
 
 def preload() -> None:
@@ -120,9 +122,10 @@ def preload() -> None:
     global _preloaded
     if _preloaded:
         return
+    global _program
     privileges.default_drop_ids()
     privileges.last_capability()
-    syscalls.build_filter(os.getpid())
+    _program = syscalls.compile_program()
     _preloaded = True
 
 
@@ -148,7 +151,7 @@ def lockdown_before_ipc(policy: SandboxPolicy) -> SandboxState:
     if threads != "1":
         raise RuntimeError(f"lockdown_before_ipc needs a single-threaded process, found {threads} threads")
     preload()
-    state.seccomp_filter = syscalls.build_filter(state.pid)
+    state.seccomp_filter = syscalls.for_pid(_program, state.pid)
 
     net_before = namespaces.namespace_inode("net")
     ns = namespaces.enter_new_namespaces()
@@ -191,7 +194,10 @@ def lockdown_after_ipc(state: SandboxState) -> None:
         return
     try:
         limits.forbid_new_tasks()
-        syscalls.load(state.seccomp_filter)
+        if isinstance(state.seccomp_filter, bytes):
+            syscalls.load_program(state.seccomp_filter)
+        else:
+            syscalls.load(state.seccomp_filter)
     except OSError as error:
         raise SandboxUnavailable(f"seccomp filter could not be loaded ({error}): {NO_SANDBOX_HINT}") from None
     state.after_ipc_done = True

@@ -30,11 +30,16 @@ thread, ZeroMQ's included.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
+import os
+import struct
 from dataclasses import dataclass, field
 
 import pyseccomp as seccomp
+
+from renderer.sandbox._native import libc
 
 CLONE_THREAD = 0x00010000
 AT_EMPTY_PATH = 0x1000
@@ -307,3 +312,71 @@ def build_filter(pid: int, *, default_errno: int = DEFAULT_ERRNO) -> seccomp.Sys
 def load(f: seccomp.SyscallFilter) -> None:
     """Load with TSYNC: every thread of the process is covered, or it fails."""
     f.load()
+
+
+# ------------------------------------------------- compiled once, in the zygote
+#
+# Building the filter with libseccomp costs each renderer a few milliseconds
+# and most of a megabyte of private memory.  The zygote compiles the program
+# once with a placeholder where the renderer's own pid goes (the "signals to
+# self" rules); each renderer patches in its pid and loads the program with
+# the seccomp() system call itself.
+
+PID_PLACEHOLDER = 0x7FFF_FFF1  # never a pid: pid_max is at most 2**22
+_BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K: "jump if the value equals k"
+_INSTRUCTION = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_TSYNC = 1
+_NR_SECCOMP = 317  # x86_64
+
+
+def compile_program(*, default_errno: int = DEFAULT_ERRNO) -> bytes:
+    """The renderer policy as raw BPF, with PID_PLACEHOLDER for its pid."""
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(write_end, "wb") as sink:
+            build_filter(PID_PLACEHOLDER, default_errno=default_errno).export_bpf(sink)
+        chunks = []
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    program = b"".join(chunks)
+    if not program or len(program) % _INSTRUCTION.size or _placeholders(program) == 0:
+        raise RuntimeError("libseccomp produced an unexpected BPF program")
+    return program
+
+
+def _placeholders(program: bytes) -> int:
+    return sum(1 for code, _, _, k in _INSTRUCTION.iter_unpack(program)
+               if code == _BPF_JEQ_K and k == PID_PLACEHOLDER)
+
+
+def for_pid(program: bytes, pid: int) -> bytes:
+    """``program`` with the renderer's own pid where the placeholder was."""
+    patched = bytearray(program)
+    for offset in range(0, len(patched), _INSTRUCTION.size):
+        code, jt, jf, k = _INSTRUCTION.unpack_from(patched, offset)
+        if code == _BPF_JEQ_K and k == PID_PLACEHOLDER:
+            _INSTRUCTION.pack_into(patched, offset, code, jt, jf, pid)
+    return bytes(patched)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_program(program: bytes) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER, TSYNC, program): every thread, or an error.
+
+    Needs PR_SET_NO_NEW_PRIVS (set by the privileges layer before)."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // _INSTRUCTION.size, ctypes.cast(buffer, ctypes.c_void_p))
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(_NR_SECCOMP), ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
+                          ctypes.c_long(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(fprog))
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: {os.strerror(err)}")
+    if result != 0:  # TSYNC: the id of a thread that could not be synchronised
+        raise OSError(errno.ESRCH, f"seccomp: thread {result} could not take the filter")

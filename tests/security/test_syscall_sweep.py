@@ -205,3 +205,15 @@ def test_clone_without_clone_thread_kills():
         return 0
 
     assert run_in_child(body).killed_by_sigsys
+
+
+def test_the_program_compiled_in_the_zygote_is_the_filter_built_for_the_pid():
+    """Renderers load the zygote's precompiled program with their pid patched
+    in: it must be exactly the BPF libseccomp builds for that pid."""
+    for pid in (2, 4242, 4194303):
+        read_end, write_end = os.pipe()
+        with os.fdopen(write_end, "wb") as sink:
+            syscalls.build_filter(pid).export_bpf(sink)
+        with os.fdopen(read_end, "rb") as source:
+            built = source.read()
+        assert syscalls.for_pid(syscalls.compile_program(), pid) == built
