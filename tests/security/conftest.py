@@ -3,7 +3,7 @@ to show both the root and the unprivileged (nobody) path."""
 
 from __future__ import annotations
 
-SUMMARY: list[str] = []
+from forkrun import SUMMARY
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

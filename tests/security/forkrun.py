@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 NOBODY = 65534
+
+#: Figures the security tests measure, printed at the end of the run (conftest.py).
+SUMMARY: list[str] = []
 _log_path = ""
 
 

@@ -17,8 +17,7 @@ import pytest
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
 from renderer.sandbox import landlock
-from conftest import SUMMARY
-from forkrun import NOBODY, report, run_in_child
+from forkrun import NOBODY, SUMMARY, report, run_in_child
 from workload import run_workload
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs the workload as root and as nobody")

@@ -24,8 +24,7 @@ from renderer import sandbox
 from renderer.protocol import SandboxPolicy
 from renderer.sandbox import syscalls
 from renderer.sandbox._native import libc
-from forkrun import run_in_child
-from conftest import SUMMARY
+from forkrun import SUMMARY, run_in_child
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="applies the full lockdown as root")
 
