@@ -12,8 +12,11 @@ only shows the answer and its reason.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -34,6 +37,7 @@ from tui.task_manager import TaskManager
 log = logging.getLogger("minibrowser.tui")
 
 SAMPLE_SECONDS = 1.0
+HANGUP_GRACE_SECONDS = 5.0  # after the terminal closed, at most this long to quit cleanly
 RESIZE_SETTLE_SECONDS = 0.15
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
@@ -280,6 +284,8 @@ class BrowserApp(App[int]):
 
     def _reflow(self) -> None:
         """The terminal changed size: the renderer lays the page out again."""
+        if not self.screen_stack:  # a timer that fires while the app is closing
+            return
         tab, width = self.current, self._page_width()
         if tab is not None and tab.frame is not None and tab.pid and tab.width != width:
             self._tab_work(tab.resize(width))
@@ -537,14 +543,16 @@ class BrowserApp(App[int]):
         self._sampling = True
         targets = self.process_source.targets(self.browser)
         self._check_sandboxes()
-        self.run_worker(self._measure(targets), group="sampler", exit_on_error=False)
+        # A callable, not a coroutine: a worker cancelled before it starts (the
+        # app quitting) then leaves no never-awaited coroutine behind.
+        self.run_worker(functools.partial(self._measure, targets), group="sampler", exit_on_error=False)
 
     async def _measure(self, targets) -> None:
         try:
             measurements = await asyncio.to_thread(self.process_source.measure, targets)
         finally:
             self._sampling = False
-        if not self.is_running:
+        if not self.is_running or not self.screen_stack:
             return
         rows = merge(targets, measurements)
         self.process_rows = rows
@@ -661,20 +669,35 @@ async def run_app(urls: list[str], *, sandbox: bool = True, profile=None) -> int
     factory = default_browser_factory(sandbox=sandbox, profile=profile)
     app = BrowserApp(urls, browser_factory=factory)
     loop = asyncio.get_running_loop()
-    hangups = []
-    for signum in (signal.SIGHUP, signal.SIGTERM):
-        try:
-            # The terminal closed (SIGHUP) or someone asked us to stop: quit cleanly.
-            loop.add_signal_handler(signum, app.hang_up)
-            hangups.append(signum)
-        except (NotImplementedError, RuntimeError):
-            pass
+
+    def terminal_closed(signum, frame) -> None:
+        # The terminal is gone: whatever is still drawn goes to /dev/null,
+        # so that no thread dies writing to it (Textual's writer thread
+        # would, and its shutdown would then wait for it for ever).  Quit
+        # cleanly; if that cannot finish in time, leave anyway: the zygote
+        # notices its broker is gone and ends every renderer and removes the
+        # runtime directory.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        deadline = threading.Timer(HANGUP_GRACE_SECONDS, os._exit, args=(0,))
+        deadline.daemon = True
+        deadline.start()
+        loop.call_soon_threadsafe(app.hang_up)
+
+    previous_hup = signal.signal(signal.SIGHUP, terminal_closed)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, app.hang_up)  # asked to stop: quit cleanly
+        handles_term = True
+    except (NotImplementedError, RuntimeError):
+        handles_term = False
     try:
         result = await app.run_async()
     finally:
         await app._shutdown_browser()
-        for signum in hangups:
-            loop.remove_signal_handler(signum)
+        signal.signal(signal.SIGHUP, previous_hup)
+        if handles_term:
+            loop.remove_signal_handler(signal.SIGTERM)
     if app.startup_error:
         import sys
 
