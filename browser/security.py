@@ -48,8 +48,8 @@ class ProbeOutcome:
     pid: int = 0
 
     def to_json(self) -> dict:
-        return {"outcome": self.outcome, "detail": self.detail, "errno": self.errno, "signal": self.signal,
-                "bad_message": self.bad_message}
+        # A bad-message kill names its reason in ``detail``.
+        return {"outcome": self.outcome, "detail": self.detail, "errno": self.errno, "signal": self.signal}
 
 
 async def run_probe(browser: Browser, code: str, *, cpu_seconds: int | None = None,

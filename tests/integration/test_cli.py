@@ -146,7 +146,10 @@ def test_probe_file(tmp_path, runtime_base):
     assert outcome["outcome"] == "killed" and outcome["signal"] == signal.SIGSYS
     probe.write_text("result = 6 * 7\n")
     outcome = json.loads(run(["attack", "--probe-file", str(probe), "--json"], runtime_base).stdout)
-    assert outcome == {"outcome": "completed", "detail": "42", "errno": None, "signal": None, "bad_message": None}
+    assert outcome == {"outcome": "completed", "detail": "42", "errno": None, "signal": None}
+    probe.write_text("sock.send(b'not msgpack')\nsock.poll(5000)\n")  # IPC abuse from the probe
+    outcome = json.loads(run(["attack", "--probe-file", str(probe), "--json"], runtime_base).stdout)
+    assert outcome["outcome"] == "killed" and "DECODE_FAILED" in outcome["detail"]
 
 
 def test_attack_with_unknown_name(runtime_base):

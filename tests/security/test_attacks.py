@@ -227,3 +227,15 @@ async def test_probe_errors_are_reported_with_errno():
         outcome = await run_probe(browser, "open('/etc/hostname')")
     assert outcome.outcome == "raised"
     assert outcome.errno == errno.EACCES
+
+
+def test_nothing_a_renderer_is_sent_can_carry_attack_code():
+    """Probe code reaches a renderer only in the zygote's spawn request, which
+    only the broker sends: no broker->renderer message has a field for code."""
+    from renderer import protocol
+
+    for message in protocol.ToRenderer.__args__:
+        for name in message.__struct_fields__:
+            assert name not in ("probe", "code", "source"), f"{message.__name__}.{name}"
+    assert "probe" in protocol.SpawnRenderer.__struct_fields__
+    assert protocol.SpawnRenderer not in protocol.ToRenderer.__args__
