@@ -39,6 +39,11 @@ class Target:
     discardable: str = ""  # "yes", or why not
     pinned: bool = False
     kept: bool = False
+    # A renderer's memory and CPU as the broker last sampled them (the API's
+    # own sampler, at most once a second): not measured a second time here.
+    memory: object | None = None  # MemoryInfo(uss, pss, rss)
+    cpu_percent: float | None = None
+    cpu_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,12 @@ class ProcessSource:
 
     def measure(self, targets: list[Target]) -> dict[int, Measurement]:
         """Ask the kernel about every target's process.  Worker thread only."""
-        wanted = {t.pid for t in targets if t.pid}
+        wanted = {t.pid: t for t in targets if t.pid}
         for pid in list(self._processes):
             if pid not in wanted:
                 del self._processes[pid]
         result: dict[int, Measurement] = {}
-        for pid in wanted:
+        for pid, target in wanted.items():
             process = self._processes.get(pid)
             if process is None:
                 try:
@@ -116,7 +121,7 @@ class ProcessSource:
                     continue
                 self._processes[pid] = process
             try:
-                result[pid] = _measure(process)
+                result[pid] = _measure(process, sampled=target if target.memory is not None else None)
             except psutil.Error:
                 self._processes.pop(pid, None)
         return result
@@ -141,25 +146,35 @@ def tab_target(tab, pid: int | None) -> Target:
         discardable=discardable,
         pinned=tab.pinned,
         kept=tab.kept,
+        memory=tab.memory,
+        cpu_percent=tab.cpu_percent,
+        cpu_time=tab.cpu_time,
     )
 
 
-def _measure(process: psutil.Process) -> Measurement:
+def _measure(process: psutil.Process, *, sampled: Target | None = None) -> Measurement:
+    """Identity always; memory and CPU only when the broker has not sampled them
+    (reading smaps for USS/PSS is the expensive part)."""
     with process.oneshot():
-        try:
-            full = process.memory_full_info()
-            uss, pss, rss = full.uss, getattr(full, "pss", None), full.rss
-        except psutil.AccessDenied:
-            uss = pss = None
-            rss = process.memory_info().rss
-        times = process.cpu_times()
+        if sampled is not None:
+            uss, pss, rss = sampled.memory.uss, sampled.memory.pss, sampled.memory.rss
+            cpu_percent, cpu_time = sampled.cpu_percent, sampled.cpu_time
+        else:
+            try:
+                full = process.memory_full_info()
+                uss, pss, rss = full.uss, getattr(full, "pss", None), full.rss
+            except psutil.AccessDenied:
+                uss = pss = None
+                rss = process.memory_info().rss
+            times = process.cpu_times()
+            cpu_percent, cpu_time = process.cpu_percent(), times.user + times.system
         uids, gids = process.uids(), process.gids()
         return Measurement(
             uss=uss,
             pss=pss,
             rss=rss,
-            cpu_percent=process.cpu_percent(),
-            cpu_time=times.user + times.system,
+            cpu_percent=cpu_percent,
+            cpu_time=cpu_time,
             cmdline=" ".join(process.cmdline()),
             uids=f"{uids.real}/{uids.effective}/{uids.saved}",
             gids=f"{gids.real}/{gids.effective}/{gids.saved}",
