@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import time
 
@@ -43,6 +44,42 @@ def socketpair_round_trips(count: int) -> list[float]:
     return samples
 
 
+def zmq_round_trips(count: int) -> list[float]:
+    """The floor under the broker: a bare pyzmq ROUTER/DEALER echo over ipc://
+    between two processes, blocking calls, no event loop, no checks."""
+    import tempfile
+
+    import zmq
+
+    directory = tempfile.mkdtemp(prefix="mb-bench-")
+    endpoint = f"ipc://{directory}/echo.sock"
+    pid = os.fork()
+    if pid == 0:
+        context = zmq.Context()
+        dealer = context.socket(zmq.DEALER)
+        dealer.connect(endpoint)
+        dealer.send(b"hello")
+        while (message := dealer.recv()) != b"bye":
+            dealer.send(message)
+        os._exit(0)
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    peer, _ = router.recv_multipart()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        router.send_multipart([peer, b"ping"])
+        router.recv_multipart()
+        samples.append((time.perf_counter() - started) * 1000)
+    router.send_multipart([peer, b"bye"])
+    os.waitpid(pid, 0)
+    router.close(linger=0)
+    context.term()
+    shutil.rmtree(directory, ignore_errors=True)
+    return samples
+
+
 async def ipc_round_trips(count: int) -> list[float]:
     async with Browser() as browser:
         tab = await browser.open("about:blank")
@@ -64,10 +101,13 @@ def main() -> None:
     raw = socketpair_round_trips(args.count)  # before the browser starts any thread
     ipc = asyncio.run(ipc_round_trips(args.count))
     raw_again = socketpair_round_trips(args.count)
+    floor = zmq_round_trips(args.count)
     raw_all = raw + raw_again
     print(f"round trip, {args.count} samples each (ms)")
     print(f"  socketpair (raw)     {summary(raw_all)}")
+    print(f"  pyzmq ROUTER/DEALER  {summary(floor)}   (bare, blocking: the floor under the broker)")
     print(f"  broker<->renderer    {summary(ipc)}")
+    print(f"  pyzmq floor / socketpair p50: {percentile(floor, 50) / percentile(raw_all, 50):.2f}x")
     print(f"  ratio p50: {percentile(ipc, 50) / percentile(raw_all, 50):.2f}x  "
           f"p99: {percentile(ipc, 99) / percentile(raw_all, 99):.2f}x  (target p50 <= 2x)")
 
