@@ -507,14 +507,20 @@ class BrowserApp(App[int]):
     # -- lifecycle actions (the task manager's buttons) -----------------------------
 
     def lifecycle_action(self, action: str, tab_id: int) -> None:
-        """Ask the API to freeze, discard, restore or end a tab; it may refuse, with a reason."""
+        """Ask the API to freeze, discard, restore, end, pin or keep a tab; it may
+        refuse, with a reason.  Pin and keep toggle."""
         tab = next((t for t in self.browser.tabs if t.id == tab_id), None) if self.browser else None
         if tab is None:
             return
-        method = {"freeze": "freeze", "discard": "discard", "restore": "activate", "end": "end_process"}[action]
+        method = {"freeze": "freeze", "discard": "discard", "restore": "activate", "end": "end_process",
+                  "pin": "pin", "keep": "keep"}[action]
         if action == "restore" and tab.state.value == "frozen":
             method = "unfreeze"  # thaw it where it is; restoring a discarded tab also brings it to the front
         call = getattr(tab, method)
+        if action == "pin":
+            call = functools.partial(tab.pin, not tab.pinned)
+        elif action == "keep":
+            call = functools.partial(tab.keep, not tab.kept)
 
         async def run():
             try:

@@ -63,6 +63,8 @@ class TaskManager(Screen):
         Binding("f", "lifecycle('freeze')", "Freeze"),
         Binding("d", "lifecycle('discard')", "Discard"),
         Binding("r", "lifecycle('restore')", "Restore"),
+        Binding("p", "lifecycle('pin')", "Pin"),
+        Binding("k", "lifecycle('keep')", "Keep"),
         Binding("e,delete", "end_process", "End process"),
     ]
 

@@ -88,3 +88,28 @@ async def test_freeze_restore_discard_and_end_process(http_server):
         await pilot.press("e")
         await pilot.press("y")
         await wait_for(pilot, lambda: background.state.value == "crashed", what="end process")
+
+
+async def test_pin_and_keep_protect_a_tab_from_discarding(http_server):
+    app = make_app([http_server.url("/hello"), http_server.url("/text")])
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        first, second = app.browser.tabs
+        background = first if app.current is second else second
+        screen = await open_task_manager(pilot)
+        key = f"tab-{background.id}"
+        select(screen, key)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: background.pinned, what="pin")
+        await wait_for(pilot, lambda: "pinned" in str(screen.query_one(DataTable).get_row(key)[-1]),
+                       what="the reason in the table")
+        select(screen, key)
+        await pilot.press("d")  # refused: pinned
+        await pilot.pause(0.2)
+        assert background.state.value != "discarded"
+        select(screen, key)
+        await pilot.press("p")  # unpin
+        await wait_for(pilot, lambda: not background.pinned, what="unpin")
+        select(screen, key)
+        await pilot.press("k")
+        await wait_for(pilot, lambda: background.kept, what="keep")
