@@ -133,6 +133,11 @@ class BrowserApp(App[int]):
         return self.screen_stack[0] if self.screen_stack else self.screen
 
     @property
+    def has_window(self) -> bool:
+        """False while the app starts or closes: timers that fire then have nothing to update."""
+        return self.is_running and bool(self.screen_stack) and bool(self.screen_stack[0].query("#page"))
+
+    @property
     def page(self) -> PageView:
         return self.window.query_one("#page", PageView)
 
@@ -236,7 +241,7 @@ class BrowserApp(App[int]):
 
     def _refresh_chrome(self) -> None:
         self._chrome_pending = False
-        if self.browser is None or not self.is_running:
+        if self.browser is None or not self.has_window:
             return
         tabs = list(self.browser.tabs)
         if self.current not in tabs:
@@ -284,7 +289,7 @@ class BrowserApp(App[int]):
 
     def _reflow(self) -> None:
         """The terminal changed size: the renderer lays the page out again."""
-        if not self.screen_stack:  # a timer that fires while the app is closing
+        if not self.has_window:  # a timer that fires while the app is closing
             return
         tab, width = self.current, self._page_width()
         if tab is not None and tab.frame is not None and tab.pid and tab.width != width:
@@ -292,6 +297,8 @@ class BrowserApp(App[int]):
 
     def _sync_scroll(self) -> None:
         """Tell the renderer where the user is (kept when the tab is discarded)."""
+        if not self.has_window:
+            return
         tab = self.current
         if tab is None or tab.frame is None or tab.frame is not self.page.frame:
             return
@@ -558,7 +565,7 @@ class BrowserApp(App[int]):
             measurements = await asyncio.to_thread(self.process_source.measure, targets)
         finally:
             self._sampling = False
-        if not self.is_running or not self.screen_stack:
+        if not self.has_window:
             return
         rows = merge(targets, measurements)
         self.process_rows = rows

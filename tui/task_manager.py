@@ -63,9 +63,9 @@ class TaskManager(Screen):
         Binding("f", "lifecycle('freeze')", "Freeze"),
         Binding("d", "lifecycle('discard')", "Discard"),
         Binding("r", "lifecycle('restore')", "Restore"),
+        Binding("e,delete", "end_process", "End process"),
         Binding("p", "lifecycle('pin')", "Pin"),
         Binding("k", "lifecycle('keep')", "Keep"),
-        Binding("e,delete", "end_process", "End process"),
     ]
 
     def __init__(self) -> None:
