@@ -17,6 +17,7 @@ import resource
 import select
 import signal
 import socket
+import uuid
 import tempfile
 import threading
 
@@ -59,7 +60,8 @@ def tcp_listener():
 @pytest.fixture
 def abstract_listener():
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    name = f"\0minibrowser-test-{os.getpid()}"
+    # Unique per test: a child of the previous test may still hold its socket.
+    name = f"\0minibrowser-test-{os.getpid()}-{uuid.uuid4().hex}"
     server.bind(name)
     server.listen(16)
     yield name
