@@ -333,7 +333,7 @@ def test_seccomp_refuses_with_errors_where_failing_is_enough(as_user):
                kill_other=errno_of(lambda: os.kill(other, 0)),
                kill_self=errno_of(lambda: os.kill(os.getpid(), 0)),
                exec_mapping=exec_map,
-               mkdir=errno_of(lambda: os.mkdir("/tmp/x")),
+               mkdir=errno_of(lambda: os.mkdir(f"/tmp/mb-seccomp-{os.getpid()}")),
                seccomp=prctl(PR_GET_SECCOMP))
 
     expect(run_in_child(lambda: body(False), as_user=as_user), open=0, stat=0, ioctl=errno.ENOTTY,
@@ -341,6 +341,9 @@ def test_seccomp_refuses_with_errors_where_failing_is_enough(as_user):
     expect(run_in_child(lambda: body(True), as_user=as_user), open=errno.EACCES, stat=errno.EACCES,
            ioctl=errno.ENOTTY, kill_other=errno.EPERM, kill_self=0, exec_mapping=errno.EPERM,
            mkdir=errno.EPERM, seccomp=2)
+    for leftover in os.listdir("/tmp"):
+        if leftover.startswith("mb-seccomp-"):
+            os.rmdir(f"/tmp/{leftover}")
 
 
 def test_seccomp_refuses_new_threads_after_lockdown():
