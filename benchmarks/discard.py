@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 
 from _common import documentation_page, page_of_size, serve

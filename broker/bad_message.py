@@ -15,7 +15,6 @@ class BadMessage(enum.Enum):
     TOO_LARGE = "the message is larger than the size cap"
     WRONG_TAB = "the message speaks for another tab"
     HANDSHAKE_REPLAYED = "the renderer sent a second handshake"
-    BAD_TOKEN = "the handshake token is not the one issued for this tab"
     WRONG_PID = "the handshake names another process"
     UNEXPECTED_REPLY = "the message answers a request that was never made"
     NOT_ALLOWED = "the renderer asked for something its tab may not do"

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import msgspec
 
 from broker.bad_message import BadMessage
 from renderer import protocol
 from renderer.protocol import ExitCode
+
+log = logging.getLogger("minibrowser.broker")
 
 
 class RendererGone(Exception):
@@ -121,7 +124,6 @@ class RendererHost:
         self.probe = probe
         self.counters = IpcCounters()
         self.exit: ExitInfo | None = None
-        self.spawned_at = time.monotonic()
         self._send_raw = send
         self._events = events
         self._request_ids = itertools.count(1)
@@ -133,7 +135,6 @@ class RendererHost:
         self.exited: asyncio.Future[ExitInfo] = loop.create_future()
         self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
         self.pending_reason: BadMessage | str | None = None
-        self.on_navigate: Callable[[protocol.NavigateRequest], None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -238,9 +239,7 @@ class RendererHost:
                 pass
 
     def _log_line(self, text: str) -> None:
-        import logging
-
-        logging.getLogger("minibrowser.broker").warning(text)
+        log.warning(text)
 
     def mark_exited(self, code: int | None, sig: int | None) -> ExitInfo:
         info = ExitInfo(code=code, signal=sig, reason=self.pending_reason)

@@ -20,7 +20,15 @@ class RuntimeDir:
         if not base or not os.path.isdir(base) or not os.access(base, os.W_OK | os.X_OK):
             base = None  # tempfile's default
         self.path = tempfile.mkdtemp(prefix="minibrowser-", dir=base)  # mode 0700
-        self.endpoint = "ipc://" + os.path.join(self.path, "broker.sock")
+        self._owner: tuple[int, int] | None = None  # the renderers' uid/gid, when not ours
+
+    @property
+    def socket_path(self) -> str:
+        return os.path.join(self.path, "broker.sock")
+
+    @property
+    def endpoint(self) -> str:
+        return "ipc://" + self.socket_path
 
     def hand_to(self, uid: int, gid: int) -> None:
         """Let renderers running as uid/gid reach the broker socket."""
@@ -32,14 +40,13 @@ class RuntimeDir:
             new = tempfile.mkdtemp(prefix="minibrowser-", dir=tempfile.gettempdir())
             os.rmdir(self.path)
             self.path = new
-            self.endpoint = "ipc://" + os.path.join(self.path, "broker.sock")
         os.chown(self.path, uid, gid)
         self._owner = (uid, gid)
 
     def socket_bound(self) -> None:
         """Called once the broker socket exists: connecting needs write access to it."""
-        if getattr(self, "_owner", None) is not None:
-            os.chown(self.endpoint.removeprefix("ipc://"), *self._owner)
+        if self._owner is not None:
+            os.chown(self.socket_path, *self._owner)
 
     def log_path(self, name: str) -> str:
         return os.path.join(self.path, name)

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from browser.api import Browser
 
-PAGES = ("about:blank", "about:welcome", "about:version", "about:processes", "about:sandbox")
-
-
 def _welcome() -> str:
     return resources.files("browser").joinpath("pages/welcome.html").read_text(encoding="utf-8")
 

@@ -27,7 +27,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from broker.host import ExitInfo, IpcEvent, RendererGone, RendererHost, RendererTimeout
 from broker.ipc import IpcHub
@@ -45,7 +45,7 @@ from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.runtime import RuntimeDir
 from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
 from browser import about
-from browser.loader import LoadError, Loader, NavigationRefused, Response, normalize_url
+from browser.loader import LoadError, Loader, Response, normalize_url
 from browser.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
 from renderer import protocol
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import shutil
 import sys
 

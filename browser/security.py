@@ -24,7 +24,6 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
-from broker.host import RendererGone
 from browser import attacks
 from browser.api import Browser, BrowserError, Tab
 from renderer import protocol
@@ -228,7 +227,7 @@ class AttackRange:
             secret_path=self.secret,
             profile_path=self.profile,
             scratch_dir=self.scratch,
-            broker_socket=self.browser.runtime.endpoint.removeprefix("ipc://"),
+            broker_socket=self.browser.runtime.socket_path,
             listener_port=self.listener.getsockname()[1],
         )
 

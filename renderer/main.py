@@ -149,16 +149,7 @@ class Renderer:
             case protocol.Ping(seq=seq):
                 self.reply(protocol.Pong(tab=tab, seq=seq))
             case protocol.LoadDocument():
-                self.source = message
-                self.width = message.width
-                self.page = Page(
-                    message.body,
-                    url=message.url,
-                    content_type=message.content_type,
-                    charset=message.charset,
-                    kind=message.kind,
-                    unsandboxed=message.unsandboxed,
-                )
+                self.open(message)
                 self.frame_ready(message.request)
             case protocol.Resize(request=request, width=width):
                 self.width = width
@@ -229,25 +220,31 @@ class Renderer:
             frame=page.layout(self.width),
         )
 
-    def restore(self, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
-        self.source = protocol.LoadDocument(
-            request=0,
-            url=snapshot.url,
-            content_type=snapshot.content_type,
-            charset=snapshot.charset,
-            body=snapshot.body,
-            kind=snapshot.kind,
-            width=snapshot.width,
-            unsandboxed=unsandboxed,
-        )
-        self.width = snapshot.width
+    def open(self, source: protocol.LoadDocument) -> None:
+        """Parse ``source``: the document this renderer now shows."""
+        self.source = source
+        self.width = source.width
         self.page = Page(
-            snapshot.body,
-            url=snapshot.url,
-            content_type=snapshot.content_type,
-            charset=snapshot.charset,
-            kind=snapshot.kind,
-            unsandboxed=unsandboxed,
+            source.body,
+            url=source.url,
+            content_type=source.content_type,
+            charset=source.charset,
+            kind=source.kind,
+            unsandboxed=source.unsandboxed,
+        )
+
+    def restore(self, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
+        self.open(
+            protocol.LoadDocument(
+                request=0,
+                url=snapshot.url,
+                content_type=snapshot.content_type,
+                charset=snapshot.charset,
+                body=snapshot.body,
+                kind=snapshot.kind,
+                width=snapshot.width,
+                unsandboxed=unsandboxed,
+            )
         )
         self.page.restore_form_state(snapshot.form_values, snapshot.form_checked)
         self.page.scroll = snapshot.scroll

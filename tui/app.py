@@ -28,7 +28,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
 from tui.ipc_inspector import IpcInspector, IpcLog
-from tui.page_view import PageView, Target
+from tui.page_view import PageView
 from tui.process_tree import ProcessTree, SandboxStatus
 from tui.processes import MemoryHistory, ProcessRow, ProcessSource, merge
 from tui.tab_strip import InfoBar, TabStrip

@@ -71,7 +71,6 @@ class SandboxState:
     enabled: bool
     pid: int = 0
     layers: dict[str, SandboxLayer] = field(default_factory=dict)
-    status_before_landlock: dict[str, str] = field(default_factory=dict)
     seccomp_filter: object | None = None  # a program built before IPC, loaded after (bytes, or a
     # libseccomp filter object when a test builds its own)
     after_ipc_done: bool = False
@@ -173,7 +172,6 @@ def lockdown_before_ipc(policy: SandboxPolicy) -> SandboxState:
     state.record(PRIVILEGES, required=dropped.dropped_root, active=dropped.dropped_root, detail=dropped.detail)
     state.record(NO_NEW_PRIVS, required=True, active=privileges.no_new_privs(), detail="PR_SET_NO_NEW_PRIVS")
 
-    state.status_before_landlock = _status()  # the last look at /proc
     try:
         result = landlock.restrict_self()
     except OSError as error:

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 
 CLI = [sys.executable, "-m", "browser.cli"]
 

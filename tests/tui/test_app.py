@@ -6,7 +6,6 @@ import threading
 
 import psutil
 
-from tui.page_view import PageView
 from tui.process_tree import ProcessTree
 from tui.processes import ProcessSource
 from tui.tab_strip import InfoBar, TabStrip
