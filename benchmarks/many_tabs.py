@@ -82,7 +82,7 @@ async def run(tabs: int, budget_mb: int) -> None:
             idle_stop.set()
             idle_ms = await idle
 
-            watcher = Watcher(browser.zygote.pid)
+            watcher = Watcher(browser.zygote_pid)
             watcher.start()
             stop = asyncio.Event()
             busy = asyncio.ensure_future(answer_times(probe, stop))

@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
@@ -98,6 +99,17 @@ class ExitInfo:
         return describe_exit(self.code, self.signal)
 
 
+class RendererObserver(Protocol):
+    """What a renderer's user (its tab) hears about the process's life, like
+    Chromium's ``RenderProcessHostObserver``."""
+
+    def renderer_exited(self, host: RendererHost, info: ExitInfo) -> None: ...
+
+    def renderer_unresponsive(self, host: RendererHost, waited_s: float) -> None: ...
+
+    def renderer_responsive(self, host: RendererHost) -> None: ...
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
@@ -125,7 +137,7 @@ class RendererHost:
         self.counters = IpcCounters()
         self.exit: ExitInfo | None = None
         self._send_raw = send
-        self._events = events
+        self.events = events
         self._request_ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future, float, str]] = {}
         self._pings: dict[int, tuple[asyncio.Future, float]] = {}
@@ -135,6 +147,14 @@ class RendererHost:
         self.exited: asyncio.Future[ExitInfo] = loop.create_future()
         self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
         self.pending_reason: BadMessage | str | None = None
+        self.observer: RendererObserver | None = None
+        # -- process control: stopped (frozen) and heartbeats
+        self._running = asyncio.Event()  # cleared while the process is stopped (SIGSTOP)
+        self._running.set()
+        self._beat: asyncio.Task | None = None
+        self._beat_sent = 0.0
+        self._last_pong = 0.0
+        self.unresponsive = False
 
     @property
     def alive(self) -> bool:
@@ -148,8 +168,8 @@ class RendererHost:
         payload = protocol.encode(message)
         self.counters.messages_out += 1
         self.counters.bytes_out += len(payload)
-        if self._events:
-            self._events(IpcEvent(time.time(), self.tab, "to renderer", type(message).__name__, len(payload)))
+        if self.events:
+            self.events(IpcEvent(time.time(), self.tab, "to renderer", type(message).__name__, len(payload)))
         self._send_raw(self.routing_id, payload)
 
     async def request(self, make: Callable[[int], msgspec.Struct], *, timeout: float = 30.0):
@@ -220,8 +240,8 @@ class RendererHost:
                     future.set_result(message)
         if round_trip is not None:
             self.counters.last_round_trip_ms = round_trip
-        if self._events:
-            self._events(IpcEvent(time.time(), self.tab, "to broker", type(message).__name__, size, round_trip))
+        if self.events:
+            self.events(IpcEvent(time.time(), self.tab, "to broker", type(message).__name__, size, round_trip))
         return None
 
     # -- ending -------------------------------------------------------------
@@ -254,7 +274,78 @@ class RendererHost:
                 future.exception()  # mark retrieved: nobody may be waiting
         if not self.exited.done():
             self.exited.set_result(info)
+        self._running.set()
+        if self.observer is not None:
+            self.observer.renderer_exited(self, info)
         return info
+
+    # -- process control ----------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        """True while the process is stopped (a frozen tab)."""
+        return not self._running.is_set()
+
+    async def wait_running(self) -> None:
+        """Wait until the process runs (messages for a stopped renderer wait here)."""
+        await self._running.wait()
+
+    async def stop(self) -> bool:
+        """Stop the process (SIGSTOP) and wait until it really is stopped;
+        False if it is already gone."""
+        if not self.alive or not self.pid:
+            return False
+        self._running.clear()
+        try:
+            os.kill(self.pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            self._running.set()
+            return False
+        await _until_stopped(self.pid)
+        return True
+
+    def resume(self) -> None:
+        """Let a stopped process run again (SIGCONT)."""
+        if self.alive and self.pid and self.stopped:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        # The time it was stopped does not count as a hang: the clock starts again.
+        self._beat_sent = time.monotonic()
+        self.unresponsive = False
+        self._running.set()
+
+    def heartbeat(self, now: float, *, interval_s: float, timeout_s: float) -> None:
+        """One tick of the broker's heartbeat clock: ping when one is due; a
+        ping unanswered past ``timeout_s`` makes the renderer unresponsive
+        until it answers."""
+        if not self.alive or self.routing_id is None or self.stopped:
+            return
+        if self._beat is None:
+            if now - self._last_pong >= interval_s:
+                self._beat_sent = now
+                self._beat = asyncio.create_task(self._beat_once(), name=f"heartbeat-{self.pid}")
+        elif now - self._beat_sent > timeout_s and not self.unresponsive:
+            self.unresponsive = True
+            if self.observer is not None:
+                self.observer.renderer_unresponsive(self, now - self._beat_sent)
+
+    async def _beat_once(self) -> None:
+        # Waited for as long as it takes: the clock above marks a slow one.
+        # A heartbeat is never cancelled while the renderer lives: its Pong
+        # would then answer nothing, which is a bad message.
+        try:
+            await self.ping(timeout=3600)
+        except (RendererGone, RendererTimeout):
+            return
+        finally:
+            self._beat = None
+            self._last_pong = time.monotonic()
+        if self.unresponsive:
+            self.unresponsive = False
+            if self.observer is not None:
+                self.observer.renderer_responsive(self)
 
     def read_log_tail(self, lines: int = 5) -> str:
         try:
@@ -266,3 +357,17 @@ class RendererHost:
         except OSError:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
+
+
+async def _until_stopped(pid: int, *, timeout: float = 1.0) -> None:
+    """Wait until ``pid`` is really stopped: SIGSTOP is delivered asynchronously."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                state = stat.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"T", b"t", b"Z", b"X"):
+            return
+        await asyncio.sleep(0.002)

@@ -1,19 +1,22 @@
-"""minibrowser's public API: ``Browser`` and ``Tab`` (see ``browser.api``)."""
+"""minibrowser's public API: ``Browser`` and ``Tab`` (see ``browser.api``).
 
-from broker.lifecycle import DiscardRefusal, LifecyclePolicy
-from broker.memory import MemoryInfo
-from browser.api import (
-    Browser,
-    BrowserError,
-    LifecycleRefused,
-    MemoryTotals,
-    ProcessInfo,
-    Tab,
-    TabEvent,
-    TabState,
-)
+The names are loaded on first use, so that ``import browser.cli`` (the
+command's start-up) and the broker's own imports of ``browser.loader`` do
+not pull in the whole browser.
+"""
+
+from __future__ import annotations
 
 __all__ = [
     "Browser", "BrowserError", "DiscardRefusal", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
-    "MemoryTotals", "ProcessInfo", "Tab", "TabEvent", "TabState",
+    "MemoryTotals", "NoSuchLink", "ProbeOutcome", "ProcessInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent",
+    "TabState",
 ]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from browser import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'browser' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from browser.api import Browser
+    from broker.kernel import BrowserImpl as Browser
 
 def _welcome() -> str:
     return resources.files("browser").joinpath("pages/welcome.html").read_text(encoding="utf-8")
@@ -39,7 +39,7 @@ def _processes(browser: Browser) -> str:
     rows = "".join(
         f"<tr><td>{p.pid}</td><td>{p.ppid}</td><td>{html.escape(p.role)}</td>"
         f"<td>{p.tab or ''}</td><td>{html.escape(p.state)}</td><td>{html.escape(p.title)}</td></tr>"
-        for p in browser.processes()
+        for p in browser.processes_info()
     )
     return (
         "<!doctype html><title>Processes</title><h1>Processes</h1>"

@@ -171,7 +171,7 @@ def _tab_json(url: str, tab) -> dict:
         "url": url,
         "final_url": tab.final_url,
         "title": tab.title,
-        "renderer_pid": tab.host.pid if tab.host is not None else None,
+        "renderer_pid": tab.pid,
         "state": tab.state.value,
         "error": tab.error or tab.crash_cause,
         "text": frame.text if frame is not None else "",

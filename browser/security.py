@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 
 from browser import attacks
-from browser.api import Browser, BrowserError, Tab
+from browser.api import Browser, BrowserError, ProbeOutcome
 from renderer import protocol
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -35,46 +35,10 @@ ATTACK_CPU_SECONDS = 2
 PROBE_TIMEOUT = 30.0
 
 
-@dataclass
-class ProbeOutcome:
-    """How compromise-simulation code ended inside its renderer."""
-
-    outcome: str  # completed, raised, killed, exited, timeout, failed
-    detail: str = ""
-    errno: int | None = None
-    signal: int | None = None
-    bad_message: str | None = None  # set when the broker ended it for a message
-    pid: int = 0
-
-    def to_json(self) -> dict:
-        # A bad-message kill names its reason in ``detail``.
-        return {"outcome": self.outcome, "detail": self.detail, "errno": self.errno, "signal": self.signal}
-
-
 async def run_probe(browser: Browser, code: str, *, cpu_seconds: int | None = None,
                     timeout: float = PROBE_TIMEOUT) -> ProbeOutcome:
     """Run ``code`` inside a fresh, fully sandboxed renderer; report how it ended."""
-    tab = Tab(browser, browser._new_tab_id(), browser.width)  # a tab of its own, never shown
-    policy = browser.sandbox.policy(**({"cpu_seconds": cpu_seconds} if cpu_seconds else {}))
-    try:
-        host = await browser._spawn_renderer(tab, probe=code, policy=policy)
-    except BrowserError as error:
-        return ProbeOutcome("failed", str(error))
-    done, _ = await asyncio.wait({host.probe_result, host.exited}, timeout=timeout,
-                                 return_when=asyncio.FIRST_COMPLETED)
-    if host.probe_result in done and host.probe_result.exception() is None:
-        result = host.probe_result.result()
-        await browser._end_renderer(host, grace=2.0)
-        return ProbeOutcome(result.outcome, result.detail, result.errno, pid=host.pid)
-    if not done:
-        host.terminate("the probe did not finish in time")
-        await asyncio.wait({host.exited}, timeout=5)
-        return ProbeOutcome("timeout", f"did not finish within {timeout:g} s", pid=host.pid)
-    info = host.exited.result()
-    bad = info.reason.name if info.reason is not None and hasattr(info.reason, "name") else None
-    if info.signal is not None or bad:
-        return ProbeOutcome("killed", info.cause, signal=info.signal, bad_message=bad, pid=host.pid)
-    return ProbeOutcome("exited", info.cause, pid=host.pid)
+    return await browser.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout)
 
 
 # ----------------------------------------------------------------------------
@@ -112,7 +76,7 @@ def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
 async def run_sandbox_report(*, as_json: bool) -> int:
     async def report(browser: Browser):
         uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
-        return await sandbox_layers(browser), f"renderer forked by zygote pid {browser.zygote.pid}, running as uid {uid}"
+        return await sandbox_layers(browser), f"renderer forked by zygote pid {browser.zygote_pid}, running as uid {uid}"
 
     answer = await _in_browser(report)
     if answer is None:
@@ -227,7 +191,7 @@ class AttackRange:
             secret_path=self.secret,
             profile_path=self.profile,
             scratch_dir=self.scratch,
-            broker_socket=self.browser.runtime.socket_path,
+            broker_socket=self.browser.broker_socket,
             listener_port=self.listener.getsockname()[1],
         )
 

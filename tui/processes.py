@@ -128,7 +128,7 @@ class ProcessSource:
 
 
 def tab_target(tab, pid: int | None) -> Target:
-    counters = tab.host.counters if tab.host is not None else None
+    counters = tab.ipc
     refusal = tab.discard_refusal()
     discardable = "yes" if refusal is None else "no: " + refusal.describe()
     return Target(

@@ -31,7 +31,7 @@ async def test_opens_a_page_in_its_own_renderer_and_shows_it(http_server):
         assert "Hello, world" in page_text(app)
         assert "Hello" in rendered(app.query_one(TabStrip))
         assert app.address.value == http_server.url("/hello")
-        assert psutil.Process(tab.pid).parent().pid == app.browser.zygote.pid
+        assert psutil.Process(tab.pid).parent().pid == app.browser.zygote_pid
         # The first visible line of the page view is the heading, drawn with its style.
         line = app.page.render_line(0)
         assert line.text.startswith("Hello, world")
@@ -267,8 +267,8 @@ async def test_quit_leaves_no_process_and_no_runtime_directory(http_server):
     app = make_app([http_server.url("/hello"), http_server.url("/text")])
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        runtime = app.browser.runtime.path
-        pids = [t.pid for t in app.browser.tabs] + [app.browser.zygote.pid]
+        runtime = app.browser.runtime_dir
+        pids = [t.pid for t in app.browser.tabs] + [app.browser.zygote_pid]
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
     assert app.return_code == 0

@@ -47,7 +47,7 @@ async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "conditi
 async def started(pilot) -> BrowserApp:
     app = pilot.app
     await wait_for(pilot, app.ready.is_set, what="the browser to start")
-    RUNTIME_DIRS.append(app.browser.runtime.path)
+    RUNTIME_DIRS.append(app.browser.runtime_dir)
     await wait_for(pilot, lambda: app.samples_taken > 0, what="a process sample")
     return app
 

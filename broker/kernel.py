@@ -1,0 +1,347 @@
+"""BrowserImpl: the broker assembled.
+
+It owns the tabs, the network (the URL loader), the profile on disk, the
+lifecycle policy and the renderer processes (``RendererProcesses``).  The
+public face is ``browser.api.Browser``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from broker.errors import BrowserError, LifecycleRefused
+from broker.host import IpcEvent
+from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
+from browser import about
+from browser.loader import Loader
+from browser.profile import Profile
+from renderer import protocol
+
+log = logging.getLogger("minibrowser.broker")
+
+DEFAULT_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class MemoryTotals:
+    """``Browser.memory()``: the last samples, added up."""
+
+    renderers: MemoryInfo  # every live renderer (frozen ones included)
+    broker: MemoryInfo | None
+    zygote: MemoryInfo | None
+    live_renderers: int
+    frozen: int
+    discarded: int
+    snapshot_bytes: int  # what the discarded tabs still cost: their rows on disk
+
+    @property
+    def total(self) -> MemoryInfo:
+        return self.renderers + (self.broker or ZERO) + (self.zygote or ZERO)
+
+
+@dataclass(frozen=True)
+class LifecycleRecord:
+    """One policy decision and what came of it (for the UI's discards page)."""
+
+    time: float
+    tab: int
+    action: str  # freeze, discard
+    reason: str
+    outcome: str  # done, or why not
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    ppid: int
+    role: str  # broker, zygote, renderer
+    tab: int | None = None
+    state: str = ""
+    title: str = ""
+
+
+class BrowserImpl:
+    """The broker: tabs, the network, policy, and the processes behind them."""
+
+    def __init__(
+        self,
+        *,
+        sandbox: bool = True,
+        width: int = DEFAULT_WIDTH,
+        load_timeout: float = 15.0,
+        request_timeout: float = 30.0,
+        renderer_uid: int | None = None,
+        renderer_gid: int | None = None,
+        cold_renderers: bool = False,
+        policy: LifecyclePolicy | None = None,
+        profile: str | os.PathLike | None = None,
+    ) -> None:
+        uid, gid = default_drop_ids()
+        self.sandbox = SandboxSettings(
+            enabled=sandbox,
+            uid=renderer_uid if renderer_uid is not None else uid,
+            gid=renderer_gid if renderer_gid is not None else gid,
+        )
+        self.width = width
+        self.request_timeout = request_timeout  # how long a renderer may take to answer
+        self.tabs: list[TabImpl] = []
+        self.active_tab: TabImpl | None = None
+        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
+        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers)
+        self._tab_ids = itertools.count(1)
+        self._subscribers: list[Callable[[TabEvent], None]] = []
+        self.last_sandbox_report: list[protocol.SandboxLayer] = []
+        # -- lifecycle
+        self.policy = policy or LifecyclePolicy()
+        self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
+        self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
+        self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
+        self._policy_task: asyncio.Task | None = None
+        self._policy_wakeup = asyncio.Event()
+
+    @property
+    def started(self) -> bool:
+        return self.processes.started
+
+    # -- start and stop -----------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.processes.start(
+            heartbeat_interval_s=self.policy.heartbeat_interval_s,
+            heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
+        )
+        self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")
+
+    async def shutdown(self) -> None:
+        if self._policy_task is not None:
+            self._policy_task.cancel()
+            await asyncio.wait({self._policy_task}, timeout=5)
+            self._policy_task = None
+        for tab in list(self.tabs):
+            tab.set_state(TabState.CLOSED, "browser shutdown")
+        self.tabs.clear()
+        try:
+            await asyncio.to_thread(self.profile.close)  # this session's snapshots go
+        except Exception as error:  # noqa: BLE001 - shutting down must finish
+            log.warning("could not close the profile: %s", error)
+        await self.processes.shutdown()
+        await self.loader.aclose()
+
+    def sandbox_page(self) -> str:
+        """about:sandbox, from the last report a renderer gave."""
+        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled)
+
+    # -- tabs ---------------------------------------------------------------------
+
+    async def open(self, url: str = "about:welcome", *, width: int | None = None, activate: bool = True) -> TabImpl:
+        """Open ``url`` in a new tab with its own renderer process."""
+        tab = TabImpl(self, next(self._tab_ids), width or self.width)
+        self.tabs.append(tab)
+        if activate or self.active_tab is None:
+            self.activate(tab)
+        await tab.navigate(url)
+        self._policy_wakeup.set()  # a new renderer to measure
+        return tab
+
+    def activate(self, tab: TabImpl) -> None:
+        """Make ``tab`` the active tab.  A frozen tab is thawed at once; a
+        discarded (or crashed) one is brought back in the background."""
+        self.make_active(tab)
+        if tab.state is TabState.DISCARDED or (tab.state is TabState.CRASHED and not tab.crash_loop):
+            task = asyncio.ensure_future(tab.wake())
+            task.add_done_callback(_log_task_failure)
+
+    def make_active(self, tab: TabImpl) -> None:
+        previous, self.active_tab = self.active_tab, tab
+        now = time.monotonic()
+        tab.last_active = now
+        if previous is not None and previous is not tab:
+            previous.last_active = now  # idle from now on
+            if previous.state is TabState.ACTIVE:
+                previous.set_state(TabState.BACKGROUND, "another tab was activated")
+        if tab.state is TabState.FROZEN:
+            tab.resume_renderer()
+            tab.set_state(TabState.ACTIVE, "activated: thawed")
+        elif tab.state is TabState.BACKGROUND:
+            tab.set_state(TabState.ACTIVE, "activated")
+        self._policy_wakeup.set()
+
+    async def close_tab(self, tab: TabImpl) -> None:
+        if tab in self.tabs:
+            self.tabs.remove(tab)
+        if self.active_tab is tab:
+            self.active_tab = self.tabs[-1] if self.tabs else None
+            if self.active_tab is not None:
+                self.activate(self.active_tab)
+        # A heartbeat in flight ends with the renderer; cancelling it would
+        # make its Pong an answer to nothing, which is a bad message.
+        host, tab.host = tab.host, None
+        if host is not None:
+            self.sampler.forget(host.pid)
+            await self.processes.end(host)
+        if tab.snapshot_bytes is not None or self.profile.opened:
+            await tab.forget_snapshot()  # snapshots of closed tabs are deleted
+
+    # -- compromise simulation ------------------------------------------------------
+
+    async def open_compromised(self, url: str, code: str) -> TabImpl:
+        """Open ``url`` in a tab whose renderer runs attacker ``code`` in place
+        of its message loop, after full lockdown: the broker treats it as it
+        treats any renderer, and the test is that nothing it sends gets
+        past the broker."""
+        tab = TabImpl(self, next(self._tab_ids), self.width)
+        tab.compromised_by = code
+        self.tabs.append(tab)
+        if self.active_tab is None:
+            self.activate(tab)
+        await tab.navigate(url)
+        return tab
+
+    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a fresh, fully sandboxed renderer."""
+        if not self.started:
+            raise BrowserError("the browser is not started")
+        return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout)
+
+    # -- events -------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[TabEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` on every lifecycle transition; returns an unsubscribe."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def subscribe_ipc(self, callback: Callable[[IpcEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` for every IPC message (for the IPC inspector)."""
+        return self.processes.subscribe_ipc(callback)
+
+    def publish(self, event: TabEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001
+                log.exception("lifecycle subscriber failed")
+
+    # -- inspection -----------------------------------------------------------------
+
+    def processes_info(self) -> list[ProcessInfo]:
+        """The live process tree: broker, zygote, one renderer per live tab."""
+        result = [ProcessInfo(os.getpid(), os.getppid(), "broker", state="running", title="minibrowser")]
+        zygote_pid = self.processes.zygote_pid
+        if zygote_pid:
+            result.append(ProcessInfo(zygote_pid, os.getpid(), "zygote", state="running", title="zygote"))
+        for tab in self.tabs:
+            if tab.pid:
+                result.append(
+                    ProcessInfo(tab.pid, zygote_pid, "renderer", tab=tab.id, state=tab.state.value, title=tab.title)
+                )
+        return result
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def memory(self) -> MemoryTotals:
+        """Memory of the renderers, the broker and the zygote at their last samples."""
+        renderers = ZERO
+        live = frozen = discarded = snapshot_bytes = 0
+        for tab in self.tabs:
+            if tab.state is TabState.DISCARDED:
+                discarded += 1
+                snapshot_bytes += tab.snapshot_bytes or 0
+            elif tab.pid:
+                live += 1
+                frozen += tab.state is TabState.FROZEN
+                renderers = renderers + (tab.memory or ZERO)
+        broker = self.sampler.last(os.getpid())
+        zygote = self.sampler.last(self.processes.zygote_pid)
+        return MemoryTotals(
+            renderers=renderers,
+            broker=broker.memory if broker else None,
+            zygote=zygote.memory if zygote else None,
+            live_renderers=live,
+            frozen=frozen,
+            discarded=discarded,
+            snapshot_bytes=snapshot_bytes,
+        )
+
+    async def sample_now(self) -> None:
+        """Measure every process whose last sample is over a second old (off the event loop)."""
+        pids = [tab.pid for tab in self.tabs if tab.pid]
+        pids.append(os.getpid())
+        if self.processes.zygote_pid:
+            pids.append(self.processes.zygote_pid)
+        await self.sampler.sample(pids)
+
+    async def restore_session(self) -> list[TabImpl]:
+        """Bring back, as discarded tabs, the snapshots a broker that was
+        killed left in this profile.  Each is restored when activated."""
+        rows = await asyncio.to_thread(self.profile.orphaned)
+        tabs = []
+        for row in rows:
+            tab = TabImpl(self, next(self._tab_ids), self.width)
+            await asyncio.to_thread(self.profile.adopt, row.session, row.tab, tab.id)
+            tab.url, tab.title, tab.snapshot_bytes = row.url, row.title, row.size
+            tab.frame = discarded_frame(row.url, row.title, tab.width)
+            self.tabs.append(tab)
+            tab.set_state(TabState.DISCARDED, "saved by a previous session")
+            tabs.append(tab)
+        await asyncio.to_thread(self.profile.forget_dead_sessions)
+        return tabs
+
+    async def _policy_loop(self) -> None:
+        """Measure the renderers (in a thread) and carry out the policy's decisions."""
+        while True:
+            # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a
+            # cancellation that races with the event, and shutdown would hang.
+            waiter = asyncio.ensure_future(self._policy_wakeup.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=self.policy.tick_interval_s)
+            finally:
+                waiter.cancel()
+            self._policy_wakeup.clear()
+            try:
+                await self.sample_now()
+                self._apply_policy()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the policy must outlive one bad tick
+                log.exception("lifecycle policy tick failed")
+
+    def _apply_policy(self) -> None:
+        now = time.monotonic()
+        by_id = {tab.id: tab for tab in self.tabs}
+        for decision in decide([tab.facts(now) for tab in self.tabs], self.policy):
+            tab = by_id[decision.tab]
+            tab.policy_busy = True
+            task = asyncio.ensure_future(self._carry_out(tab, decision.action, decision.reason))
+            task.add_done_callback(_log_task_failure)
+
+    async def _carry_out(self, tab: TabImpl, action: Action, reason: str) -> None:
+        outcome = "done"
+        try:
+            if action is Action.DISCARD:
+                await tab.discard(reason=reason)
+            else:
+                await tab.freeze(reason=reason)
+        except LifecycleRefused as refused:
+            outcome = refused.reason.describe()
+        except BrowserError as error:
+            outcome = str(error)
+        finally:
+            tab.policy_busy = False
+        self.decisions.append(LifecycleRecord(time.time(), tab.id, action.value, reason, outcome))
+
+
+def _log_task_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("lifecycle task failed: %s", task.exception())
+
+

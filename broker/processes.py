@@ -1,0 +1,313 @@
+"""RendererProcesses: every renderer process of one broker, from fork to exit.
+
+This is the one owner of renderer processes, the way Chromium's
+``RenderProcessHostImpl`` and its launcher are: it holds the private runtime
+directory, the IPC hub and the zygote; it launches a renderer through the
+zygote (for a tab, or to run compromise-simulation code), waits for its
+handshake, keeps its heartbeat, ends it, and reports its exit to the
+renderer's observer (its tab).  Everything a renderer sends reaches the
+broker through here and is checked by the hub and the renderer's
+``RendererHost`` before anyone acts on it.  Nothing outside ``broker/``
+touches a renderer process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import pwd
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from broker.bad_message import BadMessage
+from broker.host import IpcEvent, RendererGone, RendererHost, RendererObserver
+from broker.ipc import IpcHub
+from broker.runtime import RuntimeDir
+from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
+from renderer import protocol
+
+log = logging.getLogger("minibrowser.broker")
+
+#: How long a new renderer may take to connect and finish its handshake.
+HANDSHAKE_TIMEOUT_S = 15.0
+
+
+class LaunchError(Exception):
+    """A renderer could not be started; ``str()`` is one line for a person."""
+
+
+@dataclass
+class SandboxSettings:
+    """What the broker asks every renderer to apply."""
+
+    enabled: bool = True
+    uid: int | None = None
+    gid: int | None = None
+    memory_bytes: int = 2 * 1024**3
+    open_files: int = 64
+    file_size_bytes: int = 16 * 1024**2
+    cpu_seconds: int = 3600
+
+    def policy(self, **overrides) -> protocol.SandboxPolicy:
+        values = dict(
+            enabled=self.enabled,
+            uid=self.uid,
+            gid=self.gid,
+            memory_bytes=self.memory_bytes,
+            open_files=self.open_files,
+            file_size_bytes=self.file_size_bytes,
+            cpu_seconds=self.cpu_seconds,
+        )
+        values.update(overrides)
+        return protocol.SandboxPolicy(**values)
+
+
+def default_drop_ids() -> tuple[int | None, int | None]:
+    """Root drops renderers to ``nobody``; anyone else keeps their own uid."""
+    if os.getuid() != 0:
+        return None, None
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
+
+
+@dataclass
+class ProbeOutcome:
+    """How compromise-simulation code ended inside its renderer."""
+
+    outcome: str  # completed, raised, killed, exited, timeout, failed
+    detail: str = ""
+    errno: int | None = None
+    signal: int | None = None
+    bad_message: str | None = None  # set when the broker ended it for a message
+    pid: int = 0
+
+    def to_json(self) -> dict:
+        # A bad-message kill names its reason in ``detail``.
+        return {"outcome": self.outcome, "detail": self.detail, "errno": self.errno, "signal": self.signal}
+
+
+class RendererProcesses:
+    """The broker's renderer processes: launch, heartbeats, end, exit."""
+
+    def __init__(self, sandbox: SandboxSettings, *, cold: bool = False) -> None:
+        self.sandbox = sandbox
+        self.cold = cold  # benchmarks only: every renderer a fresh interpreter
+        self.runtime: RuntimeDir | None = None
+        self.hub: IpcHub | None = None
+        self.zygote: ZygoteClient | ColdSpawner | None = None
+        self._hosts: dict[int, RendererHost] = {}  # by pid, while alive
+        self._spawn_ids = itertools.count(1)
+        self._probe_ids = itertools.count(1)
+        self._ipc_subscribers: list[Callable[[IpcEvent], None]] = []
+        self._heartbeats: asyncio.Task | None = None
+        self.started = False
+
+    # -- start and stop -------------------------------------------------------
+
+    async def start(self, *, heartbeat_interval_s: float, heartbeat_timeout_s: float) -> None:
+        self.runtime = RuntimeDir()
+        try:
+            if self.sandbox.enabled and os.getuid() == 0 and self.sandbox.uid not in (None, 0):
+                self.runtime.hand_to(self.sandbox.uid, self.sandbox.gid)
+            # The zygote first: it must be forked before ZeroMQ starts threads here.
+            spawner = ColdSpawner if self.cold else ZygoteClient
+            self.zygote = spawner(self.runtime.path, on_exit=self._child_exited)
+            await self.zygote.start()
+            self.hub = IpcHub(self.runtime.endpoint)
+            self.hub.start()
+            self.runtime.socket_bound()
+        except BaseException:
+            await self.shutdown()
+            raise
+        self.started = True
+        self._heartbeats = asyncio.create_task(
+            self._heartbeat_loop(heartbeat_interval_s, heartbeat_timeout_s), name="heartbeats"
+        )
+
+    async def shutdown(self) -> None:
+        """End every renderer, the zygote and the hub; remove the runtime directory."""
+        self.started = False
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+            await asyncio.wait({self._heartbeats}, timeout=5)
+            self._heartbeats = None
+        for host in list(self._hosts.values()):
+            host.resume()  # a stopped renderer must be able to die quickly
+        if self.zygote is not None:
+            await self.zygote.stop()
+            self.zygote = None
+        if self.hub is not None:
+            await self.hub.close()
+            self.hub = None
+        if self.runtime is not None:
+            self.runtime.remove()
+            self.runtime = None
+
+    @property
+    def zygote_pid(self) -> int:
+        zygote = self.zygote
+        return zygote.pid if zygote is not None and zygote.process is not None else 0
+
+    @property
+    def hosts(self) -> list[RendererHost]:
+        """Every live renderer."""
+        return list(self._hosts.values())
+
+    # -- launching ------------------------------------------------------------
+
+    async def launch(
+        self,
+        tab: int,
+        *,
+        observer: RendererObserver | None = None,
+        probe: str | None = None,
+        policy: protocol.SandboxPolicy | None = None,
+    ) -> RendererHost:
+        """Fork a sandboxed renderer for ``tab`` and wait for its handshake."""
+        if not self.started:
+            raise LaunchError("the browser is not started")
+        token = secrets.token_urlsafe(24)
+        log_path = self.runtime.log_path(f"renderer-{tab}-{next(self._spawn_ids)}.log")
+        host = RendererHost(
+            tab,
+            token=token,
+            log_path=log_path,
+            send=self.hub.send,
+            probe=probe is not None,
+            events=self._ipc_event if self._ipc_subscribers else None,
+        )
+        host.observer = observer
+        self.hub.expect(host)
+        request = protocol.SpawnRenderer(
+            tab=tab,
+            token=token,
+            endpoint=self.runtime.endpoint,
+            log_path=log_path,
+            policy=policy or self.sandbox.policy(),
+            probe=probe,
+        )
+        try:
+            pid = await self.zygote.spawn(request)
+        except (ZygoteError, asyncio.TimeoutError) as error:
+            self.hub.forget(host)
+            raise LaunchError(f"could not start a renderer: {error or 'the zygote did not answer'}") from None
+        host.pid = pid
+        self._hosts[pid] = host
+        try:
+            await asyncio.wait_for(asyncio.shield(host.connected), HANDSHAKE_TIMEOUT_S)
+        except RendererGone:
+            detail = _last_log_message(host)
+            if host.exit is not None and host.exit.code == protocol.ExitCode.SANDBOX_UNAVAILABLE and detail:
+                # The renderer's own line already says what is missing and what to do.
+                raise LaunchError(
+                    f"cannot sandbox the renderer: {detail.removeprefix('sandbox unavailable: ')}"
+                ) from None
+            raise LaunchError(
+                f"the renderer could not start: {host.exit.cause if host.exit else 'it exited'}"
+                + (f" ({detail})" if detail else "")
+            ) from None
+        except asyncio.TimeoutError:
+            host.terminate("it did not connect in time")
+            raise LaunchError("the renderer did not connect to the broker in time") from None
+        return host
+
+    async def end(self, host: RendererHost, *, grace: float = 1.0, cause: str = "the tab was closed") -> None:
+        """End a renderer the browser no longer needs: ask it to exit, then
+        kill it if it does not within ``grace`` seconds."""
+        host.resume()  # a stopped renderer cannot read its Shutdown
+        if host.alive and host.routing_id is not None:
+            try:
+                host.send(protocol.Shutdown())
+            except RendererGone:
+                pass
+            try:
+                await asyncio.wait_for(asyncio.shield(host.exited), grace)
+            except asyncio.TimeoutError:
+                pass
+        if host.alive:
+            host.terminate(cause)
+            try:
+                await asyncio.wait_for(asyncio.shield(host.exited), 5)
+            except asyncio.TimeoutError:
+                log.warning("renderer pid %s did not exit", host.pid)
+        if self.hub is not None:
+            self.hub.forget(host)
+
+    def _child_exited(self, message: protocol.ChildExited) -> None:
+        host = self._hosts.pop(message.pid, None)
+        if host is None:
+            return
+        if self.hub is not None:
+            self.hub.forget(host)
+        host.mark_exited(message.code, message.signal)
+
+    # -- compromise simulation -------------------------------------------------
+
+    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0) -> ProbeOutcome:
+        """Run ``code`` inside a fresh, fully sandboxed renderer (after
+        lockdown, as a compromised renderer would) and report how it ended.
+
+        Probe code reaches a renderer only in the zygote's spawn request,
+        which only the broker sends: nothing a page or a renderer sends can
+        turn it on."""
+        policy = self.sandbox.policy(**({"cpu_seconds": cpu_seconds} if cpu_seconds else {}))
+        # Probe renderers get tab ids of their own, far from any real tab's.
+        probe_tab = 1_000_000 + next(self._probe_ids)
+        try:
+            host = await self.launch(probe_tab, probe=code, policy=policy)
+        except LaunchError as error:
+            return ProbeOutcome("failed", str(error))
+        done, _ = await asyncio.wait({host.probe_result, host.exited}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if host.probe_result in done and host.probe_result.exception() is None:
+            result = host.probe_result.result()
+            await self.end(host, grace=2.0, cause="the probe finished")
+            return ProbeOutcome(result.outcome, result.detail, result.errno, pid=host.pid)
+        if not done:
+            host.terminate("the probe did not finish in time")
+            await asyncio.wait({host.exited}, timeout=5)
+            return ProbeOutcome("timeout", f"did not finish within {timeout:g} s", pid=host.pid)
+        info = host.exited.result()
+        bad = info.reason.name if isinstance(info.reason, BadMessage) else None
+        if info.signal is not None or bad:
+            return ProbeOutcome("killed", info.cause, signal=info.signal, bad_message=bad, pid=host.pid)
+        return ProbeOutcome("exited", info.cause, pid=host.pid)
+
+    # -- heartbeats --------------------------------------------------------------
+
+    async def _heartbeat_loop(self, interval_s: float, timeout_s: float) -> None:
+        """Ping every running renderer; a stopped (frozen) one is not pinged."""
+        step = min(interval_s, timeout_s / 5)
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for host in list(self._hosts.values()):
+                if not host.probe:
+                    host.heartbeat(now, interval_s=interval_s, timeout_s=timeout_s)
+
+    # -- IPC events (the IPC inspector) ------------------------------------------
+
+    def subscribe_ipc(self, callback: Callable[[IpcEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` for every IPC message; returns an unsubscribe."""
+        self._ipc_subscribers.append(callback)
+        for host in self._hosts.values():
+            host.events = self._ipc_event
+        return lambda: self._ipc_subscribers.remove(callback)
+
+    def _ipc_event(self, event: IpcEvent) -> None:
+        for callback in list(self._ipc_subscribers):
+            callback(event)
+
+
+def _last_log_message(host: RendererHost) -> str:
+    tail = host.read_log_tail(1)
+    if ": " in tail:
+        tail = tail.split(": ", 1)[1]
+    return tail.strip()

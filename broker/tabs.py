@@ -1,0 +1,682 @@
+"""Tabs: navigation, history and the lifecycle of one tab, in the broker.
+
+``TabImpl`` is the broker's record of a tab: the URL it committed, its
+history, the frame its renderer last drew, and its lifecycle state.  Every
+decision about a tab (which URL may load, which file may be read, what a
+snapshot's URL is) is made from this record, never from what a renderer
+reports.  The renderer behind a tab is a ``RendererHost`` owned by
+``RendererProcesses``; the tab only observes it.
+
+The public face of a tab is ``browser.api.Tab``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import html
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
+from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout
+from broker.lifecycle import CrashHistory, DiscardRefusal, TabFacts, discard_refusal, freeze_refusal
+from broker.memory import MemoryInfo
+from broker.processes import LaunchError
+from browser.loader import LoadError, Response, normalize_url
+from browser.profile import ProfileError, StoredHistoryEntry, StoredTab
+from renderer import protocol
+
+if TYPE_CHECKING:
+    from broker.kernel import BrowserImpl
+
+log = logging.getLogger("minibrowser.broker")
+
+DEBUG_URLS = {
+    "about:crash": "crash",
+    "about:kill": "kill",
+    "about:hang": "hang",
+    "about:memory-exhaust": "memory-exhaust",
+}
+
+
+class TabState(enum.Enum):
+    LOADING = "loading"
+    ACTIVE = "active"
+    BACKGROUND = "background"
+    FROZEN = "frozen"
+    DISCARDED = "discarded"
+    CRASHED = "crashed"
+    UNRESPONSIVE = "unresponsive"
+    CLOSED = "closed"
+
+
+
+
+@dataclass
+class HistoryEntry:
+    url: str
+    method: str = "GET"
+    form_body: str = ""
+    title: str = ""
+
+
+@dataclass
+class Timings:
+    fetch_ms: float | None = None
+    spawn_ms: float | None = None
+    first_frame_ms: float | None = None
+    restore_ms: float | None = None  # a discarded tab back on screen
+
+
+
+def sad_tab_frame(url: str, title: str, cause: str, width: int, *, note: str | None = None) -> protocol.Frame:
+    """The page a crashed tab shows.  Built by the broker from plain lines:
+    there is no renderer left to draw it, and it holds no page content."""
+    S = protocol.Style
+    lines = [
+        protocol.Line([protocol.Span("Aw, snap! This tab's renderer stopped.", S.HEADING | S.ERROR)]),
+        protocol.Line([]),
+        protocol.Line([protocol.Span(f"Cause: {cause}")]),
+        protocol.Line([protocol.Span(f"Page:  {url}")]),
+        protocol.Line([]),
+        protocol.Line([protocol.Span("Reload the tab to start a new renderer for it.")]),
+    ]
+    if note:
+        lines += [protocol.Line([]), protocol.Line([protocol.Span(f"Note: {note}", S.ERROR)])]
+    return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="error")
+
+
+def discarded_frame(url: str, title: str, width: int) -> protocol.Frame:
+    """What a discarded tab holds in the broker: a placeholder, not the page
+    (the page is in the profile until the tab is activated)."""
+    lines = [
+        protocol.Line([protocol.Span("This tab was discarded to save memory.", protocol.Style.HEADING)]),
+        protocol.Line([]),
+        protocol.Line([protocol.Span(f"Page:  {url}")]),
+        protocol.Line([protocol.Span("Activate it to bring it back as you left it, without the network.")]),
+    ]
+    return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="discarded")
+
+
+def error_page(url: str, error: Exception) -> bytes:
+    """An HTML page for a load that failed; the renderer lays it out."""
+    message = html.escape(str(error))
+    return (
+        "<!doctype html><html><head><title>Can't open this page</title></head><body>"
+        f"<h1>Can't open this page</h1><p>{message}</p>"
+        f"<p>Address: <code>{html.escape(url)}</code></p></body></html>"
+    ).encode("utf-8")
+
+
+def binary_page(response: Response) -> bytes:
+    return (
+        "<!doctype html><html><head><title>Cannot display this file</title></head><body>"
+        "<h1>Cannot display this file</h1>"
+        f"<p>{html.escape(response.final_url)} is {html.escape(response.content_type or 'binary data')}"
+        f" ({len(response.body)} bytes), which a text browser cannot show.</p>"
+        "</body></html>"
+    ).encode("utf-8")
+
+
+
+@dataclass(frozen=True)
+class TabEvent:
+    """A lifecycle transition, published to every subscriber."""
+
+    tab: int
+    old: TabState
+    new: TabState
+    reason: str
+    time: float
+
+
+
+class TabImpl:
+    """One tab in the broker: its committed URL, its frame, its history, its
+    lifecycle state; the observer of its renderer process."""
+
+    def __init__(self, browser: BrowserImpl, tab_id: int, width: int) -> None:
+        self.browser = browser
+        self.id = tab_id
+        self.width = width
+        self.url = "about:blank"
+        self.title = ""
+        self.frame: protocol.Frame | None = None
+        self.state = TabState.LOADING
+        self.error: str | None = None  # last load error, one line
+        self.crash_cause: str | None = None
+        self.host: RendererHost | None = None
+        self.history: list[HistoryEntry] = []
+        self.history_index = -1
+        self.timings = Timings()
+        self.last_active = time.monotonic()
+        self._lock = asyncio.Lock()
+        # -- lifecycle
+        self._pinned = False
+        self._kept = False
+        self.crashes = CrashHistory(browser.policy.crash_limit, browser.policy.crash_window_s)
+        self.crash_loop = False  # crashed too often: no automatic restart
+        self.snapshot_bytes: int | None = None  # size of its row in the profile while discarded
+        self._discarding = False
+        self.policy_busy = False  # a policy action for this tab is in flight
+        self._end_cause: str | None = None  # set when the browser or the user ends the renderer
+        self._state_before_hang: TabState | None = None
+        self.public = None  # the one browser.api.Tab that shows this tab
+        # Compromise simulation: attacker code that replaces this tab's
+        # renderer's message loop after lockdown (None for every real tab).
+        self.compromised_by: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Tab {self.id} {self.state.value} {self.url!r}>"
+
+    @property
+    def pid(self) -> int | None:
+        return self.host.pid if self.host is not None and self.host.alive else None
+
+    @property
+    def committed_url(self) -> str:
+        """The URL of the document the broker committed to this tab: its own
+        record, never what the renderer reports."""
+        if 0 <= self.history_index < len(self.history):
+            return self.history[self.history_index].url
+        return self.url
+
+    # -- the renderer ---------------------------------------------------------
+
+    async def _renderer(self) -> RendererHost:
+        if self.state is TabState.CLOSED:
+            raise TabClosed(f"tab {self.id} is closed")
+        if self.host is None or not self.host.alive:
+            started = time.perf_counter()
+            try:
+                self.host = await self.browser.processes.launch(self.id, observer=self, probe=self.compromised_by)
+            except LaunchError as error:
+                raise BrowserError(str(error)) from None
+            self.timings.spawn_ms = (time.perf_counter() - started) * 1000
+        return self.host
+
+    # -- what the renderer process tells its observer --------------------------
+
+    def renderer_exited(self, host: RendererHost, info: ExitInfo) -> None:
+        if host is not self.host or self.state is TabState.CLOSED:
+            return
+        cause, self._end_cause = self._end_cause or info.cause, None
+        now = time.monotonic()
+        self.crashes.record(now)
+        self.crash_loop = self.crashes.looping(now)
+        note = self.crashes.describe() if self.crash_loop else None
+        self.crash_cause = cause
+        self.set_state(TabState.CRASHED, cause + (f"; {note}" if note else ""))
+        self.frame = sad_tab_frame(self.url, self.title, cause, self.width, note=note)
+
+    def renderer_unresponsive(self, host: RendererHost, waited_s: float) -> None:
+        if host is not self.host or self.state in (TabState.CLOSED, TabState.CRASHED):
+            return
+        self._state_before_hang = self.state
+        self.set_state(TabState.UNRESPONSIVE, f"its renderer did not answer a heartbeat for {waited_s:.0f} s")
+
+    def renderer_responsive(self, host: RendererHost) -> None:
+        if self.state is not TabState.UNRESPONSIVE or host is not self.host:
+            return
+        back = self._state_before_hang
+        if back is not TabState.LOADING or not self._lock.locked():
+            back = self._settled_state()
+        self.set_state(back, "the renderer answers again")
+
+    def set_state(self, state: TabState, reason: str = "") -> None:
+        if state is self.state:
+            return
+        old, self.state = self.state, state
+        self.browser.publish(TabEvent(self.id, old, state, reason, time.time()))
+
+    def _settled_state(self) -> TabState:
+        return TabState.ACTIVE if self.browser.active_tab is self else TabState.BACKGROUND
+
+    async def _ask(self, make):
+        host = await self._renderer()
+        await host.wait_running()  # a frozen renderer's messages wait here until it is thawed
+        try:
+            return await host.request(make, timeout=self.browser.request_timeout)
+        except RendererGone as gone:
+            raise TabCrashed(str(gone)) from None
+        except RendererTimeout as slow:
+            # A renderer that does not answer is ended; the tab shows why.
+            await self._end_renderer(host, f"its renderer did not answer in time ({slow})")
+            raise TabCrashed(str(slow)) from None
+
+    async def _end_renderer(self, host: RendererHost, cause: str) -> None:
+        """End this tab's renderer now; the tab becomes crashed with ``cause``."""
+        if host.alive:
+            self._end_cause = cause
+            host.terminate(cause)
+            await asyncio.wait({host.exited}, timeout=5)
+
+    # -- loading --------------------------------------------------------------
+
+    async def navigate(self, url: str, *, typed: bool = True) -> protocol.Frame:
+        """Go to ``url`` as if the user typed it in the address bar."""
+        async with self._lock:
+            try:
+                target = normalize_url(url)
+            except LoadError as error:
+                await self._show_error(url, error)
+                return self.frame
+            if typed and target in DEBUG_URLS:
+                return await self._debug(DEBUG_URLS[target])
+            return await self._load(HistoryEntry(target), initiator=None)
+
+    async def _load(self, entry: HistoryEntry, *, initiator: str | None, history: str = "push") -> protocol.Frame:
+        if self.state is TabState.FROZEN:
+            self.resume_renderer()
+        if self.state is TabState.DISCARDED:
+            await self.forget_snapshot()
+        self.set_state(TabState.LOADING, "navigation")
+        self.url = entry.url
+        self.error = None
+        started = time.perf_counter()
+        if entry.url == "about:sandbox":  # a live page: ask this tab's own renderer first
+            try:
+                await self.sandbox_report()
+            except (BrowserError, RendererGone) as error:
+                return self._spawn_failed(error)
+        spawn = asyncio.ensure_future(self._renderer())
+        try:
+            response = await self.browser.loader.load(
+                entry.url, initiator=initiator, method=entry.method, form_body=entry.form_body
+            )
+        except LoadError as error:
+            response = error
+        self.timings.fetch_ms = (time.perf_counter() - started) * 1000
+        try:
+            await spawn
+        except (BrowserError, RendererGone) as spawn_error:
+            return self._spawn_failed(spawn_error)
+        if isinstance(response, LoadError):
+            await self._show_error(entry.url, response, history=history, entry=entry)
+            return self.frame
+        body, kind = response.body, response.kind
+        if kind == "binary":
+            body, kind = binary_page(response), "html"
+        frame = await self._render(
+            lambda request: protocol.LoadDocument(
+                request=request,
+                url=response.final_url,
+                content_type=response.content_type,
+                charset=response.charset,
+                body=body,
+                kind=kind,
+                width=self.width,
+                unsandboxed=not self.browser.sandbox.enabled,
+            )
+        )
+        self.timings.first_frame_ms = (time.perf_counter() - started) * 1000
+        entry.url = response.final_url
+        self._record(entry, history)
+        return frame
+
+    def _spawn_failed(self, error: Exception) -> protocol.Frame:
+        cause = str(error)
+        self.error = cause
+        self.crash_cause = cause
+        self.set_state(TabState.CRASHED, cause)
+        self.frame = sad_tab_frame(self.url, self.title, cause, self.width)
+        return self.frame
+
+    async def _render(self, make) -> protocol.Frame:
+        try:
+            reply = await self._ask(make)
+        except TabCrashed:
+            return self.frame  # _renderer_exited has put up the sad tab
+        self._apply_frame(reply.frame)
+        return self.frame
+
+    def _apply_frame(self, frame: protocol.Frame) -> None:
+        self.frame = frame
+        self.title = frame.title
+        self.set_state(self._settled_state(), "loaded")
+
+    def _record(self, entry: HistoryEntry, history: str) -> None:
+        entry.title = self.title
+        if history == "push":
+            del self.history[self.history_index + 1 :]
+            self.history.append(entry)
+            self.history_index = len(self.history) - 1
+        elif history == "replace" and self.history:
+            self.history[self.history_index] = entry
+
+    async def _show_error(
+        self, url: str, error: Exception, *, history: str = "push", entry: HistoryEntry | None = None
+    ) -> None:
+        self.error = str(error)
+        self.url = url
+        try:
+            await self._renderer()
+        except (BrowserError, RendererGone) as spawn_error:
+            self._spawn_failed(spawn_error)
+            return
+        await self._render(
+            lambda request: protocol.LoadDocument(
+                request=request,
+                url=url,
+                content_type="text/html",
+                charset="utf-8",
+                body=error_page(url, error),
+                kind="error",
+                width=self.width,
+                unsandboxed=not self.browser.sandbox.enabled,
+            )
+        )
+        self._record(entry or HistoryEntry(url), history)
+
+    async def _debug(self, action: str) -> protocol.Frame:
+        host = await self._renderer()
+        host.send(protocol.DebugAction(action=action))
+        if action in ("crash", "kill", "memory-exhaust"):
+            try:
+                await asyncio.wait_for(asyncio.shield(host.exited), 30)
+            except asyncio.TimeoutError:
+                pass
+        return self.frame
+
+    async def _navigate_from_page(self, request: protocol.NavigateRequest) -> protocol.Frame:
+        entry = HistoryEntry(request.url, method=request.method, form_body=request.form_body)
+        # The initiator is the document the broker committed, not the URL the renderer reports.
+        return await self._load(entry, initiator=self.committed_url)
+
+    # -- page actions -----------------------------------------------------------
+
+    async def follow(self, number: int) -> protocol.Frame:
+        """Follow link ``[number]``.  A navigation the page may not make
+        (a web page opening a local file) raises NavigationRefused."""
+        async with self._lock:
+            if self.frame is None or not any(link.number == number for link in self.frame.links):
+                raise NoSuchLink(f"there is no link [{number}] on this page")
+            reply = await self._ask(lambda request: protocol.FollowLink(request=request, number=number))
+            if isinstance(reply, protocol.NavigateRequest):
+                return await self._navigate_from_page(reply)
+            return self.frame
+
+    async def set_field(self, field_id: int, *, value: str | None = None, checked: bool | None = None) -> protocol.Frame:
+        """Type into, tick or choose in form control ``field_id`` (a checkbox
+        or radio with neither ``value`` nor ``checked`` toggles)."""
+        async with self._lock:
+            reply = await self._ask(
+                lambda request: protocol.SetField(request=request, field=field_id, value=value, checked=checked)
+            )
+            self._apply_frame(reply.frame)
+            return self.frame
+
+    async def press(self, field_id: int) -> protocol.Frame:
+        """Press button ``field_id``: a submit button sends its form."""
+        async with self._lock:
+            reply = await self._ask(lambda request: protocol.PressField(request=request, field=field_id))
+            if isinstance(reply, protocol.NavigateRequest):
+                return await self._navigate_from_page(reply)
+            self._apply_frame(reply.frame)
+            return self.frame
+
+    async def find(self, query: str) -> list[tuple[int, int, int]]:
+        async with self._lock:
+            reply = await self._ask(lambda request: protocol.Find(request=request, query=query))
+            if reply.frame is not None:
+                self.frame = reply.frame
+            return reply.matches
+
+    async def resize(self, width: int) -> protocol.Frame:
+        async with self._lock:
+            self.width = width
+            if self.host is None or not self.host.alive or self.frame is None:
+                return self.frame
+            reply = await self._ask(lambda request: protocol.Resize(request=request, width=width))
+            self._apply_frame(reply.frame)
+            return self.frame
+
+    def scroll_to(self, line: int) -> None:
+        if self.frame is not None:
+            self.frame.scroll = line
+        if self.host is not None and self.host.alive:
+            self.host.send(protocol.ScrollTo(line=line))
+
+    async def back(self) -> protocol.Frame | None:
+        return await self._go(-1)
+
+    async def forward(self) -> protocol.Frame | None:
+        return await self._go(+1)
+
+    async def _go(self, step: int) -> protocol.Frame | None:
+        async with self._lock:
+            index = self.history_index + step
+            if not 0 <= index < len(self.history):
+                return None
+            self.history_index = index
+            entry = self.history[index]
+            return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body), initiator=None, history="replace")
+
+    async def reload(self) -> protocol.Frame | None:
+        async with self._lock:
+            if not self.history:
+                return await self._load(HistoryEntry(self.url), initiator=None)
+            entry = self.history[self.history_index]
+            return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body), initiator=None, history="replace")
+
+    async def ping(self, *, timeout: float) -> float:
+        """One heartbeat round trip to the renderer, in milliseconds."""
+        host = await self._renderer()
+        await host.wait_running()
+        try:
+            return await host.ping(timeout=timeout)
+        except (RendererGone, RendererTimeout) as error:
+            raise TabCrashed(str(error)) from None
+
+    async def sandbox_report(self) -> list[protocol.SandboxLayer]:
+        """The sandbox of this tab's renderer, layer by layer, as it sees it."""
+        reply = await self._ask(lambda request: protocol.ReportSandbox(request=request))
+        self.browser.last_sandbox_report = reply.layers
+        return reply.layers
+
+    # -- lifecycle: freeze, discard, restore, crashes and hangs -----------------
+
+    @property
+    def pinned(self) -> bool:
+        return self._pinned
+
+    @property
+    def kept(self) -> bool:
+        return self._kept
+
+    def pin(self, on: bool = True) -> None:
+        """Pinned tabs are never discarded (nor frozen by the policy)."""
+        self._pinned = on
+
+    def keep(self, on: bool = True) -> None:
+        """The user asks to keep this tab: never frozen or discarded."""
+        self._kept = on
+
+    @property
+    def memory(self) -> MemoryInfo | None:
+        """The renderer's memory at the last sample (None before one, or without a renderer)."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample.memory if sample is not None else None
+
+    @property
+    def cpu_percent(self) -> float | None:
+        sample = self.browser.sampler.last(self.pid)
+        return sample.cpu_percent if sample is not None else None
+
+    @property
+    def cpu_time(self) -> float | None:
+        """User + system CPU seconds of the renderer, at the last sample."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample.cpu_time if sample is not None else None
+
+    def facts(self, now: float) -> TabFacts:
+        active = self.browser.active_tab is self
+        busy = self._lock.locked() or self._discarding or self.policy_busy
+        return TabFacts(
+            id=self.id,
+            state=self.state.value,
+            active=active,
+            pinned=self._pinned,
+            kept=self._kept,
+            has_document=self.frame is not None and self.host is not None and self.host.alive,
+            busy=busy,
+            idle_s=0.0 if active else max(0.0, now - self.last_active),
+            uss=None if self._discarding else getattr(self.memory, "uss", None),
+        )
+
+    def discard_refusal(self) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None."""
+        return discard_refusal(self.facts(time.monotonic()))
+
+    def freeze_refusal(self) -> DiscardRefusal | None:
+        """Why this tab may not be frozen now, or None."""
+        return freeze_refusal(self.facts(time.monotonic()))
+
+    async def freeze(self, *, reason: str = "frozen by the user") -> None:
+        """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is thawed."""
+        if (refusal := self.freeze_refusal()) is not None:
+            raise LifecycleRefused(self.id, "frozen", refusal)
+        async with self._lock:  # let a request in flight finish first
+            if (refusal := self.freeze_refusal()) is not None:
+                raise LifecycleRefused(self.id, "frozen", refusal)
+            if self.host is None or not self.host.alive:
+                raise LifecycleRefused(self.id, "frozen", DiscardRefusal.NO_DOCUMENT)
+            if not await self.host.stop():
+                return  # it is gone; its exit makes the tab crashed
+            self.set_state(TabState.FROZEN, reason)
+
+    async def unfreeze(self, *, reason: str = "thawed by the user") -> None:
+        """Let a frozen renderer run again (SIGCONT); waiting messages are delivered."""
+        if self.state is not TabState.FROZEN:
+            return
+        self.resume_renderer()
+        self.set_state(self._settled_state(), reason)
+
+    def resume_renderer(self) -> None:
+        if self.host is not None:
+            self.host.resume()
+
+    async def discard(self, *, reason: str = "discarded by the user") -> None:
+        """Swap the tab out: its renderer writes a snapshot, the broker stores it
+        in the profile, and the process is ended.  The tab keeps its title."""
+        if (refusal := self.discard_refusal()) is not None:
+            raise LifecycleRefused(self.id, "discarded", refusal)
+        self._discarding = True
+        try:
+            if self.state is TabState.FROZEN:
+                self.resume_renderer()  # it must run to write its snapshot
+            async with self._lock:
+                self._discarding = False
+                if (refusal := self.discard_refusal()) is not None:
+                    raise LifecycleRefused(self.id, "discarded", refusal)
+                self._discarding = True
+                await self._swap_out(reason)
+        finally:
+            self._discarding = False
+
+    async def _swap_out(self, reason: str) -> None:
+        host = self.host
+        timeout = max(10.0, self.browser.policy.heartbeat_timeout_s)
+        try:
+            reply = await host.request(lambda request: protocol.TakeSnapshot(request=request), timeout=timeout)
+        except (RendererGone, RendererTimeout) as error:
+            raise BrowserError(f"tab {self.id} could not save its state: {error}") from None
+        snapshot = reply.snapshot
+        if self.history and 0 <= self.history_index < len(self.history):
+            snapshot.url = self.history[self.history_index].url  # the broker's word, not the renderer's
+        stored = StoredTab(
+            snapshot=snapshot,
+            history=[StoredHistoryEntry(e.url, e.method, e.form_body, e.title) for e in self.history],
+            history_index=self.history_index,
+            pinned=self._pinned,
+            kept=self._kept,
+            width=self.width,
+        )
+        try:
+            self.snapshot_bytes = await self.browser.profile.save_async(self.id, stored)
+        except ProfileError as error:
+            raise BrowserError(f"tab {self.id} could not be discarded: {error}") from None
+        # Committed: from here on the tab can always be restored.
+        self.host = None  # its exit is not a crash
+        self.browser.sampler.forget(host.pid)
+        await self.browser.processes.end(host, cause="the tab was discarded")
+        self.frame = discarded_frame(self.committed_url, self.title, self.width)
+        self.set_state(TabState.DISCARDED, reason)
+
+    async def activate(self) -> protocol.Frame | None:
+        """Make this the active tab: a discarded tab is restored from its
+        snapshot (no network), a frozen one thawed, a crashed one reloaded
+        (unless it keeps crashing)."""
+        self.browser.make_active(self)
+        return await self.wake()
+
+    async def wake(self) -> protocol.Frame | None:
+        if self.state is TabState.DISCARDED:
+            return await self._restore()
+        if self.state is TabState.CRASHED and not self.crash_loop:
+            return await self.reload()
+        return self.frame
+
+    async def _restore(self) -> protocol.Frame | None:
+        async with self._lock:
+            if self.state is not TabState.DISCARDED:
+                return self.frame
+            started = time.perf_counter()
+            self.set_state(TabState.LOADING, "restoring from the profile")
+            load = asyncio.ensure_future(self.browser.profile.load_async(self.id))
+            spawn = asyncio.ensure_future(self._renderer())
+            try:
+                stored = await load
+            except ProfileError as error:
+                stored = None
+                log.warning("%s", error)
+            try:
+                await spawn
+            except (BrowserError, RendererGone) as spawn_error:
+                return self._spawn_failed(spawn_error)
+            if stored is None:  # nothing to restore from: load it again
+                self.snapshot_bytes = None
+                entry = self.history[self.history_index] if self.history else HistoryEntry(self.url)
+                return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body),
+                                        initiator=None, history="replace")
+            snapshot = stored.snapshot
+            snapshot.width = self.width  # the saved frame is used only at the same width
+            self.history = [HistoryEntry(e.url, e.method, e.form_body, e.title) for e in stored.history]
+            self.history_index = stored.history_index
+            self._pinned, self._kept = stored.pinned or self._pinned, stored.kept or self._kept
+            self.url = snapshot.url
+            unsandboxed = not self.browser.sandbox.enabled
+            frame = await self._render(
+                lambda request: protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed)
+            )
+            self.timings.restore_ms = (time.perf_counter() - started) * 1000
+            if self.state is not TabState.CRASHED:
+                await self.forget_snapshot()
+            return frame
+
+    async def forget_snapshot(self) -> None:
+        self.snapshot_bytes = None
+        try:
+            await asyncio.to_thread(self.browser.profile.delete, self.id)
+        except ProfileError as error:
+            log.warning("%s", error)
+
+    def end_process(self) -> None:
+        """The user ends this tab's renderer (hung or not): the tab becomes
+        crashed with the cause "ended by the user" and can be reloaded."""
+        host = self.host
+        if host is None or not host.alive:
+            return
+        self._end_cause = "ended by the user"
+        host.terminate("ended by the user")  # SIGKILL: works on a stopped process too
+
+    async def close(self) -> None:
+        if self.state is TabState.CLOSED:
+            return
+        self.set_state(TabState.CLOSED, "closed")
+        await self.browser.close_tab(self)
+
+
