@@ -1,0 +1,128 @@
+"""The browser half of the sandbox: a compromised tab renderer against the broker.
+
+Each test opens a tab whose renderer runs attacker code in place of its
+message loop, after full lockdown (``Browser.open_compromised``): a real
+renderer forked by the real zygote, sandboxed, on the real ZeroMQ socket.
+The broker drives the tab as it drives any tab; the test is what the user
+and the machine see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from browser import Browser, TabState
+from tests.support.httpserver import LocalHTTPServer
+
+SECRET_LINE = "root:x:0:0:"
+
+#: A renderer that draws one link [1] to file:///etc/passwd, claims its
+#: document is CLAIMED_URL, and asks to go there when the link is followed.
+FILE_THROUGH_NAVIGATION = """
+def frame(width):
+    link = protocol.Link(number=1, url="file:///etc/passwd", text="passwd")
+    line = protocol.Line([protocol.Span("[1]passwd", protocol.Style.LINK, 1)])
+    return protocol.Frame(url=CLAIMED_URL, title="innocent", width=width, lines=[line], links=[link])
+
+while True:
+    message = protocol.to_renderer_decoder.decode(sock.recv())
+    if isinstance(message, protocol.LoadDocument):
+        sock.send(protocol.encode(protocol.FrameReady(tab=tab, request=message.request, frame=frame(message.width))))
+    elif isinstance(message, protocol.FollowLink):
+        sock.send(protocol.encode(protocol.NavigateRequest(tab=tab, request=message.request, url="file:///etc/passwd")))
+    elif isinstance(message, protocol.Ping):
+        sock.send(protocol.encode(protocol.Pong(tab=tab, seq=message.seq)))
+    elif isinstance(message, protocol.Shutdown):
+        break
+"""
+
+#: A renderer that reads every request and never answers one.
+SILENT = """
+while True:
+    sock.recv()
+"""
+
+
+@pytest.fixture
+def http_server():
+    with LocalHTTPServer() as server:
+        yield server
+
+
+def test_the_secret_file_is_readable_outside_the_browser():
+    """The file the attack is after exists and holds what the test looks for."""
+    with open("/etc/passwd", encoding="utf-8") as passwd:
+        assert SECRET_LINE in passwd.read()
+
+
+async def test_a_renderer_with_its_true_url_cannot_navigate_to_a_file(http_server):
+    page = http_server.url("/hello")
+    code = f"CLAIMED_URL = {page!r}\n" + FILE_THROUGH_NAVIGATION
+    async with Browser() as browser:
+        tab = await browser.open_compromised(page, code)
+        assert tab.state is TabState.ACTIVE
+        await tab.follow(1)
+        assert tab.error == (
+            f"the page at {page} tried to open a local file (file:///etc/passwd): "
+            "only a URL you type can open local files"
+        )
+        assert SECRET_LINE not in tab.frame.text
+
+
+async def test_a_renderer_that_reports_a_file_url_cannot_read_files_through_the_broker(http_server):
+    """Chromium's rule: the broker decides from the URL it committed, never
+    from the one the renderer reports.  Reporting file:///etc/ is itself a
+    bad message; the tab never holds the file."""
+    page = http_server.url("/hello")
+    code = "CLAIMED_URL = 'file:///etc/'\n" + FILE_THROUGH_NAVIGATION
+    async with Browser() as browser:
+        tab = await browser.open_compromised(page, code)
+        assert tab.state is TabState.CRASHED
+        assert tab.crash_cause == (
+            "ended by the browser: bad message URL_MISMATCH: "
+            "the frame is for a URL other than the document the browser committed"
+        )
+        assert tab.final_url == page
+        if tab.frame is not None:
+            assert SECRET_LINE not in tab.frame.text
+        await tab.navigate(page)  # the same attacker, again: it never gets further
+        assert tab.state is TabState.CRASHED
+        assert SECRET_LINE not in tab.frame.text
+
+
+async def test_a_renderer_that_never_answers_is_ended_with_a_clear_cause(http_server):
+    page = http_server.url("/hello")
+    async with Browser(request_timeout=1.0) as browser:
+        other = await browser.open(page, activate=False)
+        tab = await browser.open_compromised(page, SILENT)
+        assert tab.state is TabState.CRASHED
+        assert tab.crash_cause == (
+            f"its renderer did not answer in time (the renderer of tab {tab.id} "
+            "did not answer LoadDocument within 1 s)"
+        )
+        assert tab.frame.text.splitlines()[:4] == [
+            "Aw, snap! This tab's renderer stopped.",
+            "",
+            f"Cause: {tab.crash_cause}",
+            f"Page:  {page}",
+        ]
+        assert tab.pid is None
+        # The broker and the other tab go on.
+        await other.navigate(page)
+        assert other.state is TabState.ACTIVE
+        assert "Hello, world" in other.frame.text
+        assert await asyncio.wait_for(other.ping(), 5) > 0
+
+
+async def test_the_api_exposes_no_broker_machinery():
+    """The API is a façade: nothing of the broker's machinery is reachable
+    as a public attribute of a Browser or a Tab."""
+    async with Browser() as browser:
+        tab = await browser.open("about:blank")
+        for obj in (browser, tab):
+            public = {name for name in dir(obj) if not name.startswith("_")}
+            assert not public & {"host", "hub", "zygote", "runtime", "processes_impl", "sampler", "loader"}
+        assert os.path.isdir(browser.runtime_dir)
