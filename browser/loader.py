@@ -37,6 +37,7 @@ import base64
 import binascii
 import errno
 import html
+import http.cookiejar
 import ipaddress
 import mimetypes
 import os
@@ -439,6 +440,47 @@ def _host_port(url: str) -> str:
 
 
 # --------------------------------------------------------------------------
+# Cookies
+# --------------------------------------------------------------------------
+
+#: RFC 6265 cookie-octets (and the space and comma old servers use), for names and values.
+_COOKIE_TEXT_RE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
+#: Per cookie and in all, the limits RFC 6265 section 6.1 asks browsers to allow at least.
+MAX_COOKIE_BYTES = 4096
+MAX_COOKIES = 3000
+
+
+class _CookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Refuse cookies a request could not carry back.
+
+    httpx decodes a ``Set-Cookie`` header as Latin-1 and stores what it gets;
+    a cookie with bytes outside ASCII would then make every later request to
+    that site fail to encode.  Cookies over the size limit are refused too.
+    """
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        name, value = cookie.name or "", cookie.value or ""
+        if len(name) + len(value) > MAX_COOKIE_BYTES:
+            return False
+        if not (_COOKIE_TEXT_RE.fullmatch(name) and _COOKIE_TEXT_RE.fullmatch(value)):
+            return False
+        if not all(_COOKIE_TEXT_RE.fullmatch(part or "") for part in (cookie.domain, cookie.path)):
+            return False
+        return super().set_ok(cookie, request)
+
+
+class _CookieJar(http.cookiejar.CookieJar):
+    """A cookie jar that holds at most :data:`MAX_COOKIES` (new ones are dropped past it)."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        if len(self) >= MAX_COOKIES:
+            self.clear_expired_cookies()
+            if len(self) >= MAX_COOKIES:
+                return
+        super().set_cookie(cookie)
+
+
+# --------------------------------------------------------------------------
 # The loader
 # --------------------------------------------------------------------------
 
@@ -571,7 +613,12 @@ class Loader:
                     "Accept": ACCEPT,
                     "Accept-Encoding": ACCEPT_ENCODING,
                 },
+                cookies=_CookieJar(policy=_CookiePolicy()),
                 event_hooks={"response": [_take_location]},
+                # No connection is used twice: bytes a server sends beyond its
+                # Content-Length would otherwise be read as the answer to the
+                # next request (a broken or smuggled response for another page).
+                limits=httpx.Limits(max_keepalive_connections=0),
             )
         return self._client
 
@@ -608,7 +655,7 @@ class Loader:
                     method, current, headers=headers, content=content
                 )
                 response = await self._http_client().send(request, stream=True)
-            except (*_HTTPX_ERRORS, OSError) as exc:
+            except (*_HTTPX_ERRORS, OSError, UnicodeError) as exc:
                 raise _network_error(exc, current) from None
             try:
                 locations = response.extensions.get(_LOCATIONS, [])
@@ -882,7 +929,7 @@ def _network_error(exc: BaseException, url: str) -> LoadError:
     )
 
 
-#: What went wrong, for httpx errors whose text is no use to a person.
+#: What went wrong, for errors whose own text is no use to a person.
 _HTTPX_REASONS: dict[type, str] = {
     httpx.ReadError: "the connection broke while reading",
     httpx.WriteError: "the connection broke while sending",
@@ -892,12 +939,13 @@ _HTTPX_REASONS: dict[type, str] = {
     httpx.TooManyRedirects: "too many redirects",
     httpx.HTTPStatusError: "an error status",
     httpx.CookieConflict: "conflicting cookies",
+    UnicodeEncodeError: "the request holds characters HTTP cannot carry",
 }
 
 #: h11 and httpcore messages (by a fragment, lower case) -> what to tell a person.
 #: Their own text can quote the server's bytes, so it is never shown.
 _PROTOCOL_PROBLEMS = (
-    ("without sending a response", "no response at all"),
+    ("without sending a response", "no HTTP response"),
     ("without sending complete message body", "less of the page than it announced"),
     ("chunk", "a broken chunked body"),
     ("receive buffer too long", "headers that are far too large"),
