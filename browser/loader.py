@@ -490,7 +490,9 @@ class Loader:
 
     One shared ``httpx.AsyncClient`` (created on first use) carries every
     http(s) request; redirects are followed here, not by httpx, so that each
-    hop is checked (no redirect to ``file:`` or ``data:``) and counted.
+    hop is checked (nothing but http and https) and counted.  Bodies are read
+    raw and decoded by :mod:`browser.decoding`, so the size cap holds for the
+    decoded bytes of every content-coding layer together.
     """
 
     def __init__(

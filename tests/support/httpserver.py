@@ -630,8 +630,8 @@ def _serve(case: Hostile, conn: _Connection, query: str) -> bool:
             conn.send(_head(b"HTTP/1.1 200 OK", [(b"Content-Type", b"text/html"),
                                                 (b"Content-Length", str(OVERSIZED_BYTES).encode())]))
             conn.stall()
-        case Hostile.SLOW_HEADERS:
-            conn.drip(_whole(hello))
+        case Hostile.SLOW_HEADERS:  # slowloris: longer than any client's whole-load limit
+            conn.drip(_whole(hello, headers=[(b"X-Padding", b"p" * 500)]))
         case Hostile.SLOW_BODY:
             conn.send(_head(b"HTTP/1.1 200 OK", [(b"Content-Type", b"text/html"), (b"Content-Length", b"100000")]))
             conn.drip(b"<p>" + b"drip " * 20000)
