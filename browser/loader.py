@@ -14,15 +14,20 @@ person, and whose ``short`` is a stable code for the CLI and JSON output::
      ├── InvalidURL            invalid-url          garbage address, unknown about: page
      ├── UnsupportedScheme     unsupported-scheme   ftp:, mailto:, javascript: ...
      ├── NavigationRefused     navigation-refused   a page asked for file:, about: ...
-     ├── NetworkError          network-error        connection dropped, TLS failure ...
-     │    └── HostUnreachable  host-unreachable     DNS failure, connection refused
-     ├── LoadTimeout           timeout
-     ├── TooLarge              too-large            body over ``max_bytes``
+     ├── NetworkError          network-error        connection dropped or reset, TLS failure ...
+     │    ├── HostUnreachable  host-unreachable     DNS failure, connection refused
+     │    └── InvalidResponse  invalid-response     not HTTP, broken chunks, short body, bad redirect
+     ├── LoadTimeout           timeout              a step or the whole load took too long
+     ├── TooLarge              too-large            body (decoded, all layers) over ``max_bytes``
+     ├── UndecodableContent    undecodable-content  unknown or corrupt Content-Encoding
      ├── TooManyRedirects      too-many-redirects
      ├── FileNotReadable       file-not-readable    missing, permission denied
      └── BadDataURL            bad-data-url
 
-No ``httpx`` or ``OSError`` exception leaves this module raw.
+No ``httpx`` or ``OSError`` exception leaves this module raw, and no text a
+server chose (a reason phrase, a header, an encoding, a refused redirect
+target) is quoted in a message beyond the percent-encoded address of a page it
+redirected to: a hostile server must not be able to write the user's error line.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import base64
 import binascii
 import errno
 import html
+import http.cookiejar
 import ipaddress
 import mimetypes
 import os
@@ -46,6 +52,16 @@ from typing import Callable
 
 import httpx
 
+from browser.decoding import (
+    ACCEPT_ENCODING,
+    ContentDecoder,
+    CorruptData,
+    DecodingError,
+    OverBudget,
+    TruncatedData,
+    UnsupportedEncoding,
+    parse_content_encoding,
+)
 from renderer.protocol import MAX_DOCUMENT_BYTES
 
 __all__ = [
@@ -53,6 +69,7 @@ __all__ = [
     "DEBUG_PAGES",
     "FileNotReadable",
     "HostUnreachable",
+    "InvalidResponse",
     "InvalidURL",
     "LoadError",
     "LoadTimeout",
@@ -62,6 +79,7 @@ __all__ = [
     "Response",
     "TooLarge",
     "TooManyRedirects",
+    "UndecodableContent",
     "UnsupportedScheme",
     "classify",
     "normalize_url",
@@ -78,6 +96,13 @@ DEBUG_PAGES = frozenset(
 
 _SUPPORTED_SCHEMES = ("http", "https", "file", "data", "about")
 _MAX_LISTING_ENTRIES = 5000
+
+#: Every exception httpx raises.  Most derive from ``httpx.HTTPError``, but
+#: ``InvalidURL``, ``CookieConflict`` and the ``StreamError`` family do not.
+_HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Where :func:`_take_location` keeps a redirect's Location values (response extensions).
+_LOCATIONS = "minibrowser.locations"
 
 
 # --------------------------------------------------------------------------
@@ -115,12 +140,20 @@ class HostUnreachable(NetworkError):
     short = "host-unreachable"
 
 
+class InvalidResponse(NetworkError):
+    short = "invalid-response"
+
+
 class LoadTimeout(LoadError):
     short = "timeout"
 
 
 class TooLarge(LoadError):
     short = "too-large"
+
+
+class UndecodableContent(LoadError):
+    short = "undecodable-content"
 
 
 class TooManyRedirects(LoadError):
@@ -217,15 +250,30 @@ def _sniff(body: bytes) -> tuple[str, str]:
     return "text/plain", "text"
 
 
+_MIME_RE = re.compile(r"[a-z0-9!#$&^_.+\-]{1,64}/[a-z0-9!#$&^_.+\-]{1,64}")
+#: Encoding labels (WHATWG Encoding) are short and use only these characters.
+_CHARSET_RE = re.compile(r"[a-z0-9._:()+\-]{1,40}")
+
+
 def _parse_content_type(value: str) -> tuple[str, str | None]:
-    """``'Text/HTML; charset="UTF-8"'`` -> ``('text/html', 'utf-8')``."""
+    """``'Text/HTML; charset="UTF-8"'`` -> ``('text/html', 'utf-8')``.
+
+    A server's header can hold anything: a type that is not ``type/subtype``
+    becomes ``''`` (the body is sniffed), a charset that is not a plausible
+    label becomes None (the renderer sniffs and falls back).
+    """
     mime, _, params = value.partition(";")
+    mime = mime.strip().lower()
     charset = None
     for param in params.split(";"):
         name, _, val = param.partition("=")
         if name.strip().lower() == "charset":
             charset = val.strip().strip("\"'").strip().lower() or None
-    return mime.strip().lower(), charset
+    if not _MIME_RE.fullmatch(mime):
+        mime = ""
+    if charset is not None and not _CHARSET_RE.fullmatch(charset):
+        charset = None
+    return mime, charset
 
 
 # --------------------------------------------------------------------------
@@ -370,6 +418,10 @@ def _normalize_file(rest: str, typed: str) -> str:
     return "file://" + urllib.parse.quote(path, safe=_PATH_SAFE) + suffix
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def _quoted(typed: str) -> str:
     return repr(_shown(typed))
 
@@ -388,6 +440,47 @@ def _host_port(url: str) -> str:
 
 
 # --------------------------------------------------------------------------
+# Cookies
+# --------------------------------------------------------------------------
+
+#: RFC 6265 cookie-octets (and the space and comma old servers use), for names and values.
+_COOKIE_TEXT_RE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
+#: Per cookie and in all, the limits RFC 6265 section 6.1 asks browsers to allow at least.
+MAX_COOKIE_BYTES = 4096
+MAX_COOKIES = 3000
+
+
+class _CookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Refuse cookies a request could not carry back.
+
+    httpx decodes a ``Set-Cookie`` header as Latin-1 and stores what it gets;
+    a cookie with bytes outside ASCII would then make every later request to
+    that site fail to encode.  Cookies over the size limit are refused too.
+    """
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        name, value = cookie.name or "", cookie.value or ""
+        if len(name) + len(value) > MAX_COOKIE_BYTES:
+            return False
+        if not (_COOKIE_TEXT_RE.fullmatch(name) and _COOKIE_TEXT_RE.fullmatch(value)):
+            return False
+        if not all(_COOKIE_TEXT_RE.fullmatch(part or "") for part in (cookie.domain, cookie.path)):
+            return False
+        return super().set_ok(cookie, request)
+
+
+class _CookieJar(http.cookiejar.CookieJar):
+    """A cookie jar that holds at most :data:`MAX_COOKIES` (new ones are dropped past it)."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        if len(self) >= MAX_COOKIES:
+            self.clear_expired_cookies()
+            if len(self) >= MAX_COOKIES:
+                return
+        super().set_cookie(cookie)
+
+
+# --------------------------------------------------------------------------
 # The loader
 # --------------------------------------------------------------------------
 
@@ -397,7 +490,9 @@ class Loader:
 
     One shared ``httpx.AsyncClient`` (created on first use) carries every
     http(s) request; redirects are followed here, not by httpx, so that each
-    hop is checked (no redirect to ``file:`` or ``data:``) and counted.
+    hop is checked (nothing but http and https) and counted.  Bodies are read
+    raw and decoded by :mod:`browser.decoding`, so the size cap holds for the
+    decoded bytes of every content-coding layer together.
     """
 
     def __init__(
@@ -515,7 +610,17 @@ class Loader:
                 follow_redirects=False,
                 trust_env=False,
                 timeout=httpx.Timeout(self.timeout),
-                headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Accept": ACCEPT,
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
+                cookies=_CookieJar(policy=_CookiePolicy()),
+                event_hooks={"response": [_take_location]},
+                # No connection is used twice: bytes a server sends beyond its
+                # Content-Length would otherwise be read as the answer to the
+                # next request (a broken or smuggled response for another page).
+                limits=httpx.Limits(max_keepalive_connections=0),
             )
         return self._client
 
@@ -552,12 +657,12 @@ class Loader:
                     method, current, headers=headers, content=content
                 )
                 response = await self._http_client().send(request, stream=True)
-            except (httpx.HTTPError, OSError) as exc:
+            except (*_HTTPX_ERRORS, OSError, UnicodeError) as exc:
                 raise _network_error(exc, current) from None
             try:
-                location = response.headers.get("location")
-                if response.is_redirect and location:
-                    next_url = self._redirect_target(current, location)
+                locations = response.extensions.get(_LOCATIONS, [])
+                if response.status_code in _REDIRECT_STATUSES and any(locations):
+                    next_url = self._redirect_target(current, locations)
                     if len(visited) > self.max_redirects:
                         raise _too_many_redirects(url, visited, next_url, self.max_redirects)
                     if response.status_code == 303 or (
@@ -566,45 +671,72 @@ class Loader:
                         method, form_body = "GET", ""
                     current = next_url
                     continue
-                body = await self._read_capped(response, current)
+                body = await self._read_body(response, current)
                 content_type, charset = _parse_content_type(response.headers.get("content-type", ""))
                 return current, response.status_code, content_type, charset, body
             finally:
-                await response.aclose()
+                try:
+                    await response.aclose()
+                except (*_HTTPX_ERRORS, OSError):
+                    pass  # the connection is dropped either way
 
-    def _redirect_target(self, current: str, location: str) -> str:
+    def _redirect_target(self, current: str, locations: list[str]) -> str:
+        """Where a redirect from ``current`` leads, checked as a page's navigation would be.
+
+        The target is never quoted back: only its scheme, which
+        :func:`normalize_url` has reduced to URL-scheme characters.
+        """
+        if len({location.strip() for location in locations}) > 1:
+            raise InvalidResponse(
+                f"the server at {_shown(current)} sent a redirect with several different "
+                "addresses: the site is broken; try again later",
+                url=current,
+            )
         try:
-            joined = urllib.parse.urljoin(current, location.strip())
-            target = normalize_url(joined)
+            target = normalize_url(urllib.parse.urljoin(current, locations[0].strip()))
         except (ValueError, InvalidURL):
-            raise NetworkError(
-                f"{_shown(current)} redirected to a bad address ({_shown(location)!r}): "
+            raise InvalidResponse(
+                f"the server at {_shown(current)} redirected to a malformed address: "
                 "the site is broken; try again later",
                 url=current,
             ) from None
-        if _scheme(target) not in ("http", "https"):
+        if (scheme := _scheme(target)) not in ("http", "https"):
             raise NavigationRefused(
-                f"{_shown(current)} redirected to {_shown(target)}, which a web site may not open: "
-                "type that URL yourself if you meant to open it",
+                f"the server at {_shown(current)} redirected to {_article(scheme)} {scheme}: address, "
+                "which a web page may not open: the redirect was refused",
                 url=current,
             )
         return target
 
-    async def _read_capped(self, response: httpx.Response, url: str) -> bytes:
+    async def _read_body(self, response: httpx.Response, url: str) -> bytes:
+        """The decoded body, refused as soon as the wire bytes or the decoded
+        bytes of all content-coding layers together pass ``max_bytes``."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise _too_large(url, self.max_bytes, int(declared))
-        chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
+            encodings = parse_content_encoding(
+                response.headers.get_list("content-encoding", split_commas=True)
+            )
+        except UnsupportedEncoding as exc:
+            raise _undecodable(exc, url) from None
+        decoder = ContentDecoder(encodings, budget=self.max_bytes)
+        pieces: list[bytes] = []
+        received = 0
+        try:
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > self.max_bytes:
                     raise _too_large(url, self.max_bytes)
-                chunks.append(chunk)
-        except (httpx.HTTPError, OSError) as exc:
+                pieces.extend(decoder.feed(chunk))
+            decoder.finish()
+        except OverBudget:
+            raise _too_large(url, self.max_bytes) from None
+        except DecodingError as exc:
+            raise _undecodable(exc, url) from None
+        except (*_HTTPX_ERRORS, OSError) as exc:
             raise _network_error(exc, url) from None
-        return b"".join(chunks)
+        return b"".join(pieces)
 
     # -- file: -------------------------------------------------------------
 
@@ -725,8 +857,22 @@ class Loader:
 # --------------------------------------------------------------------------
 
 
-def _network_error(exc: httpx.HTTPError | OSError, url: str) -> LoadError:
-    """Map an httpx failure to a :class:`LoadError` with advice."""
+async def _take_location(response: httpx.Response) -> None:
+    """Response hook: take a redirect's Location out of httpx's sight.
+
+    Even with ``follow_redirects`` off, httpx builds the next request from
+    any redirect's Location, and raises on addresses it cannot parse
+    (``about:crash``, ``data:``, ``javascript:``).  The loader judges every
+    hop itself (:meth:`Loader._redirect_target`), so the values move to the
+    response's extensions before httpx looks.
+    """
+    if response.status_code in _REDIRECT_STATUSES and "location" in response.headers:
+        response.extensions[_LOCATIONS] = response.headers.get_list("location")
+        del response.headers["location"]
+
+
+def _network_error(exc: BaseException, url: str) -> LoadError:
+    """Map any httpx (or socket) failure to a :class:`LoadError` with advice."""
     where = _host_port(url)
     if isinstance(exc, httpx.TimeoutException):
         step = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
@@ -736,7 +882,13 @@ def _network_error(exc: httpx.HTTPError | OSError, url: str) -> LoadError:
             url=url,
         )
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-        return InvalidURL(f"{_shown(url)} is not a valid address ({exc}): check it", url=url)
+        return InvalidURL(f"{_shown(url)} is not a valid address: check it", url=url)
+    if isinstance(exc, httpx.ProtocolError):
+        return InvalidResponse(
+            f"the server at {where} sent {_protocol_problem(exc)}: "
+            "the site is broken; try again later",
+            url=url,
+        )
     cause = _os_error_in(exc)
     if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)):
         if isinstance(cause, socket.gaierror):
@@ -763,10 +915,76 @@ def _network_error(exc: httpx.HTTPError | OSError, url: str) -> LoadError:
             f"cannot reach {where} ({reason.lower()}): check the address and your connection",
             url=url,
         )
-    reason = str(exc) or type(exc).__name__
+    if isinstance(cause, ConnectionResetError):
+        return NetworkError(
+            f"the server at {where} reset the connection: try again; if it keeps failing "
+            "the site may be down",
+            url=url,
+        )
+    reason = (cause.strerror.lower() if cause is not None and cause.strerror else None) or (
+        _HTTPX_REASONS.get(type(exc)) or type(exc).__name__
+    )
     return NetworkError(
         f"the connection to {where} failed ({reason}): try again; if it keeps failing "
         "the site may be down",
+        url=url,
+    )
+
+
+#: What went wrong, for errors whose own text is no use to a person.
+_HTTPX_REASONS: dict[type, str] = {
+    httpx.ReadError: "the connection broke while reading",
+    httpx.WriteError: "the connection broke while sending",
+    httpx.CloseError: "the connection broke while closing",
+    httpx.ProxyError: "a proxy failed",
+    httpx.DecodingError: "the body could not be decoded",
+    httpx.TooManyRedirects: "too many redirects",
+    httpx.HTTPStatusError: "an error status",
+    httpx.CookieConflict: "conflicting cookies",
+    UnicodeEncodeError: "the request holds characters HTTP cannot carry",
+}
+
+#: h11 and httpcore messages (by a fragment, lower case) -> what to tell a person.
+#: Their own text can quote the server's bytes, so it is never shown.
+_PROTOCOL_PROBLEMS = (
+    ("without sending a response", "no HTTP response"),
+    ("without sending complete message body", "less of the page than it announced"),
+    ("chunk", "a broken chunked body"),
+    ("receive buffer too long", "headers that are far too large"),
+    ("content-length", "a malformed Content-Length"),
+    ("transfer-encoding", "a Transfer-Encoding this browser does not support"),
+    ("status line", "a malformed status line"),
+    ("response line", "a malformed status line"),
+    ("header", "a malformed header"),
+)
+
+
+def _protocol_problem(exc: httpx.ProtocolError) -> str:
+    message = str(exc).lower()
+    for fragment, problem in _PROTOCOL_PROBLEMS:
+        if fragment in message:
+            return problem
+    return "a response that is not valid HTTP"
+
+
+def _undecodable(exc: DecodingError, url: str) -> UndecodableContent:
+    """A :class:`UndecodableContent` for a decoding failure of the page at ``url``."""
+    where = _host_port(url)
+    if isinstance(exc, UnsupportedEncoding):
+        if exc.too_many:
+            what = "compressed in more layers than this browser decodes"
+        elif exc.name is not None:
+            what = f"in the {exc.name!r} content encoding, which this browser cannot decode"
+        else:
+            what = "in a content encoding this browser cannot recognise"
+        return UndecodableContent(
+            f"the server at {where} sent the page {what}: open it with another tool", url=url
+        )
+    encoding = exc.encoding.value if isinstance(exc, CorruptData) else "compressed"
+    damage = "ends before its compressed data does" if isinstance(exc, TruncatedData) else "is corrupt"
+    return UndecodableContent(
+        f"the server at {where} sent a {encoding}-compressed page that {damage}: "
+        "the site is broken; try again later",
         url=url,
     )
 
@@ -804,7 +1022,7 @@ def _os_error_in(exc: BaseException) -> OSError | None:
 def _too_many_redirects(url: str, visited: list[str], next_url: str, limit: int) -> TooManyRedirects:
     if next_url in visited:
         return TooManyRedirects(
-            f"{_shown(url)} redirects in a loop (back to {_shown(next_url)}): "
+            f"{_shown(url)} redirects in a loop: "
             "the site is misconfigured; try again later",
             url=url,
         )

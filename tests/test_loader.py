@@ -14,6 +14,7 @@ from browser.loader import (
     BadDataURL,
     FileNotReadable,
     HostUnreachable,
+    InvalidResponse,
     InvalidURL,
     LoadError,
     Loader,
@@ -83,10 +84,47 @@ async def test_redirects_over_the_limit_fail_at_the_limit_pass(http_server):
 
 
 async def test_redirect_to_a_local_file_is_refused(loader, http_server):
+    url = http_server.url("/redirect-to?url=file:///etc/passwd")
     with pytest.raises(NavigationRefused) as caught:
-        await loader.load(http_server.url("/redirect-to?url=file:///etc/passwd"))
-    assert "file:///etc/passwd" in str(caught.value)
-    assert_one_line(caught.value)
+        await loader.load(url)
+    assert str(caught.value) == (
+        f"the server at {url} redirected to a file: address, which a web page may not open: "
+        "the redirect was refused"
+    )
+    assert http_server.requests == ["/redirect-to?url=file:///etc/passwd"]
+
+
+@pytest.mark.parametrize(
+    "target, scheme",
+    [("about:crash", "an about:"), ("about:welcome", "an about:"), ("data:text/html,hi", "a data:"),
+     ("javascript:alert(1)", "a javascript:"), ("view-source:http://x/", "a view-source:"),
+     ("mailto:someone@example.com", "a mailto:")],
+)
+async def test_redirects_to_anything_but_http_are_refused_by_scheme(loader, http_server, target, scheme):
+    http_server.route("/away", b"", status=302, headers={"Location": target})
+    with pytest.raises(NavigationRefused) as caught:
+        await loader.load(http_server.url("/away"))
+    assert str(caught.value) == (
+        f"the server at {http_server.url('/away')} redirected to {scheme} address, "
+        "which a web page may not open: the redirect was refused"
+    )
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "http://127.0.0.1:0/", "http://exa mple.com/", "https://a:b:c/"])
+async def test_malformed_redirect_is_an_invalid_response(loader, http_server, location):
+    http_server.route("/away", b"", status=301, headers={"Location": location})
+    with pytest.raises(InvalidResponse) as caught:
+        await loader.load(http_server.url("/away"))
+    assert str(caught.value) == (
+        f"the server at {http_server.url('/away')} redirected to a malformed address: "
+        "the site is broken; try again later"
+    )
+
+
+async def test_redirect_without_location_is_an_ordinary_page(loader, http_server):
+    http_server.route("/moved", b"<p>moved, no forwarding address</p>", status=302)
+    response = await loader.load(http_server.url("/moved"))
+    assert (response.status, response.body) == (302, b"<p>moved, no forwarding address</p>")
 
 
 async def test_post_redirected_with_303_becomes_get(loader, http_server):
@@ -378,6 +416,77 @@ async def test_about_pages(loader):
     assert (await loader.load("about:blank")).body == b""
     with pytest.raises(InvalidURL, match="no such page about:nope; try about:welcome"):
         await loader.load("about:nope")
+
+
+async def test_only_decodable_codings_are_offered(loader, http_server):
+    response = await loader.load(http_server.url("/headers"))
+    assert "Accept-Encoding: gzip, deflate\n" in response.body.decode()
+
+
+async def test_cookies_a_request_could_not_carry_are_refused(loader, http_server):
+    """A cookie with bytes outside ASCII would make every later request fail."""
+    http_server.route("/set", b"<p>set</p>", headers={"Set-Cookie": "good=1"})
+    http_server.route("/bad", b"<p>bad</p>", headers={"Set-Cookie": "bad=caf\u00e9"})
+    await loader.load(http_server.url("/set"))
+    await loader.load(http_server.url("/bad"))
+    await loader.load(http_server.url("/headers"))
+    assert http_server.last.headers.get("Cookie") == "good=1"
+
+
+@pytest.mark.parametrize(
+    "header, content_type, charset",
+    [
+        ("text/html; charset=UTF-8", "text/html", "utf-8"),
+        ("TEXT/Plain; Charset=\"latin1\"", "text/plain", "latin1"),
+        ("text/h\u00fftml; charset=\u00ff\u00fe", "text/html", None),  # not a type: sniffed
+        ("text/html; charset=" + "x" * 100, "text/html", None),
+        ("text/html; charset=<script>", "text/html", None),
+        ("\u00ff/\u00fe", "text/html", None),
+    ],
+)
+async def test_content_type_from_a_server_is_never_trusted_blindly(loader, http_server, header, content_type, charset):
+    http_server.route("/typed", b"<!DOCTYPE html><p>hi", content_type=header)
+    response = await loader.load(http_server.url("/typed"))
+    assert (response.content_type, response.charset) == (content_type, charset)
+
+
+def httpx_exception_classes() -> list[type[Exception]]:
+    return sorted(
+        (value for value in vars(httpx).values() if isinstance(value, type) and issubclass(value, Exception)),
+        key=lambda cls: cls.__name__,
+    )
+
+
+def make_httpx_exception(cls: type[Exception]) -> Exception:
+    request = httpx.Request("GET", "http://127.0.0.1/")
+    message = "boom \x1b]0;title\x07\nsecond line"
+    if issubclass(cls, httpx.HTTPStatusError):
+        return cls(message, request=request, response=httpx.Response(500, request=request))
+    if issubclass(cls, httpx.RequestError):
+        return cls(message, request=request)
+    try:
+        return cls(message)
+    except TypeError:
+        return cls()
+
+
+@pytest.mark.parametrize("cls", httpx_exception_classes(), ids=lambda cls: cls.__name__)
+def test_every_httpx_exception_is_caught_and_becomes_one_line(cls):
+    from browser.loader import _HTTPX_ERRORS, _network_error
+
+    error = make_httpx_exception(cls)
+    assert isinstance(error, _HTTPX_ERRORS)
+    mapped = _network_error(error, "http://127.0.0.1:8000/page")
+    assert isinstance(mapped, LoadError)
+    assert_one_line(mapped)
+    if issubclass(cls, (httpx.ProtocolError, httpx.InvalidURL)):  # their text can quote the server
+        assert "boom" not in str(mapped)
+
+
+def test_every_httpx_exception_type_is_seen():
+    names = {cls.__name__ for cls in httpx_exception_classes()}
+    assert {"HTTPError", "InvalidURL", "CookieConflict", "StreamError", "RemoteProtocolError",
+            "ReadTimeout", "DecodingError"} <= names
 
 
 async def test_unprintable_characters_never_reach_the_message(loader):

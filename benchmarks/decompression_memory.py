@@ -1,0 +1,119 @@
+"""Broker memory when a server sends a decompression bomb.
+
+A double-gzip response (``Content-Encoding: gzip, gzip``) of a few kilobytes
+on the wire inflates to gigabytes.  The broker must stop decoding at the
+document cap, whatever the number of layers, so its peak memory stays within
+a few times that cap above what loading an ordinary page costs.
+
+The broker here is this process (the public ``Browser`` API, real zygote and
+renderers), so its peak resident set is ``getrusage(RUSAGE_SELF).ru_maxrss``:
+read after an ordinary page (the baseline), then after the bomb.
+
+    .venv/bin/python benchmarks/decompression_memory.py [--inflated-mib N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import resource
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from browser import Browser
+from renderer.protocol import MAX_DOCUMENT_BYTES
+
+MIB = 1024 * 1024
+#: Target: the bomb may cost the broker at most this many document caps above the baseline.
+TARGET_CAPS = 3
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    """gzip of ``size`` zero bytes, made a mebibyte at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(MIB)
+    parts = [compressor.compress(zeros) for _ in range(size // MIB)]
+    parts.append(compressor.compress(bytes(size % MIB)))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def gzip(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@contextlib.contextmanager
+def serve(routes: dict[str, tuple[bytes, dict[str, str]]]):
+    """Serve ``routes`` (path -> (body, extra headers)) on 127.0.0.1; yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            body, headers = routes[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+async def measure(base: str) -> tuple[int, int, str, float]:
+    async with Browser() as browser:
+        await browser.open(base + "/page")
+        baseline = peak_rss()
+        started = time.perf_counter()
+        tab = await browser.open(base + "/bomb")
+        elapsed = time.perf_counter() - started
+        return baseline, peak_rss(), tab.error or "(no error: the page was shown)", elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--inflated-mib", type=int, default=2048, help="size of the bomb once inflated")
+    args = parser.parse_args()
+    bomb = gzip(gzip_of_zeros(args.inflated_mib * MIB))
+    page = b"<!doctype html><title>Page</title><p>" + b"An ordinary page. " * 2000
+    routes = {
+        "/page": (gzip(page), {"Content-Encoding": "gzip"}),
+        "/bomb": (bomb, {"Content-Encoding": "gzip, gzip"}),
+    }
+    with serve(routes) as base:
+        baseline, after, error, elapsed = asyncio.run(measure(base))
+    growth = after - baseline
+    budget = TARGET_CAPS * MAX_DOCUMENT_BYTES
+    print(f"double-gzip bomb: {len(bomb)} bytes on the wire, {args.inflated_mib} MiB inflated")
+    print(f"  broker peak RSS after an ordinary gzip page  {baseline / MIB:8.1f} MiB  (baseline)")
+    print(f"  broker peak RSS after the double-gzip bomb   {after / MIB:8.1f} MiB  "
+          f"(+{growth / MIB:.1f} MiB, {after / baseline:.2f}x baseline)")
+    print(f"  load took {elapsed:.2f} s; the tab says: {error}")
+    verdict = "met" if growth <= budget else "NOT met"
+    print(f"target: growth at most {TARGET_CAPS} x the {MAX_DOCUMENT_BYTES // MIB} MiB document cap "
+          f"({budget / MIB:.0f} MiB): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
