@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -216,6 +217,10 @@ async def _open(args: argparse.Namespace) -> int:
                     # The frame was made safe when it entered the tab's record.
                     sys.stdout.write(tab.frame.dump() if tab.frame is not None else "\n")
             sys.stdout.flush()
+            if _output_reader_gone():
+                # A large write the reader cut short returns a partial count,
+                # which Python's io accepts without a word: say it here.
+                raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
             return EXIT_FAILED if failed else EXIT_OK
     except BrowserError as error:
         print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
