@@ -215,7 +215,8 @@ async def _open(args: argparse.Namespace) -> int:
                     if len(urls) > 1:
                         print(f"{'' if index == 0 else chr(10)}==> {safe_line(tab.final_url)} <==")
                     # The frame was made safe when it entered the tab's record.
-                    sys.stdout.write(tab.frame.dump() if tab.frame is not None else "\n")
+                    if tab.frame is not None:
+                        sys.stdout.write(tab.frame.dump())
             sys.stdout.flush()
             if _output_reader_gone():
                 # A large write the reader cut short returns a partial count,
