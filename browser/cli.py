@@ -208,15 +208,10 @@ async def _open(args: argparse.Namespace) -> int:
                 problem = tab_problem(tab)
                 if problem:
                     failed = True
-                    print(f"minibrowser: {safe_line(url)}: {safe_line(problem)}", file=sys.stderr)
-                if args.json:
-                    print(json.dumps(_tab_json(url, tab, problem), ensure_ascii=False))
-                else:
-                    if len(urls) > 1:
-                        print(f"{'' if index == 0 else chr(10)}==> {safe_line(tab.final_url)} <==")
-                    # The frame was made safe when it entered the tab's record.
-                    if tab.frame is not None:
-                        sys.stdout.write(tab.frame.dump())
+                    print(problem_line(url, problem), file=sys.stderr)
+                if len(urls) > 1 and not args.json:
+                    sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
+                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json))
             sys.stdout.flush()
             if _output_reader_gone():
                 # A large write the reader cut short returns a partial count,
@@ -244,7 +239,26 @@ def tab_problem(tab) -> str | None:
     return None
 
 
-def _tab_json(url: str, tab, problem: str | None) -> dict:
+def problem_line(url: str, problem: str) -> str:
+    """The one line on stderr for a tab that failed."""
+    return f"minibrowser: {safe_line(url)}: {safe_line(problem)}"
+
+
+def dump_header(tab) -> str:
+    """The ``==> URL <==`` line before each tab's text when there are several."""
+    return f"==> {safe_line(tab.final_url)} <==\n"
+
+
+def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
+    """What ``open --dump`` prints for one tab: its text, or one JSON line.
+    The frame was made safe when it entered the tab's record; the other
+    strings are made safe here."""
+    if as_json:
+        return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
+    return tab.frame.dump() if tab.frame is not None else ""
+
+
+def tab_json(url: str, tab, problem: str | None) -> dict:
     frame = tab.frame
     return {
         "url": safe_line(url),
