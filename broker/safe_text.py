@@ -104,12 +104,9 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         url=safe_line(frame.url),
         title=safe_line(frame.title),
         width=frame.width,
-        lines=[
-            protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field)
-                           for span in line.spans])
-            for line in frame.lines
-        ],
+        lines=[_safe_spans(line) for line in frame.lines],
         links=[
+            link if not _UNSAFE_IN_LINE.search(link.url + link.text) else
             protocol.Link(number=link.number, url=safe_line(link.url), text=safe_line(link.text), line=link.line)
             for link in frame.links
         ],
@@ -128,6 +125,14 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         scroll=frame.scroll,
         kind=_safe_word(frame.kind),
     )
+
+
+def _safe_spans(line: protocol.Line) -> protocol.Line:
+    """``line`` itself when it is clean (most are, even in a hostile frame), else a safe copy."""
+    if _UNSAFE_IN_LINE.search("".join([span.text for span in line.spans])) is None:
+        return line
+    return protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field)
+                          for span in line.spans])
 
 
 def _one_line_strings(frame: protocol.Frame) -> list[str]:
