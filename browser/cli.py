@@ -29,7 +29,7 @@ import shutil
 import signal
 import sys
 
-from broker.safe_text import safe_line
+from broker.safe_text import safe_line, safe_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -95,9 +95,16 @@ def _sandbox_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines reach the terminal too: made safe like everything else printed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record))
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("minibrowser: %(message)s"))
+    handler.setFormatter(_SafeFormatter("minibrowser: %(message)s"))
     logger = logging.getLogger("minibrowser")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
