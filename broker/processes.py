@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from broker.bad_message import BadMessage
 from broker.host import IpcEvent, RendererGone, RendererHost, RendererObserver
 from broker.ipc import IpcHub
+from broker.safe_text import safe_line
 from broker.runtime import RuntimeDir
 from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
 from renderer import protocol
@@ -310,4 +311,4 @@ def _last_log_message(host: RendererHost) -> str:
     tail = host.read_log_tail(1)
     if ": " in tail:
         tail = tail.split(": ", 1)[1]
-    return tail.strip()
+    return safe_line(tail.strip())  # the renderer wrote its log: hostile text

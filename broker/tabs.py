@@ -25,6 +25,8 @@ from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout
 from broker.lifecycle import CrashHistory, DiscardRefusal, TabFacts, discard_refusal, freeze_refusal
 from broker.memory import MemoryInfo
 from broker.processes import LaunchError
+from broker.safe_text import safe_frame
+from browser import about
 from browser.loader import LoadError, Response, normalize_url
 from browser.profile import ProfileError, StoredHistoryEntry, StoredTab
 from renderer import protocol
@@ -86,7 +88,7 @@ def sad_tab_frame(url: str, title: str, cause: str, width: int, *, note: str | N
     ]
     if note:
         lines += [protocol.Line([]), protocol.Line([protocol.Span(f"Note: {note}", S.ERROR)])]
-    return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="error")
+    return safe_frame(protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="error"))
 
 
 def discarded_frame(url: str, title: str, width: int) -> protocol.Frame:
@@ -98,17 +100,12 @@ def discarded_frame(url: str, title: str, width: int) -> protocol.Frame:
         protocol.Line([protocol.Span(f"Page:  {url}")]),
         protocol.Line([protocol.Span("Activate it to bring it back as you left it, without the network.")]),
     ]
-    return protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="discarded")
+    return safe_frame(protocol.Frame(url=url, title=title or url, width=width, lines=lines, kind="discarded"))
 
 
 def error_page(url: str, error: Exception) -> bytes:
-    """An HTML page for a load that failed; the renderer lays it out."""
-    message = html.escape(str(error))
-    return (
-        "<!doctype html><html><head><title>Can't open this page</title></head><body>"
-        f"<h1>Can't open this page</h1><p>{message}</p>"
-        f"<p>Address: <code>{html.escape(url)}</code></p></body></html>"
-    ).encode("utf-8")
+    """An HTML page for a load that failed; the renderer lays it out like any page."""
+    return about.error_html(url, error).encode("utf-8")
 
 
 def binary_page(response: Response) -> bytes:
@@ -334,7 +331,8 @@ class TabImpl:
         return self.frame
 
     def _apply_frame(self, frame: protocol.Frame) -> None:
-        self.frame = frame
+        # The one door by which a renderer's frame enters the tab's record.
+        self.frame = frame = safe_frame(frame)
         self.title = frame.title
         self.set_state(self._settled_state(), "loaded")
 
@@ -422,7 +420,7 @@ class TabImpl:
         async with self._lock:
             reply = await self._ask(lambda request: protocol.Find(request=request, query=query))
             if reply.frame is not None:
-                self.frame = reply.frame
+                self.frame = safe_frame(reply.frame)
             return reply.matches
 
     async def resize(self, width: int) -> protocol.Frame:

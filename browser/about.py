@@ -1,4 +1,5 @@
-"""The browser's own pages (about:welcome, about:version, ...).
+"""The browser's own pages (about:welcome, about:version, ...) and the
+error page of a load that failed.
 
 The broker writes these as HTML and a renderer lays them out, like any page.
 """
@@ -14,6 +15,25 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from broker.kernel import BrowserImpl as Browser
+
+#: An error page's heading, by the ``short`` name of the load error's class
+#: (``browser/loader.py``): what kind of failure it was, in a few words.
+ERROR_HEADINGS = {
+    "host-unreachable": "This site can't be reached",
+    "network-error": "The connection failed",
+    "timeout": "This site took too long to answer",
+    "invalid-url": "This address is not valid",
+    "unsupported-scheme": "This kind of address can't be opened",
+    "navigation-refused": "This page may not open that address",
+    "too-large": "This page is too large to show",
+    "too-many-redirects": "This page redirects too many times",
+    "file-not-readable": "This file can't be opened",
+    "bad-data-url": "This data: address is not valid",
+}
+DEFAULT_ERROR_HEADING = "Can't open this page"
+NO_SUCH_ABOUT_PAGE_HEADING = "No such page"
+#: Longer addresses (data: URLs can be megabytes) are cut to this many characters.
+ERROR_ADDRESS_LIMIT = 200
 
 def _welcome() -> str:
     return resources.files("browser").joinpath("pages/welcome.html").read_text(encoding="utf-8")
@@ -84,3 +104,34 @@ def sandbox_html(layers, *, enabled: bool) -> str:
         "<table><tr><th>Layer</th><th>State</th><th>Need</th><th>Detail</th></tr>"
         f"{rows}</table><p><strong>{html.escape(verdict)}</strong></p>"
     )
+
+
+def error_html(url: str, error: Exception) -> str:
+    """The page a failed load shows: a heading that says what kind of failure
+    it was, what happened, the address, and what to do.
+
+    A load error's message is one line, "what happened: what to do" (see
+    ``LoadError``); it is split at its last ": " into the two paragraphs.
+    """
+    heading = ERROR_HEADINGS.get(getattr(error, "short", ""), DEFAULT_ERROR_HEADING)
+    if url.lower().startswith("about:") and getattr(error, "short", "") == "invalid-url":
+        heading = NO_SUCH_ABOUT_PAGE_HEADING
+    happened, _, advice = str(error).rpartition(": ")
+    if not happened:
+        happened, advice = advice, ""
+    address = url if len(url) <= ERROR_ADDRESS_LIMIT else url[: ERROR_ADDRESS_LIMIT - 1] + "\u2026"
+    what_to_do = f"<p>What to do: {html.escape(_sentence(advice, capital=False))}</p>" if advice else ""
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(heading)}</title></head><body>'
+        f"<h1>{html.escape(heading)}</h1>"
+        f"<p>{html.escape(_sentence(happened))}</p>"
+        f"<p>Address: {html.escape(address)}</p>"
+        f"{what_to_do}</body></html>"
+    )
+
+
+def _sentence(text: str, *, capital: bool = True) -> str:
+    """``text`` as a sentence: a capital first letter, a full stop unless it ends in a mark or a URL."""
+    if capital and text[:1].islower():
+        text = text[0].upper() + text[1:]
+    return text + "." if text[-1:].isalnum() or text.endswith(")") else text

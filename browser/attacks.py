@@ -38,6 +38,9 @@ class Attack:
     layer: str  # the layer expected to stop it first
     inside_only: bool = False  # needs the renderer's own broker connection (IPC abuse)
     root_only_outside: bool = False  # showing it works outside needs root
+    # The code serves a tab as its renderer: the runner opens a page in that
+    # tab and judges the attack by what the user would see.
+    serves_tab: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,46 @@ CATALOGUE: tuple[Attack, ...] = (
        "url='about:blank', title='', content_type='text/html', charset=None, body=b'', kind='html', width=80))))\n"
        "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
 )
+
+
+#: What a compromised renderer writes into every field of its frames: an OSC
+#: 52 clipboard write, an OSC 0 window title, a CSI that clears the screen, a
+#: C1 CSI, DEL and a right-to-left override.
+TERMINAL_ESCAPES = "\x1b]52;c;aGk=\x07\x1b]0;pwned\x07\x1b[2J\x9b31m\x7f\u202e"
+
+# A renderer's message loop replaced by one that answers every request with
+# a frame whose every string carries TERMINAL_ESCAPES (the frame's URL is the
+# one the broker committed, which the runner makes hostile too).
+_FRAME_ESCAPES_CODE = f"""\
+E = {TERMINAL_ESCAPES!r}
+url = 'about:blank'
+while True:
+    message = protocol.to_renderer_decoder.decode(sock.recv())
+    if isinstance(message, protocol.Shutdown):
+        os._exit(0)
+    if isinstance(message, protocol.LoadDocument):
+        url = message.url
+    request = getattr(message, 'request', None)
+    if request is None:
+        continue
+    frame = protocol.Frame(
+        url=url, title='title' + E, width=80, kind='html',
+        lines=[protocol.Line([protocol.Span('text' + E), protocol.Span('link' + E, protocol.Style.LINK, 1, 0)]),
+               protocol.Line([protocol.Span('field' + E, protocol.Style.FORM, 0, 1)])],
+        links=[protocol.Link(number=1, url='http://example.test/' + E, text='link' + E, line=0)],
+        fields=[protocol.FormField(id=1, kind='select', name='name' + E, value='value' + E,
+                                   options=['option' + E], line=1)])
+    if isinstance(message, protocol.Find):
+        sock.send(protocol.encode(protocol.FindResult(tab=TAB, request=request, matches=[(0, 0, 4)], frame=frame)))
+    else:
+        sock.send(protocol.encode(protocol.FrameReady(tab=TAB, request=request, frame=frame)))
+"""
+
+BROWSER_ATTACKS: tuple[Attack, ...] = (
+    _A("frame-escapes", "browser", "terminal escapes in every frame field",
+       _FRAME_ESCAPES_CODE, "broker (safe text)", inside_only=True, serves_tab=True),
+)
+CATALOGUE = CATALOGUE + BROWSER_ATTACKS
 
 
 def constants(*, spin_seconds: float, huge_file_fd: int, tty_fd: int) -> str:

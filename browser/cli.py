@@ -1,28 +1,46 @@
 """The ``minibrowser`` command.
 
     minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox]
+    minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
     minibrowser tui [URL ...]
 
 Exit status: 0 when everything asked for worked, 1 when a page or check
 failed (each with one line on stderr), 2 for bad arguments, 130 on Ctrl-C.
+When the reader of the output goes away (``minibrowser open URL --dump |
+head``) it stops quietly the way ``cat`` does: it cleans up, then dies of
+SIGPIPE, which a shell reports as status 141.
+
+Everything printed that came from a page, a renderer, a server or the
+command line is made safe for the terminal first (``broker/safe_text.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
+import os
+import select
 import shutil
+import signal
 import sys
 
+from broker.safe_text import safe_line, safe_text
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+COMMANDS = ("open", "sandbox", "attack", "tui")
+MIN_WIDTH, MAX_WIDTH = 20, 1000
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
+        # argparse says "argument --width: ..."; the option's name is enough.
+        message = safe_line(message.removeprefix("argument "))
         self.exit(EXIT_USAGE, f"minibrowser: {message} (see 'minibrowser --help')\n")
 
 
@@ -30,9 +48,9 @@ def _positive_width(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--width must be a whole number, not {text!r}") from None
-    if not 20 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"--width must be between 20 and 1000, not {value}")
+        value = None
+    if value is None or not MIN_WIDTH <= value <= MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {MIN_WIDTH} to {MAX_WIDTH}, not {text!r}")
     return value
 
 
@@ -77,9 +95,16 @@ def _sandbox_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines reach the terminal too: made safe like everything else printed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record))
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("minibrowser: %(message)s"))
+    handler.setFormatter(_SafeFormatter("minibrowser: %(message)s"))
     logger = logging.getLogger("minibrowser")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
@@ -90,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["open", *argv]
+    elif argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        if not _looks_like_an_address(argv[0]):
+            word = safe_line(argv[0])
+            print(f"minibrowser: {word!r} is neither a command ({', '.join(COMMANDS)}) nor an address; "
+                  f"to open a host without a dot in its name, write http://{word}/", file=sys.stderr)
+            return EXIT_USAGE
+        argv = ["open", *argv]  # a bare URL or file path is opened, as browsers do
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["open"])
@@ -99,6 +131,38 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        if not _output_reader_gone():
+            raise
+        return _stop_like_unix_tools()
+
+
+def _looks_like_an_address(word: str) -> bool:
+    """``example.org``, ``localhost:8000``, ``about:blank``, ``./page.html``, an existing file."""
+    return any(mark in word for mark in ".:/") or word == "localhost" or os.path.exists(word)
+
+
+def _output_reader_gone() -> bool:
+    """True when standard output is a pipe whose reader has closed it."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _stop_like_unix_tools() -> int:
+    """The reader went away (``... | head``): stop the way ``cat`` does, quietly,
+    by dying of SIGPIPE once everything is cleaned up (the browser is shut
+    down by then).  Python ignores SIGPIPE, so restore its default first; and
+    point stdout at /dev/null so that nothing tries to flush into the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -148,32 +212,68 @@ async def _open(args: argparse.Namespace) -> int:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
-                problem = tab.error or (f"tab {tab.id} {tab.crash_cause}" if tab.crash_cause else None)
+                problem = tab_problem(tab)
                 if problem:
                     failed = True
-                    print(f"minibrowser: {url}: {problem}", file=sys.stderr)
-                if args.json:
-                    print(json.dumps(_tab_json(url, tab), ensure_ascii=False))
-                else:
-                    if len(urls) > 1:
-                        print(f"{'' if index == 0 else chr(10)}==> {tab.final_url} <==")
-                    sys.stdout.write(tab.frame.dump() if tab.frame is not None else "\n")
+                    print(problem_line(url, problem), file=sys.stderr)
+                if len(urls) > 1 and not args.json:
+                    sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
+                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json))
             sys.stdout.flush()
+            if _output_reader_gone():
+                # A large write the reader cut short returns a partial count,
+                # which Python's io accepts without a word: say it here.
+                raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
             return EXIT_FAILED if failed else EXIT_OK
     except BrowserError as error:
-        print(f"minibrowser: {error}", file=sys.stderr)
+        print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def _tab_json(url: str, tab) -> dict:
+def tab_problem(tab) -> str | None:
+    """What went wrong in ``tab``, in one line, or None when it shows its page.
+
+    A tab with no frame did not get its page drawn (its renderer hung or never
+    answered): that is a failure too, never an empty page printed as success.
+    """
+    if tab.error:
+        return tab.error
+    if tab.crash_cause:
+        return f"tab {tab.id} {tab.crash_cause}"
+    if tab.frame is None:
+        return (f"tab {tab.id} has nothing to show: its renderer did not answer with the page "
+                f"(the tab is {tab.state.value}); try again")
+    return None
+
+
+def problem_line(url: str, problem: str) -> str:
+    """The one line on stderr for a tab that failed."""
+    return f"minibrowser: {safe_line(url)}: {safe_line(problem)}"
+
+
+def dump_header(tab) -> str:
+    """The ``==> URL <==`` line before each tab's text when there are several."""
+    return f"==> {safe_line(tab.final_url)} <==\n"
+
+
+def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
+    """What ``open --dump`` prints for one tab: its text, or one JSON line.
+    The frame was made safe when it entered the tab's record; the other
+    strings are made safe here."""
+    if as_json:
+        return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
+    return tab.frame.dump() if tab.frame is not None else ""
+
+
+def tab_json(url: str, tab, problem: str | None) -> dict:
     frame = tab.frame
     return {
-        "url": url,
-        "final_url": tab.final_url,
-        "title": tab.title,
+        "url": safe_line(url),
+        "final_url": safe_line(tab.final_url),
+        "title": safe_line(tab.title),
         "renderer_pid": tab.pid,
         "state": tab.state.value,
-        "error": tab.error or tab.crash_cause,
+        "error": safe_line(problem) if problem else None,
         "text": frame.text if frame is not None else "",
         "links": [{"number": link.number, "url": link.url} for link in (frame.links if frame else [])],
         "timings_ms": {

@@ -561,8 +561,8 @@ class Loader:
             content_type, body = "text/html", self._load_about(target)
         else:
             raise UnsupportedScheme(
-                f"cannot open {_shown(target)}: {scheme}: URLs are not supported; "
-                "this browser opens http, https, file, data and about URLs",
+                f"cannot open {_shown(target)} ({scheme}: URLs are not supported): "
+                "open an http, https, file, data or about URL instead",
                 url=target,
             )
         content_type, kind = classify(content_type, body)
@@ -848,7 +848,7 @@ class Loader:
         if page is None and name == "about:blank":
             page = ""
         if page is None:
-            raise InvalidURL(f"no such page {_shown(name)}; try about:welcome", url=url)
+            raise InvalidURL(f"there is no page {_shown(name)} in this browser: try about:welcome", url=url)
         return page.encode("utf-8")
 
 

@@ -24,8 +24,9 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
+from broker.safe_text import safe_line, safe_text, unsafe_characters
 from browser import attacks
-from browser.api import Browser, BrowserError, ProbeOutcome
+from browser.api import Browser, BrowserError, ProbeOutcome, Tab
 from renderer import protocol
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -83,21 +84,29 @@ async def run_sandbox_report(*, as_json: bool) -> int:
         return EXIT_FAILED
     layers, pid_note = answer
     ok, verdict = sandbox_verdict(layers)
+    verdict = safe_line(verdict)  # it names the layers the renderer reported
     if as_json:
         print(json.dumps({"layers": [_layer_json(layer) for layer in layers], "ok": ok, "verdict": verdict}))
     else:
         print(f"Sandbox of a page renderer ({pid_note}; broker running as uid {os.getuid()})\n")
-        width = max(len(layer.name) for layer in layers)
+        width = max(len(safe_line(layer.name)) for layer in layers)
         for layer in layers:
             mark = "on " if layer.active else ("OFF" if layer.required else "off")
             need = "required" if layer.required else "optional"
-            print(f"  {layer.name.ljust(width)}  {mark}  {need:8}  {layer.detail}")
+            print(f"  {safe_line(layer.name).ljust(width)}  {mark}  {need:8}  {safe_line(layer.detail)}")
         print(f"\n{verdict}")
     return EXIT_OK if ok else EXIT_FAILED
 
 
 def _layer_json(layer: protocol.SandboxLayer) -> dict:
-    return {"name": layer.name, "required": layer.required, "active": layer.active, "detail": layer.detail}
+    return {"name": safe_line(layer.name), "required": layer.required, "active": layer.active,
+            "detail": safe_line(layer.detail)}
+
+
+def _safe_strings(record: dict) -> dict:
+    """``record`` with its string values made safe: probe output and attack
+    details come from code running in a renderer."""
+    return {key: safe_text(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 # ----------------------------------------------------------------------------
@@ -219,6 +228,8 @@ async def run_attack_suite(browser: Browser, chosen: list[attacks.Attack], *,
         async def one(attack: attacks.Attack) -> AttackResult:
             async with gate:
                 source = attack_source(attack, target, inside=True)
+                if attack.serves_tab:
+                    return await run_tab_attack(browser, attack, source)
                 probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS)
                 return classify(attack, probe)
 
@@ -234,9 +245,52 @@ async def run_attack_suite(browser: Browser, chosen: list[attacks.Attack], *,
         arena.close()
 
 
+#: The page a tab attack's renderer is asked to load: its address carries the
+#: escapes too, so that the frame's URL, the one the broker committed, is hostile.
+TAB_ATTACK_URL = "data:text/html,address" + attacks.TERMINAL_ESCAPES
+#: What every field must show of the escapes once the broker made them safe.
+ESCAPES_SHOWN = safe_line(attacks.TERMINAL_ESCAPES)
+
+
+async def run_tab_attack(browser: Browser, attack: attacks.Attack, source: str) -> AttackResult:
+    """Run ``source`` as the renderer of a tab of its own, load a page and
+    find text in it, and judge what the user would see: every line ``open
+    --dump`` and ``--json`` print and the tab's title.  Blocked when the
+    escapes arrived in every field (shown as pictures: the attack reached the
+    user) and not one control character did."""
+    from browser.cli import dump_header, dump_text, tab_problem  # the CLI's own output, not a copy
+
+    tab = None
+    try:
+        tab = await browser.open_compromised(TAB_ATTACK_URL, source)
+        await tab.find("text")
+        problem = tab_problem(tab)  # before the renderer is ended: that would crash the tab
+        seen = {
+            "title": tab.title,
+            "dump": dump_header(tab) + dump_text(TAB_ATTACK_URL, tab, problem, as_json=False),
+            "json": dump_text(TAB_ATTACK_URL, tab, problem, as_json=True),
+        }
+    except BrowserError as error:
+        return AttackResult(attack.name, attack.category, "failed", safe_line(str(error)), "none")
+    finally:
+        if tab is not None:
+            await tab.close()
+    leaked = sorted({f"U+{ord(c):04X}" for text in seen.values() for c in unsafe_characters(text)})
+    if leaked:
+        return AttackResult(attack.name, attack.category, "ALLOWED",
+                            f"control characters reached the user: {', '.join(leaked)}", "none")
+    shown = {name: text.count(ESCAPES_SHOWN) for name, text in seen.items()}
+    if problem or not all(shown.values()):
+        return AttackResult(attack.name, attack.category, "failed",
+                            f"the hostile frame did not reach the user ({safe_line(problem or str(shown))})", "none")
+    return AttackResult(attack.name, attack.category, "blocked",
+                        f"escapes reached the user only as pictures ({sum(shown.values())} fields shown safe)",
+                        attack.layer)
+
+
 def print_attack_table(results: list[AttackResult]) -> None:
     headers = ("attack", "category", "outcome", "stopped by", "detail")
-    rows = [(r.name, r.category, r.outcome, r.layer, r.detail) for r in results]
+    rows = [(r.name, r.category, r.outcome, r.layer, safe_line(r.detail)) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers[:4])]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)) + "  " + headers[4])
     print("  ".join("-" * w for w in widths) + "  " + "-" * 6)
@@ -267,8 +321,8 @@ async def run_attacks(names: list[str], *, as_json: bool, probe_file: str | None
         return EXIT_FAILED
     allowed = [r for r in results if not r.held]
     if as_json:
-        print(json.dumps({"attacks": [asdict(r) for r in results], "allowed": len(allowed),
-                          "total": len(results)}))
+        print(json.dumps({"attacks": [_safe_strings(asdict(r)) for r in results], "allowed": len(allowed),
+                          "total": len(results)}, ensure_ascii=False))
     else:
         print_attack_table(results)
         counts = {}
@@ -299,8 +353,8 @@ async def _run_probe_file(path: str, *, as_json: bool) -> int:
     if outcome.outcome in ("exited",):
         outcome.outcome = "killed"  # ended without a result: from the reviewer's view it was stopped
     if as_json:
-        print(json.dumps(outcome.to_json()))
+        print(json.dumps(_safe_strings(outcome.to_json()), ensure_ascii=False))
     else:
         extra = f" (errno {outcome.errno})" if outcome.errno else f" (signal {outcome.signal})" if outcome.signal else ""
-        print(f"{outcome.outcome}: {outcome.detail}{extra}")
+        print(f"{safe_line(outcome.outcome)}: {safe_text(outcome.detail)}{extra}")
     return EXIT_OK if outcome.outcome in ("completed", "raised", "killed") else EXIT_FAILED

@@ -38,7 +38,9 @@ class Page:
     ):
         self.url = url
         self.content_type = content_type
-        self.kind = "html" if kind == "html" else "text"
+        # An error page is HTML the broker wrote: laid out like any page, marked as an error.
+        self.kind = "html" if kind in ("html", "error") else "text"
+        self.frame_kind = "error" if kind == "error" else self.kind
         self.unsandboxed = unsandboxed
         text, self.charset = encoding.decode(body, header_charset=charset, prescan_meta=self.kind == "html")
         self.document: Document | None = None
@@ -136,7 +138,7 @@ class Page:
             lines=lines,
             links=links,
             fields=fields,
-            kind="html",
+            kind=self.frame_kind,
         )
 
     def _form_field(self, field: Field, line: int) -> FormField:

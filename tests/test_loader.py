@@ -414,7 +414,7 @@ async def test_about_pages(loader):
     assert welcome.body == ABOUT_PAGES["about:welcome"].encode()
     assert (welcome.kind, welcome.content_type, welcome.status) == ("html", "text/html", 200)
     assert (await loader.load("about:blank")).body == b""
-    with pytest.raises(InvalidURL, match="no such page about:nope; try about:welcome"):
+    with pytest.raises(InvalidURL, match="there is no page about:nope in this browser: try about:welcome"):
         await loader.load("about:nope")
 
 

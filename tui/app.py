@@ -27,6 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
+from broker.safe_text import safe_line
 from tui.ipc_inspector import IpcInspector, IpcLog
 from tui.page_view import PageView
 from tui.process_tree import ProcessTree, SandboxStatus
@@ -200,7 +201,7 @@ class BrowserApp(App[int]):
         try:
             return await awaitable
         except Exception as error:  # noqa: BLE001
-            message = str(error) or type(error).__name__
+            message = safe_line(str(error) or type(error).__name__)
             log.debug("action failed", exc_info=True)
             self._set_status(message, error=True)
             self.notify(message, severity="error", timeout=4)
@@ -223,7 +224,7 @@ class BrowserApp(App[int]):
         status = self.window.query_one("#status", Static)
         status.set_class(error, "error")
         status.set_class(bool(text) and not error, "busy")
-        status.update(text)
+        status.update(safe_line(text))
         self._status_text = text
 
     # -- keeping the window in step with the tabs ---------------------------------
@@ -256,13 +257,13 @@ class BrowserApp(App[int]):
         else:
             info.show(tab, sandboxed=self._tab_sandboxed(tab))
         if not self.address.has_focus:
-            self.address.value = tab.url if tab is not None else ""
+            self.address.value = safe_line(tab.url) if tab is not None else ""
         page = self.page
         if tab is None:
             page.show(None)
         elif tab.frame is not page.frame:
             page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None and page.frame is None else None)
-        self.sub_title = tab.title if tab is not None else ""
+        self.sub_title = safe_line(tab.title) if tab is not None else ""
         self.refresh_bindings()
 
     def _show_tab(self, tab) -> None:
@@ -385,7 +386,7 @@ class BrowserApp(App[int]):
     def on_key(self, event) -> None:
         if event.key == "escape":
             if self.address.has_focus:
-                self.address.value = self.current.url if self.current else ""
+                self.address.value = safe_line(self.current.url) if self.current else ""
                 self.page.focus()
                 event.stop()
             elif self.window.query_one("#find", Input).has_focus:
@@ -536,7 +537,7 @@ class BrowserApp(App[int]):
                     result = await result
             except Exception as error:  # noqa: BLE001 - LifecycleRefused and friends: show the reason
                 reason = getattr(error, "reason", None)
-                text = reason.describe() if hasattr(reason, "describe") else str(error)
+                text = reason.describe() if hasattr(reason, "describe") else safe_line(str(error))
                 self.notify(f"Cannot {action} tab {tab_id}: {text}", severity="warning", timeout=5)
                 return None
             self.notify(f"Tab {tab_id}: {action} done ({tab.state.value})", timeout=2)

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from broker.safe_text import safe_line
 from tui.processes import ProcessRow, format_bytes, format_percent, format_seconds
 from tui.tab_strip import STATE_MARKS
 
@@ -89,9 +90,9 @@ def details_text(row: ProcessRow, sandbox: SandboxStatus) -> Text:
         on = "on " if layer.active else "OFF"
         style = "green" if layer.active else ("bold red" if layer.required else "yellow")
         text.append(f"  {on} ", style=style)
-        text.append(f"{layer.name}", style="bold")
+        text.append(safe_line(layer.name), style="bold")
         if layer.detail:
-            text.append(f": {layer.detail}", style="dim")
+            text.append(f": {safe_line(layer.detail)}", style="dim")
         text.append("\n")
     if t.role == "renderer":
         rtt = f"{t.last_round_trip_ms:.2f} ms" if t.last_round_trip_ms is not None else "–"

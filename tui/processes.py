@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from broker.safe_text import safe_line
+
 HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 
 
@@ -136,7 +138,7 @@ def tab_target(tab, pid: int | None) -> Target:
         pid=pid,
         role="renderer",
         tab=tab.id,
-        title=tab.title or tab.url,
+        title=safe_line(tab.title or tab.url),
         state=tab.state.value,
         messages_out=counters.messages_out if counters else 0,
         bytes_out=counters.bytes_out if counters else 0,
@@ -175,7 +177,7 @@ def _measure(process: psutil.Process, *, sampled: Target | None = None) -> Measu
             rss=rss,
             cpu_percent=cpu_percent,
             cpu_time=cpu_time,
-            cmdline=" ".join(process.cmdline()),
+            cmdline=safe_line(" ".join(process.cmdline())),  # a renderer can rewrite its own
             uids=f"{uids.real}/{uids.effective}/{uids.saved}",
             gids=f"{gids.real}/{gids.effective}/{gids.saved}",
             threads=process.num_threads(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
+from broker.safe_text import safe_line
+
 #: One mark per lifecycle state, as the strip shows it (the legend is in the help).
 STATE_MARKS = {
     "loading": ("⟳", "yellow"),
@@ -38,7 +40,7 @@ class TabStrip(Static):
         first = min(max(0, index - fits // 2), max(0, len(tabs) - fits))
         parts = ["[dim]◀[/]"] if first > 0 else []
         for number, tab in enumerate(tabs[first : first + fits], first + 1):
-            title = tab.title or tab.url or "New tab"
+            title = safe_line(tab.title or tab.url or "New tab")
             if len(title) > cells:
                 title = title[: cells - 1] + "…"
             label = f" {state_mark(tab.state.value)} {escape(title)} "
@@ -67,7 +69,7 @@ class InfoBar(Static):
             return "", ""
         state = tab.state.value
         if state == "crashed":
-            cause = escape(tab.crash_cause or "it stopped")
+            cause = escape(safe_line(tab.crash_cause or "it stopped"))
             return f"✖ Aw, snap! This tab's renderer {cause}.  [b]F5[/b] reload", "error"
         if state == "unresponsive":
             return "⌛ This page isn't responding.  [b]w[/b] wait   [b]k[/b] end process", "warning"
@@ -82,5 +84,5 @@ class InfoBar(Static):
                 "danger",
             )
         if tab.error:
-            return f"Can't open this page: {escape(tab.error)}", "warning"
+            return f"Can't open this page: {escape(safe_line(tab.error))}", "warning"
         return "", ""

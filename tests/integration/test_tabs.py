@@ -112,7 +112,7 @@ async def test_find_and_resize(browser, http_server):
 async def test_load_errors_show_an_error_page(browser, http_server, unreachable_url):
     tab = await browser.open(unreachable_url)
     assert tab.error and "127.0.0.1" in tab.error
-    assert "Can't open this page" in tab.frame.text
+    assert "This site can't be reached" in tab.frame.text
     assert tab.state is TabState.ACTIVE  # an error page is a page; the renderer is fine
     binary = await browser.open(http_server.url("/binary"))
     assert "Cannot display" in binary.frame.text
@@ -139,7 +139,7 @@ async def test_network_pages_through_the_whole_browser(browser, http_server):
     assert loop.error and "redirect" in loop.error
     huge = await browser.open(http_server.url("/huge"))
     assert huge.error and "too large" in huge.error.lower()
-    assert "Can't open this page" in huge.frame.text
+    assert "This page is too large to show" in huge.frame.text
 
 
 async def test_a_slow_server_times_out_with_a_clear_error(http_server):
@@ -148,6 +148,6 @@ async def test_a_slow_server_times_out_with_a_clear_error(http_server):
     async with Browser(load_timeout=0.5) as browser:
         tab = await browser.open(http_server.url("/slow?seconds=30"))
         assert tab.error and "127.0.0.1" in tab.error
-        assert "Can't open this page" in tab.frame.text
+        assert "This site took too long to answer" in tab.frame.text
         other = await browser.open(http_server.url("/hello"))  # the browser goes on
         assert other.title == "Hello"
