@@ -1116,7 +1116,13 @@ class Browser:
         pids.append(os.getpid())
         if self.zygote is not None and self.zygote.pid:
             pids.append(self.zygote.pid)
-        await self.sampler.sample(pids)
+        # Renderers that can answer for themselves where the kernel will not
+        # show their memory to this broker (not root); a frozen one keeps its
+        # last figures.
+        renderers = {tab.pid: tab.host for tab in self.tabs
+                     if tab.pid and tab.host is not None and tab.host.alive and tab.host.routing_id is not None
+                     and tab._running.is_set()}
+        await self.sampler.sample(pids, renderers=renderers)
 
     async def restore_session(self) -> list[Tab]:
         """Bring back, as discarded tabs, the snapshots a broker that was
