@@ -18,6 +18,7 @@ class BadMessage(enum.Enum):
     WRONG_PID = "the handshake names another process"
     UNEXPECTED_REPLY = "the message answers a request that was never made"
     NOT_ALLOWED = "the renderer asked for something its tab may not do"
+    MEMORY_REPORT_OUT_OF_BOUNDS = "the renderer's memory report contradicts what the broker measured itself"
 
     def describe(self) -> str:
         return f"bad message {self.name}: {self.value}"

@@ -115,6 +115,11 @@ def _expire(future: asyncio.Future) -> None:
         future.set_exception(asyncio.TimeoutError())
 
 
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()  # nobody need be waiting when the renderer ends
+
+
 class RendererHost:
     """One renderer process, seen from the broker."""
 
@@ -155,6 +160,7 @@ class RendererHost:
         self._beat_sent = 0.0
         self._last_pong = 0.0
         self.unresponsive = False
+        self._memory_query: asyncio.Future | None = None
 
     @property
     def alive(self) -> bool:
@@ -190,6 +196,29 @@ class RendererHost:
         finally:
             timer.cancel()
             self._pending.pop(request_id, None)
+
+    def measure_memory(self) -> asyncio.Future:
+        """Ask the renderer for its own memory figures: MeasureMemory, answered
+        by a MemoryReport (checked by the caller: it is only a claim).
+
+        Unlike :meth:`request` there is no timeout: a busy or stopped renderer
+        answers when it can, and an answer that comes late must not count as
+        a reply to nothing.  So one question is outstanding at a time, and
+        asking while it is returns the same future.  It fails with
+        RendererGone if the renderer ends first, and at once if it is gone."""
+        if self._memory_query is not None and not self._memory_query.done():
+            return self._memory_query
+        request_id = next(self._request_ids)
+        query = asyncio.get_running_loop().create_future()
+        query.add_done_callback(_mark_retrieved)
+        query.add_done_callback(lambda _: self._pending.pop(request_id, None))
+        self._pending[request_id] = (query, time.perf_counter(), "MeasureMemory")
+        self._memory_query = query
+        try:
+            self.send(protocol.MeasureMemory(request=request_id))
+        except RendererGone as gone:
+            query.set_exception(gone)
+        return query
 
     async def ping(self, *, timeout: float) -> float:
         """Heartbeat: returns the round trip in milliseconds."""

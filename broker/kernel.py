@@ -278,7 +278,12 @@ class BrowserImpl:
         pids.append(os.getpid())
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
-        await self.sampler.sample(pids)
+        # Renderers that can answer for themselves where the kernel will not
+        # show their memory to this broker (not root); a stopped one keeps
+        # its last figures.
+        renderers = {host.pid: host for host in self.processes.hosts
+                     if host.routing_id is not None and not host.stopped and not host.probe}
+        await self.sampler.sample(pids, renderers=renderers)
 
     async def restore_session(self) -> list[TabImpl]:
         """Bring back, as discarded tabs, the snapshots a broker that was

@@ -230,7 +230,8 @@ CATALOGUE: tuple[Attack, ...] = (
        "c = ctypes.c_char(b'x')\n"
        "fds = [fd for fd in (0, 1, 2) if os.isatty(fd)] or [TTY_FD]\n"
        "libc_call('ioctl', fds[0], ctypes.c_ulong(0x5412), ctypes.byref(c)); result = 'injected'",
-       "seccomp"),
+       # Outside, into a terminal that is not its controlling one: only root may.
+       "seccomp", root_only_outside=True),
     # -- resources -------------------------------------------------------------
     _A("memory-bomb", "resources", "map 8 GiB of memory",
        "import mmap\nhoard = [mmap.mmap(-1, 256 * 1024 * 1024) for _ in range(32)]; result = len(hoard)",

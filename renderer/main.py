@@ -19,6 +19,7 @@ import msgspec
 import zmq
 
 from renderer import protocol, sandbox
+from renderer.own_memory import OwnMemory
 from renderer.page import Page, preload as preload_engine
 from renderer.protocol import ExitCode
 
@@ -72,6 +73,7 @@ def run_forked(request: protocol.SpawnRenderer, *, zygote_pid: int) -> None:
 
 
 def _run(request: protocol.SpawnRenderer) -> int:
+    own_memory = OwnMemory()  # after the descriptors are closed, before Landlock
     state = sandbox.lockdown_before_ipc(request.policy)
 
     context = zmq.Context(io_threads=1)
@@ -92,7 +94,7 @@ def _run(request: protocol.SpawnRenderer) -> int:
 
     if request.probe is not None:
         return _run_probe(request, sock, state)
-    Renderer(sock, request.tab, state).serve()
+    Renderer(sock, request.tab, state, own_memory).serve()
     return ExitCode.OK
 
 
@@ -122,10 +124,11 @@ def _run_probe(request: protocol.SpawnRenderer, sock: zmq.Socket, state) -> int:
 class Renderer:
     """Serves one tab: the broker asks, the renderer answers."""
 
-    def __init__(self, sock: zmq.Socket, tab: int, sandbox_state) -> None:
+    def __init__(self, sock: zmq.Socket, tab: int, sandbox_state, own_memory: OwnMemory) -> None:
         self.sock = sock
         self.tab = tab
         self.sandbox_state = sandbox_state
+        self.own_memory = own_memory
         self.page: Page | None = None
         self.width = 80
         self.source: protocol.LoadDocument | None = None
@@ -197,6 +200,9 @@ class Renderer:
                 self.reply(
                     protocol.SandboxReport(tab=tab, request=request, layers=sandbox.describe(self.sandbox_state))
                 )
+            case protocol.MeasureMemory(request=request):
+                rss, pss, uss = self.own_memory.read() or (None, None, None)
+                self.reply(protocol.MemoryReport(tab=tab, request=request, rss=rss, pss=pss, uss=uss))
             case protocol.DebugAction(action=action):
                 debug_action(action)
             case protocol.HelloAck():

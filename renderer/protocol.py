@@ -22,7 +22,7 @@ A message that fails to decode, is of an unknown type, or is larger than
 from __future__ import annotations
 
 import struct
-from typing import Union
+from typing import Annotated, Union
 
 import msgspec
 
@@ -32,7 +32,14 @@ MAX_MESSAGE_BYTES = 24 * 1024 * 1024
 #: Largest document body the broker hands to a renderer.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
+#: Largest memory figure a renderer may report about itself: far above any
+#: renderer's address-space limit, so only a lie reaches it.
+MAX_MEMORY_BYTES = 1 << 40
+
 PROTOCOL_VERSION = 1
+
+#: A byte count a renderer reports: never negative, never absurd.
+MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
 
 
 class ExitCode:
@@ -247,6 +254,14 @@ class ReportSandbox(msgspec.Struct, tag="report_sandbox"):
     request: int
 
 
+class MeasureMemory(msgspec.Struct, tag="measure_memory"):
+    """Read your own memory figures (for a broker that may not read them
+    itself: a non-root broker cannot read a non-dumpable renderer's smaps).
+    Reply: MemoryReport."""
+
+    request: int
+
+
 class DebugAction(msgspec.Struct, tag="debug"):
     """A debug URL the user typed (about:crash, about:hang...).  No reply."""
 
@@ -270,6 +285,7 @@ ToRenderer = Union[
     TakeSnapshot,
     RestoreSnapshot,
     ReportSandbox,
+    MeasureMemory,
     DebugAction,
     Shutdown,
 ]
@@ -340,6 +356,18 @@ class SandboxReport(msgspec.Struct, tag="sandbox_report"):
     layers: list[SandboxLayer]
 
 
+class MemoryReport(msgspec.Struct, tag="memory_report"):
+    """The renderer's memory from its own /proc/self/smaps_rollup, opened
+    before lockdown: a claim the broker bounds by what it reads itself from
+    /proc/PID/statm.  All None: the renderer cannot measure itself."""
+
+    tab: int
+    request: int
+    rss: MemoryBytes | None  # resident
+    pss: MemoryBytes | None  # proportional share
+    uss: MemoryBytes | None  # unique: Private_Clean + Private_Dirty
+
+
 class ProbeResult(msgspec.Struct, tag="probe_result"):
     """Outcome of compromise-simulation code run inside the renderer."""
 
@@ -357,6 +385,7 @@ ToBroker = Union[
     Pong,
     SnapshotReady,
     SandboxReport,
+    MemoryReport,
     ProbeResult,
 ]
 

@@ -1,5 +1,7 @@
-"""Security tests fork locked-down children; they need root (CI runs as root)
-to show both the root and the unprivileged (nobody) path."""
+"""Security tests fork locked-down children.  As root they show both the root
+and the unprivileged (nobody) path, and none may be skipped (tests/conftest.py);
+as a normal user they show that user's path, and the few that only root can
+show are marked ``needs_root`` and say why."""
 
 from __future__ import annotations
 

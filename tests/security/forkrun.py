@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 NOBODY = 65534
+ROOT = os.geteuid() == 0
+#: ``as_user`` for a child that must be an ordinary user: as root, drop to
+#: nobody; as a normal user, stay who we are (we already are one).
+UNPRIVILEGED = NOBODY if ROOT else None
 
 #: Figures the security tests measure, printed at the end of the run (conftest.py).
 SUMMARY: list[str] = []

@@ -3,13 +3,12 @@
 A forked child does what a renderer does (fresh process state, lockdown,
 ZeroMQ DEALER to a ROUTER on a pathname ipc:// socket, handshake, seccomp)
 and then parses HTML with selectolax, grows and shrinks its heap, answers
-over ZeroMQ, reports its sandbox from inside and exits 0.  As root and as
-nobody.
+over ZeroMQ, reports its sandbox from inside and exits 0.  As root: as root
+and as nobody; as a normal user: as that user.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -17,17 +16,18 @@ import pytest
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
 from renderer.sandbox import landlock
-from forkrun import NOBODY, SUMMARY, report, run_in_child
+from forkrun import ROOT, SUMMARY, UNPRIVILEGED, report, run_in_child
 from workload import run_workload
-
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs the workload as root and as nobody")
 
 
 def layers_of(replies) -> dict[str, dict]:
     return {layer["name"]: layer for layer in replies[-1]}
 
 
-@pytest.mark.parametrize("as_user", [None, NOBODY], ids=["root", "nobody"])
+@pytest.mark.parametrize("as_user", [
+    pytest.param(None, id="root", marks=pytest.mark.needs_root("runs the workload as root (the [unprivileged] case runs it as this user)")),
+    pytest.param(UNPRIVILEGED, id="unprivileged"),
+])
 def test_a_fully_locked_down_renderer_does_its_work(as_user):
     end, replies = run_workload(SandboxPolicy(), as_user=as_user, requests=5)
     assert end.code == 0, str(end)
@@ -38,13 +38,14 @@ def test_a_fully_locked_down_renderer_does_its_work(as_user):
     layers = layers_of(replies)
     always = ("process", "namespaces", "limits", "no_new_privs", "landlock", "seccomp")
     assert all(layers[name]["active"] for name in always), layers
-    if as_user is None:
+    as_root = as_user is None and ROOT
+    if as_root:
         assert layers["privileges"]["active"] and layers["privileges"]["required"]
         assert "uid 65534" in layers["privileges"]["detail"]
     else:  # nothing to drop; the user namespace's capabilities were
         assert not layers["privileges"]["required"] and "n/a" in layers["privileges"]["detail"]
         assert "user" in layers["namespaces"]["detail"]
-    SUMMARY.append(f"lockdown as {'root' if as_user is None else 'nobody'}: "
+    SUMMARY.append(f"lockdown as {'root' if as_root else 'nobody' if as_user is not None else 'this user'}: "
                    f"before IPC {end.reports['before_ms']:.1f} ms, after IPC {end.reports['after_ms']:.1f} ms; "
                    f"active: {', '.join(n for n, l in layers.items() if l['active'])}")
 
@@ -94,7 +95,7 @@ def test_lockdown_refuses_a_multithreaded_process():
 
 def test_kernel_capabilities_are_detected_without_applying_anything():
     caps = sandbox.capabilities_of_this_kernel()
-    assert caps.root and caps.seccomp_filter and caps.namespaces
+    assert caps.root == ROOT and caps.seccomp_filter and caps.namespaces
     assert caps.landlock_abi == landlock.abi_version() >= 1
     with open("/proc/self/status") as f:
         assert "NoNewPrivs:\t0" in f.read()  # nothing applied to the test process

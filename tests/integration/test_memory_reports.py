@@ -1,0 +1,89 @@
+"""A renderer measures itself, for a broker the kernel will not show its memory.
+
+As a normal user the broker may not read a renderer's smaps (renderers are
+not dumpable), so it asks the renderer (MeasureMemory -> MemoryReport) and
+holds the claim against the peak resident size it reads itself.  These tests
+ask directly, so they check the same path as root and as a normal user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import psutil
+import pytest
+
+from broker.lifecycle import LifecyclePolicy
+from broker.memory import MemoryInfo, peak_resident
+from browser.api import Browser, Tab, TabState
+from renderer import protocol
+
+pytestmark = pytest.mark.timeout(60)
+
+MiB = 1024 * 1024
+
+# Compromise simulation: a renderer that answers MeasureMemory with ``CLAIM``.
+LYING_PROBE = """
+while True:
+    message = protocol.to_renderer_decoder.decode(sock.recv())
+    if isinstance(message, protocol.MeasureMemory):
+        sock.send(protocol.encode(protocol.MemoryReport(
+            tab=tab, request=message.request, rss=CLAIM, pss=CLAIM, uss=CLAIM)))
+        break
+sock.poll(5000)
+result = 'not ended'
+"""
+
+
+@pytest.fixture
+async def browser(tmp_path):
+    async with Browser(policy=LifecyclePolicy.manual(), profile=tmp_path / "profile") as browser:
+        yield browser
+
+
+async def test_a_renderer_reports_its_own_memory(browser, http_server):
+    tab = await browser.open(http_server.url("/hello"))
+    reported = await browser.sampler.ask_renderers({tab.pid: tab.host})
+    memory = reported[tab.pid]
+    resident = psutil.Process(tab.pid).memory_info().rss  # statm: readable by the renderer's owner
+    assert isinstance(memory, MemoryInfo)
+    assert 0 < memory.uss <= memory.pss <= memory.rss <= peak_resident(tab.pid)
+    assert abs(memory.rss - resident) < 2 * MiB  # an idle renderer: the same pages, counted twice
+    assert tab.state is TabState.ACTIVE and tab.host.alive
+
+
+async def test_a_late_report_is_not_a_bad_message(browser, http_server):
+    tab = await browser.open(http_server.url("/hello"))
+    await browser.open(http_server.url("/hello"))  # tab goes to the background
+    await tab.freeze()
+    assert await browser.sampler.ask_renderers({tab.pid: tab.host}) == {}  # stopped: no answer yet
+    question = tab.host.measure_memory()
+    assert not question.done()
+    assert tab.host.measure_memory() is question  # one question at a time, still outstanding
+    await tab.unfreeze()
+    answer = await asyncio.wait_for(question, 10)
+    assert isinstance(answer, protocol.MemoryReport) and answer.tab == tab.id and answer.uss > 0
+    assert (await browser.sampler.ask_renderers({tab.pid: tab.host}))[tab.pid].uss > 0
+    assert tab.state is TabState.BACKGROUND and tab.host.alive
+
+
+@pytest.mark.parametrize(
+    ("claim", "cause"),
+    [
+        (1 << 39, "ended by the browser: bad message MEMORY_REPORT_OUT_OF_BOUNDS: "
+                  "the renderer's memory report contradicts what the broker measured itself"),
+        (-1, "ended by the browser: bad message DECODE_FAILED: the message could not be decoded"),
+    ],
+    ids=["more-than-its-peak", "negative"],
+)
+async def test_a_renderer_that_lies_about_its_memory_is_ended_by_name(browser, http_server, claim, cause):
+    honest = await browser.open(http_server.url("/hello"))
+    probe_tab = Tab(browser, browser._new_tab_id(), browser.width)  # a tab of its own, never shown
+    host = await browser._spawn_renderer(probe_tab, probe=f"CLAIM = {claim}\n{LYING_PROBE}")
+    assert await browser.sampler.ask_renderers({host.pid: host}) == {}
+    ended = await asyncio.wait_for(host.exited, 10)
+    assert (ended.cause, ended.signal) == (cause, signal.SIGKILL)
+    # The broker and the other tab go on, and the other tab still reports.
+    assert honest.state is TabState.ACTIVE
+    assert (await browser.sampler.ask_renderers({honest.pid: honest.host}))[honest.pid].uss > 0
