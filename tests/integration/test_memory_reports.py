@@ -4,6 +4,7 @@ As a normal user the broker may not read a renderer's smaps (renderers are
 not dumpable), so it asks the renderer (MeasureMemory -> MemoryReport) and
 holds the claim against the peak resident size it reads itself.  These tests
 ask directly, so they check the same path as root and as a normal user.
+They drive the broker itself (``BrowserImpl``), under the public API.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 from broker.lifecycle import LifecyclePolicy
 from broker.memory import MemoryInfo, peak_resident
-from browser.api import Browser, Tab, TabState
+from broker.kernel import BrowserImpl
+from broker.tabs import TabState
 from renderer import protocol
 
 pytestmark = pytest.mark.timeout(60)
@@ -38,8 +40,12 @@ result = 'not ended'
 
 @pytest.fixture
 async def browser(tmp_path):
-    async with Browser(policy=LifecyclePolicy.manual(), profile=tmp_path / "profile") as browser:
+    browser = BrowserImpl(policy=LifecyclePolicy.manual(), profile=tmp_path / "profile")
+    await browser.start()
+    try:
         yield browser
+    finally:
+        await browser.shutdown()
 
 
 async def test_a_renderer_reports_its_own_memory(browser, http_server):
@@ -79,8 +85,8 @@ async def test_a_late_report_is_not_a_bad_message(browser, http_server):
 )
 async def test_a_renderer_that_lies_about_its_memory_is_ended_by_name(browser, http_server, claim, cause):
     honest = await browser.open(http_server.url("/hello"))
-    probe_tab = Tab(browser, browser._new_tab_id(), browser.width)  # a tab of its own, never shown
-    host = await browser._spawn_renderer(probe_tab, probe=f"CLAIM = {claim}\n{LYING_PROBE}")
+    # A renderer of its own (no tab shows it), running the lying code after lockdown.
+    host = await browser.processes.launch(999, probe=f"CLAIM = {claim}\n{LYING_PROBE}")
     assert await browser.sampler.ask_renderers({host.pid: host}) == {}
     ended = await asyncio.wait_for(host.exited, 10)
     assert (ended.cause, ended.signal) == (cause, signal.SIGKILL)
