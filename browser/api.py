@@ -21,7 +21,6 @@ import html
 import itertools
 import logging
 import os
-import pwd
 import secrets
 import signal
 import time
@@ -44,6 +43,8 @@ from broker.lifecycle import (
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.runtime import RuntimeDir
 from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
+from broker.zygote_launch import EarlyStart, prepare_runtime, runtime_owner
+from broker.zygote_launch import default_renderer_ids as _default_drop_ids
 from browser import about
 from browser.loader import LoadError, Loader, Response, normalize_url
 from browser.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
@@ -174,17 +175,6 @@ class SandboxSettings:
         )
         values.update(overrides)
         return protocol.SandboxPolicy(**values)
-
-
-def _default_drop_ids() -> tuple[int | None, int | None]:
-    """Root drops renderers to ``nobody``; anyone else keeps their own uid."""
-    if os.getuid() != 0:
-        return None, None
-    try:
-        entry = pwd.getpwnam("nobody")
-    except KeyError:
-        return 65534, 65534
-    return entry.pw_uid, entry.pw_gid
 
 
 def sad_tab_frame(url: str, title: str, cause: str, width: int, *, note: str | None = None) -> protocol.Frame:
@@ -815,7 +805,10 @@ class Browser:
         cold_renderers: bool = False,
         policy: LifecyclePolicy | None = None,
         profile: str | os.PathLike | None = None,
+        started_early: EarlyStart | None = None,
     ) -> None:
+        """``started_early``: a runtime directory and zygote that the command
+        line started before its imports (``broker.zygote_launch.start_early``)."""
         uid, gid = _default_drop_ids()
         self.sandbox = SandboxSettings(
             enabled=sandbox,
@@ -845,6 +838,7 @@ class Browser:
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._lifecycle_tasks: list[asyncio.Task] = []
         self._policy_wakeup = asyncio.Event()
+        self._started_early = started_early
 
     # -- start and stop -----------------------------------------------------------
 
@@ -856,17 +850,26 @@ class Browser:
         await self.shutdown()
 
     async def start(self) -> None:
-        self.runtime = RuntimeDir()
+        early, self._started_early = self._started_early, None
         try:
-            if self.sandbox.enabled and os.getuid() == 0 and self.sandbox.uid not in (None, 0):
-                self.runtime.hand_to(self.sandbox.uid, self.sandbox.gid)
-            # The zygote first: it must be forked before ZeroMQ starts threads here.
-            spawner = ColdSpawner if self.cold_renderers else ZygoteClient
-            self.zygote = spawner(self.runtime.path, on_exit=self._child_exited)
-            await self.zygote.start()
+            owner = runtime_owner(sandbox=self.sandbox.enabled, uid=self.sandbox.uid, gid=self.sandbox.gid)
+            if early is not None and (self.cold_renderers or early.owner != owner):
+                early.abandon()
+                early = None
+            self.runtime = early.runtime if early is not None else prepare_runtime(owner)
+            if self.cold_renderers:
+                self.zygote = ColdSpawner(self.runtime.path, on_exit=self._child_exited)
+            else:
+                self.zygote = ZygoteClient(
+                    self.runtime.path, on_exit=self._child_exited, on_lost=self._zygote_lost,
+                    restart_limit=self.policy.crash_limit, restart_window_s=self.policy.crash_window_s)
+            # The zygote first: it must be forked before ZeroMQ starts threads
+            # here.  It preloads while the hub starts.
+            self.zygote.launch(early.zygote if early is not None else None)
             self.hub = IpcHub(self.runtime.endpoint)
             self.hub.start()
             self.runtime.socket_bound()
+            await self.zygote.start()
         except BaseException:
             await self.shutdown()
             raise
@@ -1043,6 +1046,15 @@ class Browser:
         tab = self._tab_of_host.pop(host, None)
         if tab is not None:
             tab._renderer_exited(host, info)
+
+    def _zygote_lost(self, cause: str) -> None:
+        """The zygote died, and every renderer with it (their parent-death
+        signal); it will never report them, so their tabs crash here."""
+        for pid, host in list(self._hosts_by_pid.items()):
+            tab = self._tab_of_host.get(host)
+            if tab is not None and tab.host is host:
+                tab._end_cause = cause
+            self._child_exited(protocol.ChildExited(pid=pid, tab=host.tab, code=None, signal=signal.SIGKILL))
 
     # -- events -------------------------------------------------------------------
 
