@@ -4,7 +4,8 @@ The zygote needs about 100 ms to import and warm everything a renderer
 needs, and the broker needs about as long to import its own modules.  The
 command line calls :func:`start_early` first thing, before those imports,
 so the two overlap; ``Browser`` then adopts what it started.  This module
-therefore imports only the standard library and ``broker.runtime``.
+therefore imports only a few standard modules and ``broker.runtime``
+(not even ``dataclasses``).
 
 The zygote runs in a process group of its own.  Signals meant for the
 terminal's foreground group -- Ctrl-C, and the hangup the kernel sends when
@@ -20,7 +21,6 @@ import pwd
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 
 from broker.runtime import RuntimeDir
 
@@ -57,7 +57,6 @@ def prepare_runtime(owner: tuple[int, int] | None) -> RuntimeDir:
     return runtime
 
 
-@dataclass
 class ZygoteProcess:
     """A started zygote interpreter and the broker's end of its channel.
 
@@ -65,8 +64,9 @@ class ZygoteProcess:
     preload is done.  ``ZygoteClient`` reads and writes ``channel``.
     """
 
-    process: subprocess.Popen
-    channel: socket.socket
+    def __init__(self, process: subprocess.Popen, channel: socket.socket) -> None:
+        self.process = process
+        self.channel = channel
 
     @property
     def pid(self) -> int:
@@ -117,17 +117,18 @@ def start_zygote_process(runtime_dir: str) -> ZygoteProcess:
     return ZygoteProcess(process, ours)
 
 
-@dataclass
 class EarlyStart:
     """A runtime directory and a zygote started before the broker's imports,
     for ``Browser(started_early=...)`` to adopt."""
 
-    runtime: RuntimeDir
-    owner: tuple[int, int] | None
-    zygote: ZygoteProcess
+    def __init__(self, runtime: RuntimeDir, owner: tuple[int, int] | None, zygote: ZygoteProcess) -> None:
+        self.runtime = runtime
+        self.owner = owner
+        self.zygote = zygote
 
     def abandon(self) -> None:
-        """Undo it: for when no browser adopts it (bad arguments, other settings)."""
+        """Undo it, when no browser adopted it (other settings, an error).
+        Harmless once a browser that adopted it has shut down."""
         self.zygote.kill()
         self.runtime.remove()
 

@@ -11,12 +11,14 @@ failed (each with one line on stderr), 2 for bad arguments, 130 on Ctrl-C.
 
 from __future__ import annotations
 
+# Only what parsing the arguments needs: the rest is imported after the
+# zygote has been started (see main), so that its preload overlaps them.
 import argparse
-import asyncio
-import json
-import logging
-import shutil
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from broker.zygote_launch import EarlyStart
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -78,6 +80,8 @@ def _sandbox_flag(command: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging() -> None:
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("minibrowser: %(message)s"))
     logger = logging.getLogger("minibrowser")
@@ -93,17 +97,36 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["open"])
-    _setup_logging()
+    early = _start_zygote_early(args)
     try:
-        return asyncio.run(_dispatch(args))
+        import asyncio
+
+        _setup_logging()
+        return asyncio.run(_dispatch(args, early))
     except KeyboardInterrupt:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if early is not None:
+            early.abandon()  # nothing to do once the browser that adopted it has shut down
 
 
-async def _dispatch(args: argparse.Namespace) -> int:
+def _start_zygote_early(args: argparse.Namespace) -> EarlyStart | None:
+    """For ``open --dump``: the runtime directory and the zygote, started
+    before the broker's imports (about as long as the zygote's preload)."""
+    if args.command != "open" or not args.dump:
+        return None
+    from broker.zygote_launch import start_early
+
+    try:
+        return start_early(sandbox=not args.no_sandbox)
+    except OSError:
+        return None  # the browser starts them itself, and reports what fails
+
+
+async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if args.command == "open":
-        return await _open(args)
+        return await _open(args, early)
     if args.command == "sandbox":
         from browser.security import run_sandbox_report
 
@@ -133,7 +156,11 @@ async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) ->
     return await run_app(urls, sandbox=sandbox)
 
 
-async def _open(args: argparse.Namespace) -> int:
+async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
+    import asyncio
+    import json
+    import shutil
+
     from browser.api import Browser, BrowserError
 
     urls = args.urls or ["about:welcome"]
@@ -144,7 +171,8 @@ async def _open(args: argparse.Namespace) -> int:
         return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
-        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile) as browser:
+        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
+                           started_early=early) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
