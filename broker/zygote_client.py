@@ -205,7 +205,10 @@ class ZygoteClient:
             except asyncio.CancelledError:
                 pass
         if self.zygote is not None:
-            await asyncio.to_thread(self.zygote.kill)
+            if self.zygote.process.poll() is not None:
+                self.zygote.kill()  # it has exited: only reaped, nothing to wait for
+            else:
+                await asyncio.to_thread(self.zygote.kill)
 
     # -- renderers ------------------------------------------------------------
 

@@ -182,4 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Renderers are reaped and the runtime directory dealt with: nothing is
+    # left to finalise but thousands of preloaded objects, and the broker
+    # waits for this exit.  Skip the interpreter's teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
