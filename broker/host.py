@@ -89,9 +89,12 @@ class ExitInfo:
     code: int | None
     signal: int | None
     reason: BadMessage | str | None = None  # set when the broker ended it
+    known_cause: str | None = None  # what ended it, when the broker knows (not from the exit status)
 
     @property
     def cause(self) -> str:
+        if self.known_cause:
+            return self.known_cause
         if isinstance(self.reason, BadMessage):
             return f"ended by the browser: {self.reason.describe()}"
         if self.reason:
@@ -290,8 +293,10 @@ class RendererHost:
     def _log_line(self, text: str) -> None:
         log.warning(text)
 
-    def mark_exited(self, code: int | None, sig: int | None) -> ExitInfo:
-        info = ExitInfo(code=code, signal=sig, reason=self.pending_reason)
+    def mark_exited(self, code: int | None, sig: int | None, *, cause: str | None = None) -> ExitInfo:
+        """The process is gone (``cause``: why, when the broker knows better
+        than the exit status, e.g. its zygote died)."""
+        info = ExitInfo(code=code, signal=sig, reason=self.pending_reason, known_cause=cause)
         self.exit = info
         error = RendererGone(f"the renderer of tab {self.tab} {info.cause}")
         for future, *_ in list(self._pending.values()) + list(self._pings.values()):

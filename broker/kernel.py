@@ -21,6 +21,7 @@ from broker.host import IpcEvent
 from broker.lifecycle import Action, LifecyclePolicy, decide
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
 from browser import about
 from browser.loader import Loader
@@ -85,6 +86,7 @@ class BrowserImpl:
         cold_renderers: bool = False,
         policy: LifecyclePolicy | None = None,
         profile: str | os.PathLike | None = None,
+        started_early: EarlyStart | None = None,
     ) -> None:
         uid, gid = default_drop_ids()
         self.sandbox = SandboxSettings(
@@ -108,6 +110,7 @@ class BrowserImpl:
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
+        self._started_early = started_early
 
     @property
     def started(self) -> bool:
@@ -116,9 +119,13 @@ class BrowserImpl:
     # -- start and stop -----------------------------------------------------------
 
     async def start(self) -> None:
+        early, self._started_early = self._started_early, None
         await self.processes.start(
             heartbeat_interval_s=self.policy.heartbeat_interval_s,
             heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
+            zygote_restart_limit=self.policy.crash_limit,
+            zygote_restart_window_s=self.policy.crash_window_s,
+            started_early=early,
         )
         self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")
 

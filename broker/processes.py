@@ -17,8 +17,8 @@ import asyncio
 import itertools
 import logging
 import os
-import pwd
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from broker.ipc import IpcHub
 from broker.safe_text import safe_line
 from broker.runtime import RuntimeDir
 from broker.zygote_client import ColdSpawner, ZygoteClient, ZygoteError
+from broker.zygote_launch import EarlyStart, default_renderer_ids, prepare_runtime, runtime_owner
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
@@ -69,13 +70,7 @@ class SandboxSettings:
 
 def default_drop_ids() -> tuple[int | None, int | None]:
     """Root drops renderers to ``nobody``; anyone else keeps their own uid."""
-    if os.getuid() != 0:
-        return None, None
-    try:
-        entry = pwd.getpwnam("nobody")
-    except KeyError:
-        return 65534, 65534
-    return entry.pw_uid, entry.pw_gid
+    return default_renderer_ids()
 
 
 @dataclass
@@ -112,18 +107,38 @@ class RendererProcesses:
 
     # -- start and stop -------------------------------------------------------
 
-    async def start(self, *, heartbeat_interval_s: float, heartbeat_timeout_s: float) -> None:
-        self.runtime = RuntimeDir()
+    async def start(
+        self,
+        *,
+        heartbeat_interval_s: float,
+        heartbeat_timeout_s: float,
+        zygote_restart_limit: int,
+        zygote_restart_window_s: float,
+        started_early: EarlyStart | None = None,
+    ) -> None:
+        """Start the zygote and the IPC hub.  ``started_early``: a runtime
+        directory and zygote the command line started before its imports
+        (``broker.zygote_launch.start_early``), adopted when its settings match."""
+        early = started_early
         try:
-            if self.sandbox.enabled and os.getuid() == 0 and self.sandbox.uid not in (None, 0):
-                self.runtime.hand_to(self.sandbox.uid, self.sandbox.gid)
-            # The zygote first: it must be forked before ZeroMQ starts threads here.
-            spawner = ColdSpawner if self.cold else ZygoteClient
-            self.zygote = spawner(self.runtime.path, on_exit=self._child_exited)
-            await self.zygote.start()
+            owner = runtime_owner(sandbox=self.sandbox.enabled, uid=self.sandbox.uid, gid=self.sandbox.gid)
+            if early is not None and (self.cold or early.owner != owner):
+                early.abandon()
+                early = None
+            self.runtime = early.runtime if early is not None else prepare_runtime(owner)
+            if self.cold:
+                self.zygote = ColdSpawner(self.runtime.path, on_exit=self._child_exited)
+            else:
+                self.zygote = ZygoteClient(
+                    self.runtime.path, on_exit=self._child_exited, on_lost=self._zygote_lost,
+                    restart_limit=zygote_restart_limit, restart_window_s=zygote_restart_window_s)
+            # The zygote first: it must be forked before ZeroMQ starts threads
+            # here.  It preloads while the hub starts.
+            self.zygote.launch(early.zygote if early is not None else None)
             self.hub = IpcHub(self.runtime.endpoint)
             self.hub.start()
             self.runtime.socket_bound()
+            await self.zygote.start()
         except BaseException:
             await self.shutdown()
             raise
@@ -241,13 +256,21 @@ class RendererProcesses:
         if self.hub is not None:
             self.hub.forget(host)
 
-    def _child_exited(self, message: protocol.ChildExited) -> None:
+    def _child_exited(self, message: protocol.ChildExited, *, cause: str | None = None) -> None:
         host = self._hosts.pop(message.pid, None)
         if host is None:
             return
         if self.hub is not None:
             self.hub.forget(host)
-        host.mark_exited(message.code, message.signal)
+        host.mark_exited(message.code, message.signal, cause=cause)
+
+    def _zygote_lost(self, cause: str) -> None:
+        """The zygote died, and every renderer with it (their parent-death
+        signal); it will never report them, so they are marked exited here,
+        with that cause.  The zygote client restarts it."""
+        for pid, host in list(self._hosts.items()):
+            self._child_exited(protocol.ChildExited(pid=pid, tab=host.tab, code=None, signal=signal.SIGKILL),
+                               cause=cause)
 
     # -- compromise simulation -------------------------------------------------
 

@@ -1,74 +1,113 @@
-"""The broker's side of the zygote: start it, ask it to fork, hear exits."""
+"""The broker's side of the zygote: start it, ask it to fork, hear exits,
+notice its death and start it again.
+
+Interface for the owner of the renderer processes::
+
+    zygote = ZygoteClient(runtime_dir, on_exit=..., on_lost=...)
+    zygote.launch(early)        # synchronous: fork/exec before ZeroMQ starts threads
+    await zygote.start()        # wait until it has preloaded
+    pid = await zygote.spawn(request)
+    await zygote.restart()      # also started by itself when the zygote dies
+    await zygote.stop()
+
+``on_exit(ChildExited)`` is called for every renderer the zygote reaps.
+``on_lost(cause)`` is called once, at once, when the zygote dies (its
+channel closes): every renderer it had dies with it (their parent-death
+signal), and the zygote never reports them, so the owner marks them exited.
+The client then restarts the zygote in the same runtime directory, after a
+backoff that grows with each recent death; after ``restart_limit`` deaths
+within ``restart_window_s`` seconds it gives up, and ``spawn`` says so.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
+import msgspec
+
+from broker.lifecycle import CrashHistory
+from broker.zygote_launch import ZygoteProcess, start_zygote_process
 from renderer import protocol
+
+#: The cause every renderer of a dead zygote is reported with.
+ZYGOTE_DIED = "the zygote process died"
+
+_FIRST_BACKOFF_S = 0.25  # before the second restart in a window; doubles after
+_MAX_BACKOFF_S = 4.0
 
 
 class ZygoteError(Exception):
-    """The zygote could not be started or stopped answering."""
+    """The zygote could not be started, died, or stopped answering.
+    ``str()`` is one line for a person."""
 
 
 class ZygoteClient:
-    """Starts ``python -m renderer.zygote`` and talks to it over a socketpair."""
+    """Runs ``python -m renderer.zygote`` and talks to it over a socketpair."""
 
-    def __init__(self, runtime_dir: str, *, on_exit: Callable[[protocol.ChildExited], None]) -> None:
+    def __init__(
+        self,
+        runtime_dir: str,
+        *,
+        on_exit: Callable[[protocol.ChildExited], None],
+        on_lost: Callable[[str], None] | None = None,
+        restart_limit: int = 3,
+        restart_window_s: float = 10.0,
+    ) -> None:
         self.runtime_dir = runtime_dir
         self.on_exit = on_exit
-        self.process: subprocess.Popen | None = None
-        self.pid = 0
+        self.on_lost = on_lost
+        self.zygote: ZygoteProcess | None = None
         self.preload_ms = 0.0
+        self.restarts = 0  # zygotes started after a death
+        self.deaths = CrashHistory(restart_limit, restart_window_s)
+        self.closed = False  # no zygote is running (died, or stopped)
+        self._given_up: str | None = None  # why no zygote will be started again
+        self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
         self._spawning: dict[int, asyncio.Future[int]] = {}
         self._ready: asyncio.Future | None = None
-        self.closed = False
+        self._restarting: asyncio.Task | None = None
+
+    @property
+    def process(self):
+        """The zygote's ``subprocess.Popen`` while one runs, else None."""
+        return self.zygote.process if self.zygote is not None and not self.closed else None
+
+    @property
+    def pid(self) -> int:
+        return self.zygote.pid if self.zygote is not None else 0
+
+    # -- start ----------------------------------------------------------------
+
+    def launch(self, started: ZygoteProcess | None = None) -> None:
+        """Start the zygote's process now (or adopt one started earlier),
+        without waiting for it: its preload runs while the caller goes on."""
+        if self.zygote is None:
+            self.zygote = started if started is not None else start_zygote_process(self.runtime_dir)
 
     async def start(self, *, timeout: float = 30.0) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log = open(os.path.join(self.runtime_dir, "zygote.log"), "ab")
-        try:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "renderer.zygote",
-                    "--fd",
-                    str(theirs.fileno()),
-                    "--broker-pid",
-                    str(os.getpid()),
-                    "--runtime-dir",
-                    self.runtime_dir,
-                ],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                cwd="/",
-            )
-        finally:
-            theirs.close()
-            log.close()
-        self.pid = self.process.pid
-        reader, self._writer = await asyncio.open_unix_connection(sock=ours, limit=protocol.MAX_MESSAGE_BYTES)
+        """Launch the zygote if needed and wait until it is ready."""
+        self.launch()
+        zygote = self.zygote
+        self.closed = False
+        reader, self._writer = await asyncio.open_unix_connection(
+            sock=zygote.channel, limit=protocol.MAX_MESSAGE_BYTES)
         self._ready = asyncio.get_running_loop().create_future()
-        self._reader_task = asyncio.create_task(self._read_loop(reader), name="zygote-reader")
+        self._reader_task = asyncio.create_task(self._read_loop(reader, zygote), name="zygote-reader")
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), timeout)
         except asyncio.TimeoutError:
-            await self.stop()
-            raise ZygoteError(f"the zygote did not start within {timeout:.0f} s; see {self.runtime_dir}/zygote.log")
+            self._ready.cancel()  # it never ran: its channel closing is not a death
+            await self._reap()
+            raise ZygoteError(f"the zygote did not start within {timeout:.0f} s; "
+                              f"see {self.runtime_dir}/zygote.log") from None
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+    async def _read_loop(self, reader: asyncio.StreamReader, zygote: ZygoteProcess) -> None:
         try:
             while True:
                 header = await reader.readexactly(4)
@@ -87,31 +126,119 @@ class ZygoteClient:
                             future.set_result(pid)
                     case protocol.ChildExited():
                         self.on_exit(message)
-        except (asyncio.IncompleteReadError, ConnectionError, ZygoteError):
+        except (asyncio.IncompleteReadError, ConnectionError, ZygoteError, msgspec.MsgspecError):
             pass
         finally:
-            self.closed = True
-            error = ZygoteError("the zygote exited; no new tabs can be opened")
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_exception(error)
-            for future in self._spawning.values():
-                if not future.done():
-                    future.set_exception(error)
-            self._spawning.clear()
+            if zygote is self.zygote:
+                self._channel_closed()
+
+    def _channel_closed(self) -> None:
+        """The zygote exited (or broke its channel): fail whatever waits on
+        it; if it was running, tell the owner and start another one."""
+        ready = self._ready
+        was_running = (ready is not None and ready.done() and not ready.cancelled()
+                       and ready.exception() is None)
+        self.closed = True
+        error = ZygoteError(f"{ZYGOTE_DIED}; no new tabs can be opened")
+        if ready is not None and not ready.done():
+            ready.set_exception(error)
+            ready.exception()  # retrieved: its start() may be gone
+        for future in self._spawning.values():
+            if not future.done():
+                future.set_exception(error)
+        self._spawning.clear()
+        if self._stopping or not was_running:
+            return
+        self.deaths.record(time.monotonic())
+        if self.on_lost is not None:
+            self.on_lost(ZYGOTE_DIED)
+        self._restarting = asyncio.ensure_future(self._restart())
+        self._restarting.add_done_callback(_retrieve)
+
+    # -- restart --------------------------------------------------------------
+
+    async def restart(self) -> None:
+        """Wait until a zygote runs again: the restart under way, or a new
+        one.  Raises ZygoteError when it died too often to be restarted."""
+        if self._given_up is not None:
+            raise ZygoteError(self._given_up)
+        if self._restarting is None or self._restarting.done():
+            if not self.closed and self._writer is not None:
+                return
+            self._restarting = asyncio.ensure_future(self._restart())
+            self._restarting.add_done_callback(_retrieve)
+        await asyncio.shield(self._restarting)
+
+    async def _restart(self) -> None:
+        """Start a new zygote after a backoff that grows with each death in
+        the window; a zygote that dies before it is ready counts as a death."""
+        while True:
+            now = time.monotonic()
+            if self.deaths.looping(now):
+                self._given_up = (f"{ZYGOTE_DIED} {self.deaths.limit} times within "
+                                  f"{self.deaths.window_s:g} s and is not restarted: no new tabs "
+                                  "can be opened; quit minibrowser and start it again")
+                await self._reap()
+                raise ZygoteError(self._given_up)
+            recent = sum(1 for t in self.deaths.times if now - t <= self.deaths.window_s)
+            if recent > 1:
+                await asyncio.sleep(min(_FIRST_BACKOFF_S * 2 ** (recent - 2), _MAX_BACKOFF_S))
+            await self._reap()
+            self.zygote = None
+            self.restarts += 1
+            try:
+                await self.start()
+                return
+            except ZygoteError:
+                self.deaths.record(time.monotonic())
+
+    async def _reap(self) -> None:
+        """Close the channel and collect the zygote's exit status (ending it
+        first if it broke its channel but lives on)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._reader_task is not None and not self._reader_task.done():
+            self._reader_task.cancel()
+            try:
+                await self._reader_task
+            except asyncio.CancelledError:
+                pass
+        if self.zygote is not None:
+            if self.zygote.process.poll() is not None:
+                self.zygote.kill()  # it has exited: only reaped, nothing to wait for
+            else:
+                await asyncio.to_thread(self.zygote.kill)
+
+    # -- renderers ------------------------------------------------------------
 
     async def spawn(self, request: protocol.SpawnRenderer, *, timeout: float = 10.0) -> int:
-        """Fork a renderer; returns its pid."""
+        """Fork a renderer; returns its pid.  Waits for a zygote being restarted."""
+        if self._stopping:
+            raise ZygoteError("the browser is shutting down; no new tabs can be opened")
         if self.closed or self._writer is None:
-            raise ZygoteError("the zygote is not running; no new tabs can be opened")
+            await self.restart()
         future = asyncio.get_running_loop().create_future()
         self._spawning[request.tab] = future
-        self._writer.write(protocol.frame_message(request))
-        await self._writer.drain()
+        try:
+            self._writer.write(protocol.frame_message(request))
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            pass  # the reader sees the channel close and fails the future
         return await asyncio.wait_for(future, timeout)
+
+    # -- stop -----------------------------------------------------------------
 
     async def stop(self, *, timeout: float = 3.0) -> None:
         """Ask the zygote to kill its renderers and exit; force it if needed."""
-        if self.process is None:
+        self._stopping = True
+        if self._restarting is not None and not self._restarting.done():
+            self._restarting.cancel()
+            try:
+                await self._restarting
+            except (asyncio.CancelledError, ZygoteError):
+                pass
+        if self.zygote is None:
             return
         if self._writer is not None and not self.closed:
             try:
@@ -119,21 +246,18 @@ class ZygoteClient:
                 await self._writer.drain()
             except (ConnectionError, RuntimeError):
                 pass
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        if self._writer is not None:
-            self._writer.close()
         if self._reader_task is not None:
-            self._reader_task.cancel()
-            try:
-                await self._reader_task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self.process = None
+            # Its channel closes when the zygote exits.
+            await asyncio.wait({self._reader_task}, timeout=timeout)
+        await self._reap()
+        self.closed = True
+        self.zygote = None
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Mark a background restart's failure as seen: spawn() reports it."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ColdSpawner:
@@ -151,6 +275,10 @@ class ColdSpawner:
         self.closed = False
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._waiters: set[asyncio.Task] = set()
+
+    def launch(self, started: ZygoteProcess | None = None) -> None:
+        """Nothing to start: every renderer is an interpreter of its own
+        (``Browser`` abandons an early-started zygote for cold renderers)."""
 
     async def start(self) -> None:
         pass

@@ -36,6 +36,7 @@ from broker.kernel import DEFAULT_WIDTH, BrowserImpl, LifecycleRecord, MemoryTot
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
 from broker.processes import ProbeOutcome
+from broker.zygote_launch import EarlyStart
 from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
 from browser.profile import Profile
 from renderer import protocol
@@ -273,11 +274,15 @@ class Browser:
         cold_renderers: bool = False,
         policy: LifecyclePolicy | None = None,
         profile: str | os.PathLike | None = None,
+        started_early: EarlyStart | None = None,
     ) -> None:
+        """``started_early``: a runtime directory and zygote that the command
+        line started before its imports (``broker.zygote_launch.start_early``)."""
         self._impl = BrowserImpl(
             sandbox=sandbox, width=width, load_timeout=load_timeout, request_timeout=request_timeout,
             renderer_uid=renderer_uid,
             renderer_gid=renderer_gid, cold_renderers=cold_renderers, policy=policy, profile=profile,
+            started_early=started_early,
         )
 
     async def __aenter__(self) -> Browser:

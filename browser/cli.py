@@ -18,16 +18,16 @@ command line is made safe for the terminal first (``broker/safe_text.py``).
 
 from __future__ import annotations
 
+# Only what parsing the arguments needs: the rest is imported after the
+# zygote has been started (see main), so that its preload overlaps them.
 import argparse
-import asyncio
 import errno
-import json
-import logging
 import os
-import select
-import shutil
-import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from broker.zygote_launch import EarlyStart
 
 from broker.safe_text import safe_line, safe_text
 
@@ -95,16 +95,17 @@ def _sandbox_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
-class _SafeFormatter(logging.Formatter):
-    """Log lines reach the terminal too: made safe like everything else printed."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return safe_text(super().format(record))
-
-
 def _setup_logging() -> None:
+    import logging
+
+    class SafeFormatter(logging.Formatter):
+        """Log lines reach the terminal too: made safe like everything else printed."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return safe_text(super().format(record))
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_SafeFormatter("minibrowser: %(message)s"))
+    handler.setFormatter(SafeFormatter("minibrowser: %(message)s"))
     logger = logging.getLogger("minibrowser")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
@@ -125,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["open"])
-    _setup_logging()
+    early = _start_zygote_early(args)
     try:
-        return asyncio.run(_dispatch(args))
+        import asyncio
+
+        _setup_logging()
+        return asyncio.run(_dispatch(args, early))
     except KeyboardInterrupt:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -135,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if not _output_reader_gone():
             raise
         return _stop_like_unix_tools()
+    finally:
+        if early is not None:
+            early.abandon()  # nothing to do once the browser that adopted it has shut down
 
 
 def _looks_like_an_address(word: str) -> bool:
@@ -144,6 +151,8 @@ def _looks_like_an_address(word: str) -> bool:
 
 def _output_reader_gone() -> bool:
     """True when standard output is a pipe whose reader has closed it."""
+    import select
+
     try:
         poller = select.poll()
         poller.register(sys.stdout.fileno(), select.POLLOUT)
@@ -157,6 +166,8 @@ def _stop_like_unix_tools() -> int:
     by dying of SIGPIPE once everything is cleaned up (the browser is shut
     down by then).  Python ignores SIGPIPE, so restore its default first; and
     point stdout at /dev/null so that nothing tries to flush into the pipe."""
+    import signal
+
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
@@ -165,9 +176,22 @@ def _stop_like_unix_tools() -> int:
     return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
-async def _dispatch(args: argparse.Namespace) -> int:
+def _start_zygote_early(args: argparse.Namespace) -> EarlyStart | None:
+    """For ``open --dump``: the runtime directory and the zygote, started
+    before the broker's imports (about as long as the zygote's preload)."""
+    if args.command != "open" or not args.dump:
+        return None
+    from broker.zygote_launch import start_early
+
+    try:
+        return start_early(sandbox=not args.no_sandbox)
+    except OSError:
+        return None  # the browser starts them itself, and reports what fails
+
+
+async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     if args.command == "open":
-        return await _open(args)
+        return await _open(args, early)
     if args.command == "sandbox":
         from browser.security import run_sandbox_report
 
@@ -197,7 +221,11 @@ async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) ->
     return await run_app(urls, sandbox=sandbox)
 
 
-async def _open(args: argparse.Namespace) -> int:
+async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
+    import asyncio
+    import json
+    import shutil
+
     from browser.api import Browser, BrowserError
 
     urls = args.urls or ["about:welcome"]
@@ -208,7 +236,8 @@ async def _open(args: argparse.Namespace) -> int:
         return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
-        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile) as browser:
+        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
+                           started_early=early) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
@@ -261,6 +290,8 @@ def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
     The frame was made safe when it entered the tab's record; the other
     strings are made safe here."""
     if as_json:
+        import json
+
         return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
     return tab.frame.dump() if tab.frame is not None else ""
 

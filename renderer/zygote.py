@@ -13,7 +13,10 @@ starts threads, and threads do not survive ``fork``.
 
 If the broker goes away (the channel closes, or PR_SET_PDEATHSIG delivers
 SIGTERM), the zygote kills every renderer, removes the runtime directory
-and exits, so nothing is left behind even when the broker is SIGKILLed.
+and exits, so nothing is left behind even when the broker is SIGKILLed --
+also when the broker led its terminal's session, whose hangup the zygote
+ignores.  If the zygote itself dies, its renderers die with it (theirs is
+SIGKILL) and the broker starts another zygote.
 """
 
 from __future__ import annotations
@@ -151,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _on_broker_death)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the broker's to handle
+    # Ctrl-C and a terminal's hangup are the broker's to handle (the zygote
+    # runs in a process group of its own, so they should not reach it anyway).
+    # A hangup must never end it before it has cleaned up after a dead broker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     channel = socket.socket(fileno=args.fd)
     zygote = Zygote(channel, args.broker_pid, args.runtime_dir)
@@ -175,4 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Renderers are reaped and the runtime directory dealt with: nothing is
+    # left to finalise but thousands of preloaded objects, and the broker
+    # waits for this exit.  Skip the interpreter's teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

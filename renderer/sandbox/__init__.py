@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import signal
 from dataclasses import dataclass, field
 
 from renderer.protocol import SandboxLayer, SandboxPolicy
@@ -133,11 +134,26 @@ def _status() -> dict[str, str]:
         return dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
 
 
-def _record_process_layer(state: SandboxState) -> None:
+def _process_layer() -> SandboxLayer:
+    """Layer 1 as the kernel has it now (every getter here is allowed under seccomp)."""
     dumpable = prctl(PR_GET_DUMPABLE)
     leader = os.getsid(0) == os.getpid()
-    state.record(PROCESS, required=True, active=not dumpable and leader,
-                 detail=f"own session: {leader}, not dumpable: {not dumpable}, dies with its parent")
+    death_signal = process.parent_death_signal()
+    dies = (f"dies with its parent ({_signal_name(death_signal)})" if death_signal
+            else "does not die with its parent")
+    return SandboxLayer(name=PROCESS, required=True, active=not dumpable and leader and bool(death_signal),
+                        detail=f"own session: {leader}, not dumpable: {not dumpable}, {dies}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _record_process_layer(state: SandboxState) -> None:
+    state.layers[PROCESS] = _process_layer()
 
 
 def lockdown_before_ipc(policy: SandboxPolicy) -> SandboxState:
@@ -165,7 +181,8 @@ def lockdown_before_ipc(policy: SandboxPolicy) -> SandboxState:
                  detail=", ".join(f"{limits.NAMES[k]} {v}" for k, v in applied.applied.items()))
 
     try:
-        dropped = privileges.drop_privileges(policy.uid, policy.gid)
+        with process.parent_death_signal_kept():
+            dropped = privileges.drop_privileges(policy.uid, policy.gid)
         privileges.set_no_new_privs()
     except (privileges.CannotDropPrivileges, OSError) as error:
         raise SandboxUnavailable(f"could not drop privileges ({error}): {NO_SANDBOX_HINT}") from None
@@ -207,11 +224,12 @@ def lockdown_after_ipc(state: SandboxState) -> None:
 def describe(state: SandboxState) -> list[SandboxLayer]:
     """The sandbox as seen from inside, one entry per layer, in order."""
     if not state.enabled:
-        return [state.layers[PROCESS]] + [
+        return [_process_layer()] + [
             SandboxLayer(name=name, required=False, active=False, detail="disabled (--no-sandbox)")
             for name in (NAMESPACES, LIMITS, PRIVILEGES, NO_NEW_PRIVS, LANDLOCK, SECCOMP)]
     live = dict(state.layers)
     # Re-check what a syscall can still tell under seccomp.
+    live[PROCESS] = _process_layer()
     uid = os.getresuid()
     if PRIVILEGES in live:
         old = live[PRIVILEGES]

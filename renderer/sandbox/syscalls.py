@@ -30,16 +30,43 @@ thread, ZeroMQ's included.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import ctypes.util
 import errno
 import mmap
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pyseccomp as seccomp
-
 from renderer.sandbox._native import libc
+
+#: The libraries the seccomp bindings load, by soname: the dynamic loader
+#: finds them itself, from its own cache, without running a program.
+SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+
+@contextlib.contextmanager
+def _libraries_by_soname() -> Iterator[None]:
+    """While importing pyseccomp: it looks libc and libseccomp up with
+    ``ctypes.util.find_library``, which runs ``ldconfig -p`` (twice, about
+    60 ms of the zygote's start; and a normal user may not have ldconfig on
+    PATH, when find_library falls back to running gcc).  Any other name is
+    refused rather than looked up that way."""
+    def find_by_soname(name: str) -> str | None:
+        return SONAMES.get(name)
+
+    real = ctypes.util.find_library
+    ctypes.util.find_library = find_by_soname
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = real
+
+
+with _libraries_by_soname():
+    import pyseccomp as seccomp  # noqa: E402 - imported with the lookup above
 
 CLONE_THREAD = 0x00010000
 AT_EMPTY_PATH = 0x1000

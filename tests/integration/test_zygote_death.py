@@ -1,0 +1,138 @@
+"""The zygote dies (kill -9): its renderers die with it, their tabs show
+why and reload, new tabs open in a new zygote, and nothing outlives the
+browser.  A zygote that keeps dying is given up, and new tabs say so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from browser import Browser, LifecyclePolicy, TabState
+
+CLI = [sys.executable, "-m", "browser.cli"]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def sad_tab_text(url: str, cause: str) -> str:
+    return "\n".join([
+        "Aw, snap! This tab's renderer stopped.",
+        "",
+        f"Cause: {cause}",
+        f"Page:  {url}",
+        "",
+        "Reload the tab to start a new renderer for it.",
+    ])
+
+
+async def test_after_the_zygote_dies_tabs_crash_reload_and_new_tabs_open(http_server):
+    url = http_server.url("/hello")
+    async with Browser() as browser:
+        runtime_dir = browser.runtime_dir
+        tabs = [await browser.open(url), await browser.open(url, activate=False)]
+        page_text = tabs[0].frame.text
+        first_zygote = browser.zygote_pid
+        first_renderers = [tab.pid for tab in tabs]
+        assert [psutil.Process(pid).ppid() for pid in first_renderers] == [first_zygote] * 2
+
+        os.kill(first_zygote, signal.SIGKILL)
+
+        assert await wait_for(lambda: all(tab.state is TabState.CRASHED for tab in tabs)), \
+            [tab.state for tab in tabs]
+        for tab in tabs:
+            assert tab.crash_cause == "the zygote process died"
+            assert tab.frame.text == sad_tab_text(url, "the zygote process died")
+        # The renderers died with their zygote (their parent-death signal).
+        assert await wait_for(lambda: all(gone(pid) for pid in first_renderers))
+
+        frame = await tabs[0].reload()
+        assert tabs[0].state is TabState.ACTIVE
+        assert frame.text == page_text
+        second_zygote = browser.zygote_pid
+        assert second_zygote != first_zygote
+        assert psutil.Process(tabs[0].pid).ppid() == second_zygote
+
+        new_tab = await browser.open(url)
+        assert new_tab.state is TabState.ACTIVE and new_tab.error is None
+        assert new_tab.frame.text == page_text
+        assert psutil.Process(new_tab.pid).ppid() == second_zygote
+        last_renderers = [tabs[0].pid, new_tab.pid]
+        roles = sorted((p.role, p.pid) for p in browser.processes())
+        assert roles == sorted([("broker", os.getpid()), ("zygote", second_zygote),
+                                ("renderer", tabs[0].pid), ("renderer", new_tab.pid)])
+
+    everything = [first_zygote, second_zygote, *first_renderers, *last_renderers]
+    assert [pid for pid in everything if not gone(pid)] == []
+    assert not os.path.exists(runtime_dir)
+
+
+async def test_a_zygote_that_keeps_dying_is_given_up_and_new_tabs_say_why(http_server):
+    url = http_server.url("/hello")
+    policy = LifecyclePolicy(crash_limit=3, crash_window_s=120)
+    async with Browser(policy=policy) as browser:
+        zygotes = []
+        for _ in range(2):  # two deaths: each time a new zygote serves the next tab
+            tab = await browser.open(url)
+            assert tab.error is None and tab.state is TabState.ACTIVE
+            zygotes.append(browser.zygote_pid)
+            os.kill(browser.zygote_pid, signal.SIGKILL)
+            assert await wait_for(lambda: tab.state is TabState.CRASHED)
+        tab = await browser.open(url)
+        assert tab.error is None and tab.state is TabState.ACTIVE
+        zygotes.append(browser.zygote_pid)
+        assert len(set(zygotes)) == 3
+        os.kill(browser.zygote_pid, signal.SIGKILL)  # the third death within the window
+        assert await wait_for(lambda: tab.state is TabState.CRASHED)
+
+        refused = await browser.open(url)
+        assert refused.state is TabState.CRASHED
+        assert refused.error == (
+            "could not start a renderer: the zygote process died 3 times within 120 s and is not "
+            "restarted: no new tabs can be opened; quit minibrowser and start it again")
+        assert [p.role for p in browser.processes()] == ["broker"]
+    assert [pid for pid in zygotes if not gone(pid)] == []
+
+
+def test_inside_a_renderer_the_parent_death_signal_is_set(tmp_path):
+    """Read from a locked-down renderer (dropped from root to nobody when
+    run as root): PR_GET_PDEATHSIG says SIGKILL, and the sandbox report
+    says the same."""
+    probe = tmp_path / "pdeathsig.py"
+    probe.write_text(
+        "import ctypes\n"
+        "value = ctypes.c_int(-1)\n"
+        "ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG\n"
+        "result = value.value\n"
+    )
+    env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)
+    result = subprocess.run(CLI + ["attack", "--probe-file", str(probe), "--json"], capture_output=True,
+                            text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert json.loads(result.stdout) == {"outcome": "completed", "detail": str(int(signal.SIGKILL)),
+                                         "errno": None, "signal": None}
+    report = subprocess.run(CLI + ["sandbox", "--json"], capture_output=True, text=True, timeout=120,
+                            env=env, stdin=subprocess.DEVNULL)
+    process_layer = next(layer for layer in json.loads(report.stdout)["layers"] if layer["name"] == "process")
+    assert process_layer == {"name": "process", "required": True, "active": True,
+                             "detail": "own session: True, not dumpable: True, dies with its parent (SIGKILL)"}
