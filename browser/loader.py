@@ -118,7 +118,8 @@ _MAX_LISTING_ENTRIES = 5000
 
 #: Every exception httpx raises.  Most derive from ``httpx.HTTPError``, but
 #: ``InvalidURL``, ``CookieConflict`` and the ``StreamError`` family do not.
-_HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
+def _httpx_errors() -> tuple[type[BaseException], ...]:
+    return (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Where :func:`_take_location` keeps a redirect's Location values (response extensions).
 _LOCATIONS = "minibrowser.locations"
@@ -676,7 +677,7 @@ class Loader:
                     method, current, headers=headers, content=content
                 )
                 response = await self._http_client().send(request, stream=True)
-            except (*_HTTPX_ERRORS, OSError, UnicodeError) as exc:
+            except (*_httpx_errors(), OSError, UnicodeError) as exc:
                 raise _network_error(exc, current) from None
             try:
                 locations = response.extensions.get(_LOCATIONS, [])
@@ -696,7 +697,7 @@ class Loader:
             finally:
                 try:
                     await response.aclose()
-                except (*_HTTPX_ERRORS, OSError):
+                except (*_httpx_errors(), OSError):
                     pass  # the connection is dropped either way
 
     def _redirect_target(self, current: str, locations: list[str]) -> str:
@@ -753,7 +754,7 @@ class Loader:
             raise _too_large(url, self.max_bytes) from None
         except DecodingError as exc:
             raise _undecodable(exc, url) from None
-        except (*_HTTPX_ERRORS, OSError) as exc:
+        except (*_httpx_errors(), OSError) as exc:
             raise _network_error(exc, url) from None
         return b"".join(pieces)
 
@@ -941,7 +942,7 @@ def _network_error(exc: BaseException, url: str) -> LoadError:
             url=url,
         )
     reason = (cause.strerror.lower() if cause is not None and cause.strerror else None) or (
-        _HTTPX_REASONS.get(type(exc)) or type(exc).__name__
+        _httpx_reasons().get(type(exc)) or type(exc).__name__
     )
     return NetworkError(
         f"the connection to {where} failed ({reason}): try again; if it keeps failing "
@@ -950,18 +951,20 @@ def _network_error(exc: BaseException, url: str) -> LoadError:
     )
 
 
-#: What went wrong, for errors whose own text is no use to a person.
-_HTTPX_REASONS: dict[type, str] = {
-    httpx.ReadError: "the connection broke while reading",
-    httpx.WriteError: "the connection broke while sending",
-    httpx.CloseError: "the connection broke while closing",
-    httpx.ProxyError: "a proxy failed",
-    httpx.DecodingError: "the body could not be decoded",
-    httpx.TooManyRedirects: "too many redirects",
-    httpx.HTTPStatusError: "an error status",
-    httpx.CookieConflict: "conflicting cookies",
-    UnicodeEncodeError: "the request holds characters HTTP cannot carry",
-}
+def _httpx_reasons() -> dict[type, str]:
+    """What went wrong, for errors whose own text is no use to a person.
+    (A function: naming httpx's classes imports it, which a local page never needs.)"""
+    return {
+        httpx.ReadError: "the connection broke while reading",
+        httpx.WriteError: "the connection broke while sending",
+        httpx.CloseError: "the connection broke while closing",
+        httpx.ProxyError: "a proxy failed",
+        httpx.DecodingError: "the body could not be decoded",
+        httpx.TooManyRedirects: "too many redirects",
+        httpx.HTTPStatusError: "an error status",
+        httpx.CookieConflict: "conflicting cookies",
+        UnicodeEncodeError: "the request holds characters HTTP cannot carry",
+    }
 
 #: h11 and httpcore messages (by a fragment, lower case) -> what to tell a person.
 #: Their own text can quote the server's bytes, so it is never shown.

@@ -472,10 +472,10 @@ def make_httpx_exception(cls: type[Exception]) -> Exception:
 
 @pytest.mark.parametrize("cls", httpx_exception_classes(), ids=lambda cls: cls.__name__)
 def test_every_httpx_exception_is_caught_and_becomes_one_line(cls):
-    from browser.loader import _HTTPX_ERRORS, _network_error
+    from browser.loader import _httpx_errors, _network_error
 
     error = make_httpx_exception(cls)
-    assert isinstance(error, _HTTPX_ERRORS)
+    assert isinstance(error, _httpx_errors())
     mapped = _network_error(error, "http://127.0.0.1:8000/page")
     assert isinstance(mapped, LoadError)
     assert_one_line(mapped)
