@@ -172,6 +172,7 @@ class RendererHost:
         # only ever match the one request it names.
         self._request_ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
+        self._requests_owed = 0  # outstanding requests other than heartbeats
         self._committed_url: str | None = None
         loop = asyncio.get_running_loop()
         self.connected: asyncio.Future[None] = loop.create_future()
@@ -191,10 +192,18 @@ class RendererHost:
         Policy decides from this, never from a URL a renderer reports."""
         return self._committed_url
 
-    def owes_reply(self) -> bool:
-        """Whether the renderer may send a message now: it owes a reply, or
-        (a compromise-simulation renderer) its probe result."""
-        return bool(self._pending) or (self.probe and not self.probe_result.done())
+    def reply_budget(self) -> int:
+        """The largest message the renderer may send now, in bytes.
+
+        A renderer speaks only when spoken to: with a request outstanding it
+        may send up to the message cap; owing only a heartbeat (or, a
+        compromise-simulation renderer, its probe result) a small reply;
+        owing nothing, nothing.  More is a flood (bad message FLOOD)."""
+        if self._requests_owed:
+            return protocol.MAX_MESSAGE_BYTES
+        if self._pending or (self.probe and not self.probe_result.done()):
+            return protocol.MAX_SMALL_REPLY_BYTES
+        return 0
 
     # -- sending ------------------------------------------------------------
 
@@ -217,12 +226,15 @@ class RendererHost:
         request_id = next(self._request_ids)
         message = make(request_id)
         accepts = protocol.REPLIES[type(message)]
+        self._requests_owed += 1
         try:
             return await self._exchange(request_id, message, accepts, _commits(message), timeout)
         except asyncio.TimeoutError:
             raise RendererTimeout(
                 f"the renderer of tab {self.tab} did not answer {type(message).__name__} within {timeout:g} s"
             ) from None
+        finally:
+            self._requests_owed -= 1
 
     async def ping(self, *, timeout: float) -> float:
         """Heartbeat: returns the round trip in milliseconds."""

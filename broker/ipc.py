@@ -136,12 +136,12 @@ class IpcHub:
         if len(frames) != 2:  # a DEALER sending one message makes exactly two
             self._bad_message(host, BadMessage.MULTIPART)
             return
-        if not host.owes_reply():
-            self._bad_message(host, BadMessage.FLOOD)
-            return
         payload = frames[1]
         if len(payload) > protocol.MAX_MESSAGE_BYTES:
             self._bad_message(host, BadMessage.TOO_LARGE)
+            return
+        if len(payload) > host.reply_budget():
+            self._bad_message(host, BadMessage.FLOOD)
             return
         try:
             message = protocol.to_broker_decoder.decode(payload)

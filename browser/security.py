@@ -45,6 +45,9 @@ class ProbeOutcome:
     signal: int | None = None
     bad_message: str | None = None  # set when the broker ended it for a message
     pid: int = 0
+    # With a committed document: how the broker's load request ended, as
+    # "ExceptionName: text" or "answered: ReplyType".
+    load_answer: str | None = None
 
     def to_json(self) -> dict:
         # A bad-message kill names its reason in ``detail``.
@@ -52,14 +55,40 @@ class ProbeOutcome:
 
 
 async def run_probe(browser: Browser, code: str, *, cpu_seconds: int | None = None,
-                    timeout: float = PROBE_TIMEOUT) -> ProbeOutcome:
-    """Run ``code`` inside a fresh, fully sandboxed renderer; report how it ended."""
+                    timeout: float = PROBE_TIMEOUT, commit_document: bool = False) -> ProbeOutcome:
+    """Run ``code`` inside a fresh, fully sandboxed renderer; report how it ended.
+
+    With ``commit_document`` the broker first hands the renderer a document
+    at ``attacks.COMMITTED_URL``, as it would a page renderer, so that the
+    code can answer (or lie in answer to) a real request."""
     tab = Tab(browser, browser._new_tab_id(), browser.width)  # a tab of its own, never shown
     policy = browser.sandbox.policy(**({"cpu_seconds": cpu_seconds} if cpu_seconds else {}))
     try:
         host = await browser._spawn_renderer(tab, probe=code, policy=policy)
     except BrowserError as error:
         return ProbeOutcome("failed", str(error))
+    load = None
+    if commit_document:
+        load = asyncio.ensure_future(host.request(_committed_document, timeout=timeout))
+        load.add_done_callback(lambda done: done.cancelled() or done.exception())  # the probe's answer is the point
+    outcome = await _probe_outcome(browser, host, timeout)
+    if load is not None:
+        if not load.done():
+            load.cancel()
+        elif load.exception() is not None:
+            outcome.load_answer = f"{type(load.exception()).__name__}: {load.exception()}"
+        else:
+            outcome.load_answer = f"answered: {type(load.result()).__name__}"
+    return outcome
+
+
+def _committed_document(request: int) -> protocol.LoadDocument:
+    return protocol.LoadDocument(request=request, url=attacks.COMMITTED_URL, content_type="text/html",
+                                 charset="utf-8", body=b"<title>committed</title><a href=/next>next</a>",
+                                 kind=protocol.DocumentKind.HTML, width=80)
+
+
+async def _probe_outcome(browser: Browser, host, timeout: float) -> ProbeOutcome:
     done, _ = await asyncio.wait({host.probe_result, host.exited}, timeout=timeout,
                                  return_when=asyncio.FIRST_COMPLETED)
     if host.probe_result in done and host.probe_result.exception() is None:
@@ -71,7 +100,7 @@ async def run_probe(browser: Browser, code: str, *, cpu_seconds: int | None = No
         await asyncio.wait({host.exited}, timeout=5)
         return ProbeOutcome("timeout", f"did not finish within {timeout:g} s", pid=host.pid)
     info = host.exited.result()
-    bad = info.reason.name if info.reason is not None and hasattr(info.reason, "name") else None
+    bad = host.bad_message.name if host.bad_message is not None else None
     if info.signal is not None or bad:
         return ProbeOutcome("killed", info.cause, signal=info.signal, bad_message=bad, pid=host.pid)
     return ProbeOutcome("exited", info.cause, pid=host.pid)
@@ -255,7 +284,8 @@ async def run_attack_suite(browser: Browser, chosen: list[attacks.Attack], *,
         async def one(attack: attacks.Attack) -> AttackResult:
             async with gate:
                 source = attack_source(attack, target, inside=True)
-                probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS)
+                probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS,
+                                        commit_document=attack.commits_document)
                 return classify(attack, probe)
 
         results = await asyncio.gather(*(one(attack) for attack in chosen))

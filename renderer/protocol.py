@@ -100,6 +100,10 @@ MAX_LAYER_DETAIL_CHARS = 1024
 #: What compromise-simulation code reports about itself.
 MAX_PROBE_DETAIL_CHARS = 64 * 1024
 MAX_ERRNO = 4095  # the kernel's -MAX_ERRNO
+#: The largest heartbeat answer or probe result: a Pong is under 40 bytes;
+#: a probe result's detail of MAX_PROBE_DETAIL_CHARS is at most 4 bytes a
+#: character.  Owing only such a reply, a renderer may send no more.
+MAX_SMALL_REPLY_BYTES = 4 * MAX_PROBE_DETAIL_CHARS + 1024
 
 Id = Annotated[int, Meta(ge=0, le=MAX_ID)]
 Pid = Annotated[int, Meta(ge=0, le=MAX_PID)]
