@@ -3,12 +3,13 @@
 Every renderer connects a DEALER to this ROUTER.  Its first message must be
 a ``Hello`` with the one-time token issued for its tab; that binds its ZeroMQ
 routing id to the tab.  After that, every message is checked before it is
-acted on, in this order: its shape (one frame), that it was asked for
-(FLOOD: a renderer speaks only when spoken to), its size, its decoding
-against the bounded types of ``renderer/protocol.py`` (any failure of any
-kind has a name), the tab it speaks for, and, in ``RendererHost.deliver``,
-that it answers a request that was made, with a type and a URL that request
-accepts.  A message that fails a check ends the renderer with a named
+acted on, in this order: its shape (one frame), its size against the cap,
+then against what the renderer owes (FLOOD: a renderer speaks only when
+spoken to, so with nothing asked it may send nothing, and owing only a
+heartbeat only a small reply), its decoding against the bounded types of
+``renderer/protocol.py`` (any failure of any kind has a name), the tab it
+speaks for, and, in ``RendererHost.deliver``, that it answers a request
+that was made, with a type and a URL that request accepts.  A message that fails a check ends the renderer with a named
 reason (``broker/bad_message.py``) in one log line; nothing it sends after
 is read; the broker and the other tabs go on.
 
@@ -128,7 +129,10 @@ class IpcHub:
             except zmq.ZMQError as error:
                 log.warning("IPC receive failed: %s", error)
                 return
-            self._handle(frames)
+            try:
+                self._handle(frames)
+            except Exception as error:  # noqa: BLE001 - a broker bug: the hub must outlive it
+                log.error("IPC hub error on a renderer message (a broker bug): %s: %s", type(error).__name__, error)
             received += len(frames[-1])
             if received >= DRAIN_BYTES:
                 break
