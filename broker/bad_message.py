@@ -81,9 +81,14 @@ def classify_decode_failure(payload: bytes, error: BaseException) -> BadMessage:
     return BadMessage.FIELD_INVALID
 
 
-# msgpack headers: first byte -> (bytes of length field or fixed payload size, kind)
+# msgpack headers by their first byte (the fixed-size families are ranges).
 _SKIP, _ARRAY, _MAP = 0, 1, 2
 _LENGTH_FORMATS = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
+_FIXED_PAYLOAD = {0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8,
+                  0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17}  # floats, ints, fixext (type byte included)
+_SIZED_PAYLOAD = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}  # bin and str: width of the length
+_EXT_PAYLOAD = {0xC7: 1, 0xC8: 2, 0xC9: 4}  # ext: width of the length, then a type byte
+_CONTAINERS = {0xDC: (_ARRAY, 2), 0xDD: (_ARRAY, 4), 0xDE: (_MAP, 2), 0xDF: (_MAP, 4)}
 
 
 def _header(data: bytes, at: int) -> tuple[int, int, int]:
@@ -92,7 +97,7 @@ def _header(data: bytes, at: int) -> tuple[int, int, int]:
     For ``_SKIP`` items, ``count_or_size`` is the payload size after the header.
     """
     b = data[at]
-    if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3):
+    if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3):  # fixints, nil, false, true
         return _SKIP, 0, 1
     if 0x80 <= b <= 0x8F:
         return _MAP, b & 0x0F, 1
@@ -100,23 +105,14 @@ def _header(data: bytes, at: int) -> tuple[int, int, int]:
         return _ARRAY, b & 0x0F, 1
     if 0xA0 <= b <= 0xBF:
         return _SKIP, b & 0x1F, 1
-    fixed = {0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8,
-             0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17}
-    if b in fixed:
-        return _SKIP, fixed[b], 1
-    sized = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}  # bin, str
-    if b in sized:
-        width = sized[b]
+    if b in _FIXED_PAYLOAD:
+        return _SKIP, _FIXED_PAYLOAD[b], 1
+    if b in _SIZED_PAYLOAD or b in _EXT_PAYLOAD:
+        width = _SIZED_PAYLOAD.get(b) or _EXT_PAYLOAD[b]
         (size,) = _LENGTH_FORMATS[width].unpack_from(data, at + 1)
-        return _SKIP, size, 1 + width
-    ext = {0xC7: 1, 0xC8: 2, 0xC9: 4}
-    if b in ext:
-        width = ext[b]
-        (size,) = _LENGTH_FORMATS[width].unpack_from(data, at + 1)
-        return _SKIP, size + 1, 1 + width
-    containers = {0xDC: (_ARRAY, 2), 0xDD: (_ARRAY, 4), 0xDE: (_MAP, 2), 0xDF: (_MAP, 4)}
-    if b in containers:
-        kind, width = containers[b]
+        return _SKIP, size + (b in _EXT_PAYLOAD), 1 + width
+    if b in _CONTAINERS:
+        kind, width = _CONTAINERS[b]
         (count,) = _LENGTH_FORMATS[width].unpack_from(data, at + 1)
         return kind, count, 1 + width
     raise ValueError("not a msgpack header")  # 0xC1 is never used

@@ -159,7 +159,7 @@ async def test_a_flood_is_ended_by_name_with_the_broker_memory_bounded_and_anoth
         assert (await sibling.navigate("about:blank")) is sibling.frame
 
 
-async def test_a_message_when_nothing_was_asked_is_a_flood(broker_log):
+async def test_a_second_answer_to_one_request_is_unexpected(broker_log):
     async with Browser() as browser:
         outcome = await _probe(browser, "load = next_request()\n"
                                         "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame(load.url)))\n"
