@@ -1,8 +1,14 @@
 """RendererHost: the broker's handle on one renderer process.
 
 It sends requests and matches their replies, counts the traffic, and ends
-the process when it misbehaves (``terminate(reason)``).  It never looks
-inside page content: frames are data to pass on, not documents to parse.
+the process: for a bad message (``received_bad_message(reason)``, the
+reason is kept for the sad-tab page) or because the browser is done with it
+(``terminate(cause)``).  It never looks inside page content: frames are
+data to pass on, not documents to parse.
+
+It also keeps the broker's own record of what it committed to its renderer
+(:attr:`RendererHost.committed_url`): every frame the renderer sends must
+name that URL, and policy decides from the record, never from a frame.
 """
 
 from __future__ import annotations
@@ -113,14 +119,50 @@ class RendererObserver(Protocol):
     def renderer_responsive(self, host: RendererHost) -> None: ...
 
 
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()  # nobody need be waiting when the renderer ends
+
+
 def _expire(future: asyncio.Future) -> None:
     if not future.done():
         future.set_exception(asyncio.TimeoutError())
 
 
-def _mark_retrieved(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()  # nobody need be waiting when the renderer ends
+class _Pending:
+    """A request waiting for its reply: what it accepts and what it commits."""
+
+    __slots__ = ("future", "started", "accepts", "commits")
+
+    def __init__(self, future: asyncio.Future, started: float, accepts: tuple[type, ...], commits: str | None):
+        self.future = future
+        self.started = started
+        self.accepts = accepts  # protocol.REPLIES of the request
+        self.commits = commits  # the URL a load or restore puts in the renderer, else None
+
+
+def _commits(message: msgspec.Struct) -> str | None:
+    """The URL of the document ``message`` hands the renderer, if it hands one."""
+    if isinstance(message, protocol.LoadDocument):
+        return message.url
+    if isinstance(message, protocol.RestoreSnapshot):
+        return message.snapshot.url
+    return None
+
+
+def _frame_urls(message: msgspec.Struct) -> tuple[str, ...]:
+    """Every URL a reply claims its frame or snapshot shows."""
+    if isinstance(message, protocol.FrameReady):
+        return (message.frame.url,)
+    if isinstance(message, protocol.FindResult):
+        return (message.frame.url,) if message.frame is not None else ()
+    if isinstance(message, protocol.SnapshotReady):
+        snapshot = message.snapshot
+        return (snapshot.url,) if snapshot.frame is None else (snapshot.url, snapshot.frame.url)
+    return ()
+
+
+_PONG = (protocol.Pong,)
 
 
 class RendererHost:
@@ -146,15 +188,18 @@ class RendererHost:
         self.exit: ExitInfo | None = None
         self._send_raw = send
         self.events = events
+        # Requests and heartbeats share one id space, so that a reply can
+        # only ever match the one request it names.
         self._request_ids = itertools.count(1)
-        self._pending: dict[int, tuple[asyncio.Future, float, str]] = {}
-        self._pings: dict[int, tuple[asyncio.Future, float]] = {}
-        self._ping_ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._requests_owed = 0  # outstanding requests other than heartbeats
+        self._committed_url: str | None = None
         loop = asyncio.get_running_loop()
         self.connected: asyncio.Future[None] = loop.create_future()
         self.exited: asyncio.Future[ExitInfo] = loop.create_future()
         self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
-        self.pending_reason: BadMessage | str | None = None
+        self.pending_reason: BadMessage | str | None = None  # why the broker is ending it
+        self.bad_message: BadMessage | None = None  # set once it sent one; nothing it sends counts after
         self.observer: RendererObserver | None = None
         # -- process control: stopped (frozen) and heartbeats
         self._running = asyncio.Event()  # cleared while the process is stopped (SIGSTOP)
@@ -169,36 +214,56 @@ class RendererHost:
     def alive(self) -> bool:
         return self.exit is None
 
+    @property
+    def committed_url(self) -> str | None:
+        """The URL of the document the broker last committed to this renderer
+        (the one its last load or restore answered for), or None before one.
+        Policy decides from this, never from a URL a renderer reports."""
+        return self._committed_url
+
+    def reply_budget(self) -> int:
+        """The largest message the renderer may send now, in bytes.
+
+        A renderer speaks only when spoken to: with a request outstanding it
+        may send up to the message cap; owing only a heartbeat (or, a
+        compromise-simulation renderer, its probe result) a small reply;
+        owing nothing, nothing.  More is a flood (bad message FLOOD)."""
+        if self._requests_owed:
+            return protocol.MAX_MESSAGE_BYTES
+        if self._pending or (self.probe and not self.probe_result.done()):
+            return protocol.MAX_SMALL_REPLY_BYTES
+        return 0
+
     # -- sending ------------------------------------------------------------
 
     def send(self, message: msgspec.Struct) -> None:
         if self.routing_id is None or not self.alive:
             raise RendererGone(f"renderer for tab {self.tab} is not connected")
         payload = protocol.encode(message)
-        self.counters.messages_out += 1
-        self.counters.bytes_out += len(payload)
+        counters = self.counters
+        counters.messages_out += 1
+        counters.bytes_out += len(payload)
         if self.events:
             self.events(IpcEvent(time.time(), self.tab, "to renderer", type(message).__name__, len(payload)))
         self._send_raw(self.routing_id, payload)
 
     async def request(self, make: Callable[[int], msgspec.Struct], *, timeout: float = 30.0):
-        """Send ``make(request_id)`` and wait for the reply with that id."""
+        """Send ``make(request_id)`` and wait for the reply with that id.
+
+        The reply is of one of the types ``protocol.REPLIES`` lists for the
+        request: anything else ends the renderer (WRONG_REPLY_TYPE)."""
         request_id = next(self._request_ids)
         message = make(request_id)
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending[request_id] = (future, time.perf_counter(), type(message).__name__)
-        timer = loop.call_later(timeout, _expire, future)
+        accepts = protocol.REPLIES[type(message)]
+        self._requests_owed += 1
         try:
-            self.send(message)
-            return await future
+            return await self._exchange(request_id, message, accepts, _commits(message), timeout)
         except asyncio.TimeoutError:
             raise RendererTimeout(
                 f"the renderer of tab {self.tab} did not answer {type(message).__name__} within {timeout:g} s"
             ) from None
         finally:
-            timer.cancel()
-            self._pending.pop(request_id, None)
+            self._requests_owed -= 1
 
     def measure_memory(self) -> asyncio.Future:
         """Ask the renderer for its own memory figures: MeasureMemory, answered
@@ -215,7 +280,7 @@ class RendererHost:
         query = asyncio.get_running_loop().create_future()
         query.add_done_callback(_mark_retrieved)
         query.add_done_callback(lambda _: self._pending.pop(request_id, None))
-        self._pending[request_id] = (query, time.perf_counter(), "MeasureMemory")
+        self._pending[request_id] = _Pending(query, time.perf_counter(), (protocol.MemoryReport,), None)
         self._memory_query = query
         try:
             self.send(protocol.MeasureMemory(request=request_id))
@@ -225,65 +290,90 @@ class RendererHost:
 
     async def ping(self, *, timeout: float) -> float:
         """Heartbeat: returns the round trip in milliseconds."""
-        seq = next(self._ping_ids)
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pings[seq] = (future, time.perf_counter())
-        # A timer instead of wait_for: no extra task on the heartbeat path.
-        timer = loop.call_later(timeout, _expire, future)
+        seq = next(self._request_ids)
+        started = time.perf_counter()
         try:
-            self.send(protocol.Ping(seq=seq))
-            return await future
+            await self._exchange(seq, protocol.Ping(seq=seq), _PONG, None, timeout)
         except asyncio.TimeoutError:
             raise RendererTimeout(f"the renderer of tab {self.tab} did not answer a heartbeat") from None
+        return (time.perf_counter() - started) * 1000
+
+    async def _exchange(self, request_id: int, message: msgspec.Struct, accepts: tuple[type, ...],
+                        commits: str | None, timeout: float):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending[request_id] = _Pending(future, time.perf_counter(), accepts, commits)
+        # A timer instead of wait_for: no extra task on the request path.
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            self.send(message)
+            return await future
         finally:
             timer.cancel()
-            self._pings.pop(seq, None)
+            self._pending.pop(request_id, None)
 
     # -- receiving (called by the hub with a decoded, identity-checked message)
 
     def deliver(self, message: msgspec.Struct, size: int) -> BadMessage | None:
-        """Handle one message; returns a reason if it is a bad message."""
-        self.counters.messages_in += 1
-        self.counters.bytes_in += size
-        round_trip = None
-        match message:
-            case protocol.Pong(seq=seq):
-                entry = self._pings.get(seq)
-                if entry is None:
-                    return BadMessage.UNEXPECTED_REPLY
-                future, started = entry
-                round_trip = (time.perf_counter() - started) * 1000
-                if not future.done():
-                    future.set_result(round_trip)
-            case protocol.ProbeResult():
-                if not self.probe:
-                    return BadMessage.NOT_ALLOWED
-                if not self.probe_result.done():
-                    self.probe_result.set_result(message)
-            case _:
-                request_id = getattr(message, "request", None)
-                entry = self._pending.get(request_id)
-                if entry is None:
-                    return BadMessage.UNEXPECTED_REPLY
-                future, started, _ = entry
-                round_trip = (time.perf_counter() - started) * 1000
-                if not future.done():
-                    future.set_result(message)
-        if round_trip is not None:
-            self.counters.last_round_trip_ms = round_trip
+        """Handle one message; returns a reason if it is a bad message.
+
+        This is the one place a reply is matched to its request: by id, by
+        the reply types the request accepts, and by the URL the broker
+        committed.  A reply consumes its request: a second answer to it is
+        UNEXPECTED_REPLY."""
+        counters = self.counters
+        counters.messages_in += 1
+        counters.bytes_in += size
+        kind = type(message)
+        if kind is protocol.ProbeResult:
+            if not self.probe:
+                return BadMessage.NOT_ALLOWED
+            if self.probe_result.done():
+                return BadMessage.UNEXPECTED_REPLY
+            self.probe_result.set_result(message)
+            return None
+        pending = self._pending.get(message.seq if kind is protocol.Pong else message.request)
+        if pending is None or pending.future.done():
+            return BadMessage.UNEXPECTED_REPLY
+        if kind not in pending.accepts:
+            return BadMessage.WRONG_REPLY_TYPE
+        if kind is not protocol.Pong:
+            urls = _frame_urls(message)
+            if urls:
+                expected = pending.commits if pending.commits is not None else self._committed_url
+                if any(url != expected for url in urls):
+                    return BadMessage.URL_MISMATCH
+            if pending.commits is not None:
+                self._committed_url = pending.commits
+        round_trip = (time.perf_counter() - pending.started) * 1000
+        counters.last_round_trip_ms = round_trip
+        pending.future.set_result(message)
         if self.events:
-            self.events(IpcEvent(time.time(), self.tab, "to broker", type(message).__name__, size, round_trip))
+            self.events(IpcEvent(time.time(), self.tab, "to broker", kind.__name__, size, round_trip))
         return None
 
     # -- ending -------------------------------------------------------------
 
-    def terminate(self, reason: BadMessage | str) -> None:
-        """End the renderer now, remembering why (shown on the sad-tab page)."""
-        if self.pending_reason is None:
+    def received_bad_message(self, reason: BadMessage) -> None:
+        """End the renderer for a bad message (Chromium's ``ReceivedBadMessage``).
+
+        The reason is logged in one line and kept for the sad-tab page;
+        nothing the renderer sends after this is read."""
+        if self.bad_message is not None:
+            return
+        self.bad_message = reason
+        self._log_line(f"ending renderer pid {self.pid} of tab {self.tab}: {reason.describe()}")
+        self._end(reason)
+
+    def terminate(self, cause: str) -> None:
+        """End the renderer because the browser is done with it (its tab
+        closed, the user ended it, it did not start in time); ``cause`` is
+        shown on the sad-tab page."""
+        self._end(cause)
+
+    def _end(self, reason: BadMessage | str) -> None:
+        if self.pending_reason is None or isinstance(reason, BadMessage):
             self.pending_reason = reason
-        if isinstance(reason, BadMessage):
-            self._log_line(f"ending renderer pid {self.pid} of tab {self.tab}: {reason.describe()}")
         if self.pid and self.alive:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -299,9 +389,9 @@ class RendererHost:
         info = ExitInfo(code=code, signal=sig, reason=self.pending_reason, known_cause=cause)
         self.exit = info
         error = RendererGone(f"the renderer of tab {self.tab} {info.cause}")
-        for future, *_ in list(self._pending.values()) + list(self._pings.values()):
-            if not future.done():
-                future.set_exception(error)
+        for pending in list(self._pending.values()):
+            if not pending.future.done():
+                pending.future.set_exception(error)
         for future in (self.connected, self.probe_result):
             if not future.done():
                 future.set_exception(error)

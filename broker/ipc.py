@@ -3,10 +3,21 @@
 Every renderer connects a DEALER to this ROUTER.  Its first message must be
 a ``Hello`` with the one-time token issued for its tab; that binds its ZeroMQ
 routing id to the tab.  After that, every message is checked before it is
-acted on: size, decoding, type, the tab it speaks for, that it answers a
-request that was made.  A message that fails a check ends the renderer with
-a named reason (``broker/bad_message.py``); the broker and the other tabs go
-on.
+acted on, in this order: its shape (one frame), its size against the cap,
+then against what the renderer owes (FLOOD: a renderer speaks only when
+spoken to, so with nothing asked it may send nothing, and owing only a
+heartbeat only a small reply), its decoding against the bounded types of
+``renderer/protocol.py`` (any failure of any kind has a name), the tab it
+speaks for, and, in ``RendererHost.deliver``, that it answers a request
+that was made, with a type and a URL that request accepts.  A message that fails a check ends the renderer with a named
+reason (``broker/bad_message.py``) in one log line; nothing it sends after
+is read; the broker and the other tabs go on.
+
+Budgets: the ROUTER queues at most ``RECEIVE_QUEUE_MESSAGES`` messages per
+renderer (ZeroMQ stops reading a peer past it, so a flood waits in the
+flooder's own memory), refuses a frame over ``MAX_WIRE_BYTES`` outright,
+and each drain turn reads a bounded number of messages and bytes before it
+lets the event loop run the answers that are ready for other tabs.
 """
 
 from __future__ import annotations
@@ -14,29 +25,36 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import msgspec
 import zmq
 
-from broker.bad_message import BadMessage
+from broker.bad_message import BadMessage, classify_decode_failure
 from broker.host import RendererHost
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
 
-_KNOWN_TAGS = {
-    cls.__struct_config__.tag for cls in protocol.ToBroker.__args__  # type: ignore[attr-defined]
-}
+#: Messages ZeroMQ holds for one renderer before it stops reading from it.
+#: A renderer owes at most a few replies at once (one request per tab at a
+#: time, a heartbeat, a sandbox report), so 16 never slows an honest one.
+RECEIVE_QUEUE_MESSAGES = 16
+#: ZeroMQ drops the connection of a peer whose frame is larger: far over
+#: the cap, such a message would cost the broker its size before we could
+#: refuse it.  Anything between the cap and this is ended by name (TOO_LARGE).
+MAX_WIRE_BYTES = protocol.MAX_MESSAGE_BYTES + 64 * 1024
+#: One drain turn reads at most this many messages and bytes, then yields to
+#: the event loop, so that a burst from one renderer cannot hold up another
+#: tab's answer for longer than this takes.
+DRAIN_MESSAGES = 64
+DRAIN_BYTES = 8 * 1024 * 1024
+#: A handshake is a few dozen bytes; anything longer from an unbound peer is not one.
+MAX_HELLO_BYTES = 4096
+#: Smaller messages are copied into ZeroMQ (cheaper than tracking a zero-copy buffer).
+ZERO_COPY_BYTES = 64 * 1024
 
-
-def classify_undecodable(payload: bytes) -> BadMessage:
-    """Tell a message of an unknown type from one that is simply garbage."""
-    try:
-        raw = msgspec.msgpack.decode(payload)
-    except msgspec.DecodeError:
-        return BadMessage.DECODE_FAILED
-    if isinstance(raw, dict) and "type" in raw and raw["type"] not in _KNOWN_TAGS:
-        return BadMessage.UNKNOWN_TYPE
-    return BadMessage.DECODE_FAILED
+# pyzmq's constants are enums, and enum arithmetic costs about a microsecond
+# a time on the hot path: plain ints here.
+_EVENTS, _POLLIN, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE)
+_NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 
 
 class IpcHub:
@@ -47,9 +65,8 @@ class IpcHub:
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
-        # ZeroMQ drops a peer whose message is far over the cap before it
-        # reaches us; anything between the cap and this is ended by name.
-        self.socket.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES * 2)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_WIRE_BYTES)
+        self.socket.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE_MESSAGES)
         self.socket.setsockopt(zmq.ROUTER_HANDOVER, 0)
         self._by_token: dict[str, RendererHost] = {}
         self._by_routing_id: dict[bytes, RendererHost] = {}
@@ -67,10 +84,13 @@ class IpcHub:
     def send(self, routing_id: bytes, payload: bytes) -> None:
         # A ROUTER never blocks: past the high-water mark it drops, which
         # only happens to a renderer that stopped reading long ago.
-        self.socket.send_multipart([routing_id, payload], flags=zmq.NOBLOCK, copy=False)
+        socket = self.socket
+        socket.send(routing_id, _SNDMORE | _NOBLOCK)
+        socket.send(payload, _NOBLOCK, copy=len(payload) < ZERO_COPY_BYTES)
         # ZMQ_FD is edge-triggered and a send can consume the edge of a
-        # message that is already waiting: look again soon.
-        self._schedule_drain()
+        # message that is already waiting: if one is, drain soon.
+        if socket.get(_EVENTS) & _POLLIN:
+            self._schedule_drain()
 
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled and self._loop is not None:
@@ -90,63 +110,84 @@ class IpcHub:
             while len(self._retired) > 1024:
                 self._retired.pop(next(iter(self._retired)))
 
-    def _drain(self, budget: int = 256) -> None:
-        """Handle every message waiting on the socket (up to ``budget``, then yield)."""
+    def _drain(self) -> None:
+        """Handle the messages waiting on the socket, up to one turn's budget."""
         self._drain_scheduled = False
-        if self.socket.closed:
+        socket = self.socket
+        if socket.closed:
             return
-        for _ in range(budget):
+        received = 0
+        for _ in range(DRAIN_MESSAGES):
             try:
-                if not self.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if not socket.get(_EVENTS) & _POLLIN:
                     return
-                frames = self.socket.recv_multipart(zmq.NOBLOCK)
+                frames = [socket.recv(_NOBLOCK)]
+                while socket.get(_RCVMORE):
+                    frames.append(socket.recv(_NOBLOCK))
             except zmq.Again:
                 return
             except zmq.ZMQError as error:
                 log.warning("IPC receive failed: %s", error)
                 return
-            if len(frames) != 2:  # not what a DEALER sending one frame produces
-                continue
             try:
-                self._handle(frames[0], frames[1])
-            except Exception:  # noqa: BLE001 - the hub must outlive any one message
-                log.exception("error while handling a renderer message")
+                self._handle(frames)
+            except Exception as error:  # noqa: BLE001 - a broker bug: the hub must outlive it
+                log.error("IPC hub error on a renderer message (a broker bug): %s: %s", type(error).__name__, error)
+            received += len(frames[-1])
+            if received >= DRAIN_BYTES:
+                break
         self._schedule_drain()  # more waiting: let the loop breathe first
 
-    def _handle(self, routing_id: bytes, payload: bytes) -> None:
+    def _handle(self, frames: list[bytes]) -> None:
+        """Check one message from a peer and pass it on, or end its sender."""
+        routing_id = frames[0]
         host = self._by_routing_id.get(routing_id)
         if host is None:
             if routing_id not in self._retired:
-                self._handshake(routing_id, payload)
+                self._handshake(routing_id, frames)
             return
-        if not host.alive:
+        if host.bad_message is not None or not host.alive:
+            return  # ended: what it still had in flight is not read
+        if len(frames) != 2:  # a DEALER sending one message makes exactly two
+            self._bad_message(host, BadMessage.MULTIPART)
             return
+        payload = frames[1]
         if len(payload) > protocol.MAX_MESSAGE_BYTES:
-            host.terminate(BadMessage.TOO_LARGE)
+            self._bad_message(host, BadMessage.TOO_LARGE)
+            return
+        if len(payload) > host.reply_budget():
+            self._bad_message(host, BadMessage.FLOOD)
             return
         try:
             message = protocol.to_broker_decoder.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            host.terminate(classify_undecodable(payload))
+        except Exception as error:  # noqa: BLE001 - every failure has a name, none a traceback
+            self._bad_message(host, classify_decode_failure(payload, error))
             return
-        if isinstance(message, protocol.Hello):
-            host.terminate(BadMessage.HANDSHAKE_REPLAYED)
+        if type(message) is protocol.Hello:
+            self._bad_message(host, BadMessage.HANDSHAKE_REPLAYED)
             return
         if message.tab != host.tab:
-            host.terminate(BadMessage.WRONG_TAB)
+            self._bad_message(host, BadMessage.WRONG_TAB)
             return
         reason = host.deliver(message, len(payload))
         if reason is not None:
-            host.terminate(reason)
+            self._bad_message(host, reason)
 
-    def _handshake(self, routing_id: bytes, payload: bytes) -> None:
+    def _bad_message(self, host: RendererHost, reason: BadMessage) -> None:
+        host.received_bad_message(reason)
+        self.forget(host)  # what it still has in flight is dropped unread
+
+    def _handshake(self, routing_id: bytes, frames: list[bytes]) -> None:
         # An unbound peer has no tab yet, so there is nothing to end; a bad
         # first message is dropped.  Renderers cannot open a second
         # connection after lockdown, so a peer only gets one try.
-        try:
-            hello = protocol.to_broker_decoder.decode(payload) if len(payload) <= 4096 else None
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            hello = None
+        payload = frames[-1]
+        hello = None
+        if len(frames) == 2 and len(payload) <= MAX_HELLO_BYTES:
+            try:
+                hello = protocol.to_broker_decoder.decode(payload)
+            except Exception:  # noqa: BLE001 - not a handshake, whatever it is
+                hello = None
         if not isinstance(hello, protocol.Hello):
             log.warning("dropping a message from an unknown IPC peer")
             return
@@ -155,10 +196,10 @@ class IpcHub:
             log.warning("dropping a handshake with an unknown or already used token")
             return
         if hello.tab != host.tab:
-            host.terminate(BadMessage.WRONG_TAB)
+            host.received_bad_message(BadMessage.WRONG_TAB)
             return
         if host.pid and hello.pid != host.pid:
-            host.terminate(BadMessage.WRONG_PID)
+            host.received_bad_message(BadMessage.WRONG_PID)
             return
         host.routing_id = routing_id
         host.counters.messages_in += 1

@@ -214,11 +214,12 @@ class BrowserImpl:
         await tab.navigate(url)
         return tab
 
-    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0) -> ProbeOutcome:
+    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0,
+                        document: tuple[str, bytes] | None = None) -> ProbeOutcome:
         """Run attacker ``code`` inside a fresh, fully sandboxed renderer."""
         if not self.started:
             raise BrowserError("the browser is not started")
-        return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout)
+        return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
 
     # -- events -------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from broker.bad_message import BadMessage
 from broker.host import IpcEvent, RendererGone, RendererHost, RendererObserver
 from broker.ipc import IpcHub
 from broker.safe_text import safe_line
@@ -83,6 +82,9 @@ class ProbeOutcome:
     signal: int | None = None
     bad_message: str | None = None  # set when the broker ended it for a message
     pid: int = 0
+    # With a committed document: how the broker's load request ended, as
+    # "ExceptionName: text" or "answered: ReplyType".
+    load_answer: str | None = None
 
     def to_json(self) -> dict:
         # A bad-message kill names its reason in ``detail``.
@@ -274,9 +276,13 @@ class RendererProcesses:
 
     # -- compromise simulation -------------------------------------------------
 
-    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0) -> ProbeOutcome:
+    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0,
+                        document: tuple[str, bytes] | None = None) -> ProbeOutcome:
         """Run ``code`` inside a fresh, fully sandboxed renderer (after
         lockdown, as a compromised renderer would) and report how it ended.
+        With ``document`` (URL, HTML body), the broker first hands the
+        renderer that document, as it would a page's renderer, so that the
+        code can answer (or lie in answer to) a real request.
 
         Probe code reaches a renderer only in the zygote's spawn request,
         which only the broker sends: nothing a page or a renderer sends can
@@ -288,6 +294,26 @@ class RendererProcesses:
             host = await self.launch(probe_tab, probe=code, policy=policy)
         except LaunchError as error:
             return ProbeOutcome("failed", str(error))
+        load = None
+        if document is not None:
+            url, body = document
+            load = asyncio.ensure_future(host.request(
+                lambda request: protocol.LoadDocument(
+                    request=request, url=url, content_type="text/html", charset="utf-8", body=body,
+                    kind=protocol.DocumentKind.HTML, width=80),
+                timeout=timeout))
+            load.add_done_callback(lambda done: done.cancelled() or done.exception())  # the probe's answer is the point
+        outcome = await self._probe_outcome(host, timeout)
+        if load is not None:
+            if not load.done():
+                load.cancel()
+            elif load.exception() is not None:
+                outcome.load_answer = f"{type(load.exception()).__name__}: {load.exception()}"
+            else:
+                outcome.load_answer = f"answered: {type(load.result()).__name__}"
+        return outcome
+
+    async def _probe_outcome(self, host: RendererHost, timeout: float) -> ProbeOutcome:
         done, _ = await asyncio.wait({host.probe_result, host.exited}, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         if host.probe_result in done and host.probe_result.exception() is None:
@@ -299,7 +325,7 @@ class RendererProcesses:
             await asyncio.wait({host.exited}, timeout=5)
             return ProbeOutcome("timeout", f"did not finish within {timeout:g} s", pid=host.pid)
         info = host.exited.result()
-        bad = info.reason.name if isinstance(info.reason, BadMessage) else None
+        bad = host.bad_message.name if host.bad_message is not None else None
         if info.signal is not None or bad:
             return ProbeOutcome("killed", info.cause, signal=info.signal, bad_message=bad, pid=host.pid)
         return ProbeOutcome("exited", info.cause, pid=host.pid)

@@ -407,10 +407,13 @@ class Browser:
         through."""
         return _public(await self._impl.open_compromised(url, code))
 
-    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0) -> ProbeOutcome:
+    async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0,
+                        document: tuple[str, bytes] | None = None) -> ProbeOutcome:
         """Run attacker ``code`` inside a fresh, fully locked-down renderer (as
-        a compromised renderer would run it) and report how it ended."""
-        return await self._impl.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout)
+        a compromised renderer would run it) and report how it ended.  With
+        ``document`` (URL, HTML body) the renderer is first handed that
+        document, so the code can answer, or lie in answer to, a real request."""
+        return await self._impl.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
 
 
 def _public(impl: TabImpl) -> Tab:

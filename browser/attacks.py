@@ -32,7 +32,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Attack:
     name: str
-    category: str  # files, network, processes, kernel, resources, ipc
+    category: str  # files, network, processes, kernel, resources, ipc, browser
     description: str
     code: str
     layer: str  # the layer expected to stop it first
@@ -41,6 +41,8 @@ class Attack:
     # The code serves a tab as its renderer: the runner opens a page in that
     # tab and judges the attack by what the user would see.
     serves_tab: bool = False
+    expected_bad_message: str | None = None  # the BadMessage name the broker must end it with
+    commits_document: bool = False  # the broker first loads COMMITTED_URL into the renderer
 
 
 @dataclass(frozen=True)
@@ -307,10 +309,103 @@ while True:
         sock.send(protocol.encode(protocol.FrameReady(tab=TAB, request=request, frame=frame)))
 """
 
-BROWSER_ATTACKS: tuple[Attack, ...] = (
+TAB_ATTACKS: tuple[Attack, ...] = (
     _A("frame-escapes", "browser", "terminal escapes in every frame field",
        _FRAME_ESCAPES_CODE, "broker (safe text)", inside_only=True, serves_tab=True),
 )
+
+# -- the browser half of the sandbox ---------------------------------------------
+# From Chromium's docs/security/compromised-renderers.md: a compromised
+# renderer lies to the broker.  Each attack runs in a renderer that (when
+# ``commits_document``) was handed a document at COMMITTED_URL, like a page
+# renderer, and answers the broker's request with a lie; the broker must end
+# it by the named reason.  ``tests/security/test_browser_attacks.py`` shows
+# that the same renderer telling the truth is answered normally.
+
+COMMITTED_URL = "https://committed.example/"
+
+BROWSER_HELPERS = '''\
+import msgspec
+COMMITTED_URL = %r
+TAB = globals().get("TAB", globals().get("tab"))  # set by the preamble, or the renderer's own
+
+def next_request():
+    """The broker's next message to this renderer, or None if none comes."""
+    return protocol.to_renderer_decoder.decode(sock.recv()) if sock.poll(5000) else None
+
+def send(message):
+    sock.send(protocol.encode(message))
+
+def frame(url, **fields):
+    return protocol.Frame(url=url, title="", width=80, lines=fields.pop("lines", []), **fields)
+
+def ended_by_the_broker():
+    """Wait to be ended; if the broker lets this renderer live, the attack worked."""
+    sock.poll(5000)
+    return "not ended"
+''' % COMMITTED_URL
+
+
+def _browser(name: str, description: str, code: str, expected: str, *, commits_document: bool = True) -> Attack:
+    return Attack(name, "browser", description, BROWSER_HELPERS + code + "\nresult = ended_by_the_broker()\n",
+                  "broker", inside_only=True, expected_bad_message=expected, commits_document=commits_document)
+
+
+IPC_LIE_ATTACKS: tuple[Attack, ...] = (
+    _browser("browser-read-file", "report file:///etc/ as the page's URL, then follow a link to file:///etc/passwd",
+             "load = next_request()\n"
+             "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame('file:///etc/', links=["
+             "protocol.Link(number=1, url='file:///etc/passwd')])))\n"
+             "follow = next_request()\n"
+             "if follow is not None:\n"
+             "    send(protocol.NavigateRequest(tab=TAB, request=follow.request, url='file:///etc/passwd'))",
+             "URL_MISMATCH"),
+    _browser("browser-claim-url", "answer a load with a frame of another site",
+             "load = next_request()\n"
+             "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame('https://bank.example/')))",
+             "URL_MISMATCH"),
+    _browser("browser-claim-tab", "answer a load in the name of another tab",
+             "load = next_request()\n"
+             "send(protocol.FrameReady(tab=TAB + 1, request=load.request, frame=frame(load.url)))",
+             "WRONG_TAB"),
+    _browser("browser-wrong-reply", "answer a load with a sandbox report",
+             "load = next_request()\n"
+             "send(protocol.SandboxReport(tab=TAB, request=load.request, layers=[]))",
+             "WRONG_REPLY_TYPE"),
+    _browser("browser-invalid-utf8", "send a frame whose title is not valid UTF-8",
+             "load = next_request()\n"
+             "payload = protocol.encode(protocol.FrameReady(tab=TAB, request=load.request, "
+             "frame=protocol.Frame(url=load.url, title='TITLE', width=80, lines=[])))\n"
+             "sock.send(payload.replace(b'TITLE', b'\\xff\\xfe\\xfd\\xfc\\xfb'))",
+             "INVALID_UTF8"),
+    _browser("browser-deep-nesting", "send a frame nested 100,000 levels deep",
+             "load = next_request()\n"
+             "head = msgspec.msgpack.encode({'type': 'frame', 'tab': TAB, 'request': load.request, 'frame': None})\n"
+             "sock.send(head[:-1] + b'\\x91' * 100_000 + b'\\xc0')",
+             "TOO_DEEP"),
+    _browser("browser-multipart", "answer a load with a two-part ZeroMQ message",
+             "load = next_request()\n"
+             "sock.send_multipart([protocol.encode(protocol.FrameReady(tab=TAB, request=load.request, "
+             "frame=frame(load.url))), b'a second part'])",
+             "MULTIPART"),
+    _browser("browser-flood", "flood the broker with 1 MB heartbeat answers nobody asked for",
+             "pong = msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': 1, 'pad': 'x' * 2**20})\n"
+             "for _ in range(200):\n"
+             "    sock.send(pong)",
+             "FLOOD", commits_document=False),
+    _browser("browser-out-of-range", "answer a load with a frame of 2,000,000 lines",
+             "load = next_request()\n"
+             "send(protocol.FrameReady(tab=TAB, request=load.request, "
+             "frame=frame(load.url, lines=[protocol.Line([])] * 2_000_000)))",
+             "OUT_OF_RANGE"),
+    _browser("browser-forged-method", "ask the broker to navigate with method DELETE",
+             "load = next_request()\n"
+             "send(protocol.NavigateRequest(tab=TAB, request=load.request, url='https://committed.example/x',"
+             " method='DELETE'))",
+             "FIELD_INVALID"),
+)
+
+BROWSER_ATTACKS = IPC_LIE_ATTACKS + TAB_ATTACKS
 CATALOGUE = CATALOGUE + BROWSER_ATTACKS
 
 

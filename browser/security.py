@@ -37,9 +37,18 @@ PROBE_TIMEOUT = 30.0
 
 
 async def run_probe(browser: Browser, code: str, *, cpu_seconds: int | None = None,
-                    timeout: float = PROBE_TIMEOUT) -> ProbeOutcome:
-    """Run ``code`` inside a fresh, fully sandboxed renderer; report how it ended."""
-    return await browser.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout)
+                    timeout: float = PROBE_TIMEOUT, commit_document: bool = False) -> ProbeOutcome:
+    """Run ``code`` inside a fresh, fully sandboxed renderer; report how it ended.
+
+    With ``commit_document`` the broker first hands the renderer a document
+    at ``attacks.COMMITTED_URL``, as it would a page renderer, so that the
+    code can answer (or lie in answer to) a real request."""
+    document = (attacks.COMMITTED_URL, COMMITTED_BODY) if commit_document else None
+    return await browser.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
+
+
+#: The document a probe renderer is handed before its code runs (``commit_document``).
+COMMITTED_BODY = b"<title>committed</title><a href=/next>next</a>"
 
 
 # ----------------------------------------------------------------------------
@@ -230,7 +239,8 @@ async def run_attack_suite(browser: Browser, chosen: list[attacks.Attack], *,
                 source = attack_source(attack, target, inside=True)
                 if attack.serves_tab:
                     return await run_tab_attack(browser, attack, source)
-                probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS)
+                probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS,
+                                        commit_document=attack.commits_document)
                 return classify(attack, probe)
 
         results = await asyncio.gather(*(one(attack) for attack in chosen))

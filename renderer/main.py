@@ -137,7 +137,7 @@ class Renderer:
         self.sock.send(protocol.encode(message))
 
     def frame_ready(self, request: int) -> None:
-        self.reply(protocol.FrameReady(tab=self.tab, request=request, frame=self.page.layout(self.width)))
+        self.reply(protocol.FrameReady(tab=self.tab, request=request, frame=within_bounds(self.page.layout(self.width))))
 
     def serve(self) -> None:
         while True:
@@ -159,7 +159,7 @@ class Renderer:
                 self.frame_ready(request)
             case protocol.ScrollTo(line=line):
                 if self.page is not None:
-                    self.page.scroll = max(0, line)
+                    self.page.scroll = min(max(0, line), protocol.MAX_FRAME_LINES)
             case protocol.FollowLink(request=request, number=number):
                 url = self.page.link_url(number) if self.page else None
                 if url is None:
@@ -182,7 +182,8 @@ class Renderer:
                     )
             case protocol.Find(request=request, query=query):
                 matches, frame = self.page.find(query)
-                self.reply(protocol.FindResult(tab=tab, request=request, matches=matches, frame=frame))
+                self.reply(protocol.FindResult(tab=tab, request=request, matches=matches[: protocol.MAX_FIND_MATCHES],
+                                               frame=within_bounds(frame)))
             case protocol.TakeSnapshot(request=request):
                 self.reply(protocol.SnapshotReady(tab=tab, request=request, snapshot=self.snapshot()))
             case protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed):
@@ -223,7 +224,7 @@ class Renderer:
             focused_field=page.focused_field,
             form_values=values,
             form_checked=checked,
-            frame=page.layout(self.width),
+            frame=within_bounds(page.layout(self.width)),
         )
 
     def open(self, source: protocol.LoadDocument) -> None:
@@ -256,6 +257,30 @@ class Renderer:
         self.page.scroll = snapshot.scroll
         self.page.focused_field = snapshot.focused_field
         self.page.layout(self.width)  # warm the layout cache at the tab's width
+
+
+def within_bounds(frame: protocol.Frame) -> protocol.Frame:
+    """``frame``, cut to ``protocol.MAX_FRAME_LINES`` lines if it is longer.
+
+    Only pathological documents get there (8 MB of newlines, a page laid out
+    a few columns wide); the broker would end a renderer that sent more.
+    The last line says the rest was cut."""
+    limit = protocol.MAX_FRAME_LINES
+    if len(frame.lines) <= limit:
+        return frame
+    note = protocol.Line([protocol.Span(f"[the rest of this page is cut: it is longer than {limit - 1} lines]",
+                                        protocol.Style.ERROR)])
+    return protocol.Frame(
+        url=frame.url,
+        title=frame.title,
+        width=frame.width,
+        lines=frame.lines[: limit - 1] + [note],
+        links=[link if link.line < limit else msgspec.structs.replace(link, line=limit - 1) for link in frame.links],
+        fields=[field if field.line < limit else msgspec.structs.replace(field, line=limit - 1)
+                for field in frame.fields],
+        scroll=min(frame.scroll, limit - 1),
+        kind=frame.kind,
+    )
 
 
 def debug_action(action: str) -> None:

@@ -17,14 +17,23 @@ Three channels:
 
 A message that fails to decode, is of an unknown type, or is larger than
 :data:`MAX_MESSAGE_BYTES` is a bad message (see ``broker/bad_message.py``).
+
+Everything a renderer sends is bounded here, so that decoding is the check:
+every enum-like field is an enum, every length, count and number has a
+range (``msgspec.Meta``), and unknown fields are refused.  Each bound says
+why a legitimate page at :data:`MAX_DOCUMENT_BYTES` stays within it.  Each
+request names the replies it accepts (:data:`REPLIES`, like ``.mojom``'s
+``=> (...)``); the broker checks that in one place.
 """
 
 from __future__ import annotations
 
+import enum
 import struct
 from typing import Annotated, Union
 
 import msgspec
+from msgspec import Meta
 
 #: Largest encoded message either side accepts.  A document of
 #: ``MAX_DOCUMENT_BYTES`` plus its framing must fit.
@@ -37,6 +46,82 @@ MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MAX_MEMORY_BYTES = 1 << 40
 
 PROTOCOL_VERSION = 1
+
+# --------------------------------------------------------------------------
+# Bounds on what a renderer sends.  A legitimate page of MAX_DOCUMENT_BYTES
+# stays within every one: measured with generated 8 MB pages (prose with
+# links, API documentation, plain text, one-element-per-few-bytes pages)
+# laid out at widths 80 and 20.  The counts are what protects the broker:
+# a frame's memory in the broker grows with its number of objects, far
+# faster than with its encoded size.
+# --------------------------------------------------------------------------
+
+#: Widest layout: ``renderer/page.py`` clamps widths to 1..1000 columns.
+MAX_FRAME_WIDTH = 1000
+#: Lines in one frame.  An 8 MB prose page at width 20 lays out in about
+#: 510,000 lines (the biggest layout measured: 11.5 MB encoded); 2^20 leaves
+#: twice that.  A renderer cuts longer layouts (plain text of only newlines,
+#: widths under 20) to this many lines: see ``renderer/main.py``.
+MAX_FRAME_LINES = 1 << 20
+#: Spans on one line: a line holds at most MAX_FRAME_WIDTH cells and every
+#: span but zero-width ones covers at least one; 4x covers empty styled runs.
+MAX_LINE_SPANS = 4 * MAX_FRAME_WIDTH
+#: Links in one page: an ``<a href=x>y</a>`` is 15 bytes, so an 8 MB page
+#: holds at most about 560,000; 2^20 leaves room.
+MAX_LINKS = 1 << 20
+#: Form fields in one page: an ``<input>`` is 7 bytes: at most 1.2 million.
+MAX_FIELDS = 1 << 21
+#: Options of one select: an ``<option>`` is 8 bytes: at most 1.05 million.
+MAX_OPTIONS = 1 << 21
+#: Find matches in one reply: one per line and column at most; a renderer
+#: reports the first MAX_FIND_MATCHES (a one-letter query on a page of
+#: that letter would otherwise exceed the message cap).
+MAX_FIND_MATCHES = 1 << 18
+#: Text copied out of a document (titles, span and link text, field names,
+#: values and options) is never longer than the document it came from; the
+#: decoded text of MAX_DOCUMENT_BYTES has at most that many characters.
+MAX_TEXT_CHARS = MAX_DOCUMENT_BYTES
+#: URLs: a link resolved from an 8 MB document, percent-encoded, stays
+#: under the message cap, which is therefore its only honest bound.
+MAX_URL_CHARS = MAX_MESSAGE_BYTES
+#: A submitted form body: every field's name and value, percent-encoded.
+MAX_FORM_BODY_CHARS = MAX_MESSAGE_BYTES
+#: A MIME type ("text/html") or a charset label; RFC 6838 caps the two
+#: parts of a media type at 127 characters each.
+MAX_CONTENT_TYPE_CHARS = 255
+MAX_CHARSET_CHARS = 64
+#: Broker-issued tokens are ``secrets.token_urlsafe(24)``: 32 characters.
+MAX_TOKEN_CHARS = 64
+#: Tab ids, request ids and heartbeat sequence numbers are broker counters;
+#: 2^53 is exact in every JSON reader and takes centuries to reach.
+MAX_ID = (1 << 53) - 1
+#: Linux pid_max is at most 2^22.
+MAX_PID = 1 << 22
+#: The sandbox report: a handful of named layers with one line each.
+MAX_SANDBOX_LAYERS = 32
+MAX_LAYER_NAME_CHARS = 64
+MAX_LAYER_DETAIL_CHARS = 1024
+#: What compromise-simulation code reports about itself.
+MAX_PROBE_DETAIL_CHARS = 64 * 1024
+MAX_ERRNO = 4095  # the kernel's -MAX_ERRNO
+#: The largest heartbeat answer or probe result: a Pong is under 40 bytes;
+#: a probe result's detail of MAX_PROBE_DETAIL_CHARS is at most 4 bytes a
+#: character.  Owing only such a reply, a renderer may send no more.
+MAX_SMALL_REPLY_BYTES = 4 * MAX_PROBE_DETAIL_CHARS + 1024
+
+Id = Annotated[int, Meta(ge=0, le=MAX_ID)]
+Pid = Annotated[int, Meta(ge=0, le=MAX_PID)]
+Width = Annotated[int, Meta(ge=1, le=MAX_FRAME_WIDTH)]
+LineNumber = Annotated[int, Meta(ge=0, le=MAX_FRAME_LINES)]
+#: A column or length in cells: a line of MAX_TEXT_CHARS wide characters.
+Cells = Annotated[int, Meta(ge=0, le=2 * MAX_TEXT_CHARS)]
+LinkNumber = Annotated[int, Meta(ge=0, le=MAX_LINKS)]
+FieldNumber = Annotated[int, Meta(ge=0, le=MAX_FIELDS)]
+Text = Annotated[str, Meta(max_length=MAX_TEXT_CHARS)]
+Url = Annotated[str, Meta(max_length=MAX_URL_CHARS)]
+ContentType = Annotated[str, Meta(max_length=MAX_CONTENT_TYPE_CHARS)]
+Charset = Annotated[str, Meta(max_length=MAX_CHARSET_CHARS)]
+Body = Annotated[bytes, Meta(max_length=MAX_DOCUMENT_BYTES)]
 
 #: A byte count a renderer reports: never negative, never absurd.
 MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
@@ -51,6 +136,65 @@ class ExitCode:
     HANDSHAKE_FAILED = 72  # the broker did not accept the renderer
     OUT_OF_MEMORY = 73  # the page needed more memory than the renderer may have
     BROKER_LOST = 74  # the broker stopped talking to it
+
+
+class DocumentKind(enum.StrEnum):
+    """How the broker classified a response body (``LoadDocument.kind``)."""
+
+    HTML = "html"
+    TEXT = "text"
+    BINARY = "binary"
+    ERROR = "error"
+
+
+class FrameKind(enum.StrEnum):
+    """What a frame shows: a laid-out document, or a page the broker made."""
+
+    HTML = "html"
+    TEXT = "text"
+    ERROR = "error"
+    BINARY = "binary"
+    DISCARDED = "discarded"
+
+
+class FieldKind(enum.StrEnum):
+    """A form control as the UI treats it (``renderer/document.py`` maps
+    every ``<input type>``, ``<button>``, ``<select>`` and ``<textarea>`` here)."""
+
+    TEXT = "text"
+    PASSWORD = "password"
+    CHECKBOX = "checkbox"
+    RADIO = "radio"
+    SELECT = "select"
+    TEXTAREA = "textarea"
+    SUBMIT = "submit"
+    RESET = "reset"
+    BUTTON = "button"
+    HIDDEN = "hidden"
+    FILE = "file"
+
+
+class Method(enum.StrEnum):
+    """The only methods a page may navigate with: links GET, forms GET or POST."""
+
+    GET = "GET"
+    POST = "POST"
+
+
+class Debug(enum.StrEnum):
+    """The debug URLs a user can type (about:crash...): ``DebugAction.action``."""
+
+    CRASH = "crash"
+    KILL = "kill"
+    HANG = "hang"
+    MEMORY_EXHAUST = "memory-exhaust"
+
+
+class ProbeOutcome(enum.StrEnum):
+    """How compromise-simulation code ended inside its renderer."""
+
+    COMPLETED = "completed"
+    RAISED = "raised"
 
 
 class Style:
@@ -69,6 +213,10 @@ class Style:
     MARK = 1 << 9  # a find-in-page match
     ERROR = 1 << 10
     FOCUS = 1 << 11  # the form control that has the keyboard focus
+    ALL = (1 << 12) - 1  # every flag above: a span's style has no other bit
+
+
+StyleBits = Annotated[int, Meta(ge=0, le=Style.ALL)]
 
 
 # --------------------------------------------------------------------------
@@ -76,53 +224,53 @@ class Style:
 # --------------------------------------------------------------------------
 
 
-class Span(msgspec.Struct, array_like=True, frozen=True):
+class Span(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """A run of text on one line with one style."""
 
-    text: str
-    style: int = Style.PLAIN
-    link: int = 0  # link number (1-based) when the span is part of a link
-    field: int = 0  # form field id (1-based) when the span shows a control
+    text: Text
+    style: StyleBits = Style.PLAIN
+    link: LinkNumber = 0  # link number (1-based) when the span is part of a link
+    field: FieldNumber = 0  # form field id (1-based) when the span shows a control
 
 
-class Line(msgspec.Struct, array_like=True, frozen=True):
-    spans: list[Span]
+class Line(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    spans: Annotated[list[Span], Meta(max_length=MAX_LINE_SPANS)]
 
     @property
     def text(self) -> str:
         return "".join(span.text for span in self.spans)
 
 
-class Link(msgspec.Struct, frozen=True):
-    number: int  # 1-based, as shown in the page: [n]
-    url: str  # absolute
-    text: str = ""
-    line: int = 0  # first line (0-based) the link appears on
+class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    number: Annotated[int, Meta(ge=1, le=MAX_LINKS)]  # 1-based, as shown in the page: [n]
+    url: Url  # absolute
+    text: Text = ""
+    line: LineNumber = 0  # first line (0-based) the link appears on
 
 
-class FormField(msgspec.Struct, frozen=True):
+class FormField(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A form control as the renderer shows it."""
 
-    id: int  # 1-based, stable for the document
-    kind: str  # text, password, checkbox, radio, select, textarea, button, submit, hidden...
-    name: str = ""
-    value: str = ""
+    id: Annotated[int, Meta(ge=1, le=MAX_FIELDS)]  # 1-based, stable for the document
+    kind: FieldKind
+    name: Text = ""
+    value: Text = ""
     checked: bool = False
-    options: list[str] = []
-    line: int = 0
+    options: Annotated[list[Text], Meta(max_length=MAX_OPTIONS)] = []
+    line: LineNumber = 0
 
 
-class Frame(msgspec.Struct):
+class Frame(msgspec.Struct, forbid_unknown_fields=True):
     """One laid-out page: everything the UI needs to draw it."""
 
-    url: str
-    title: str
-    width: int
-    lines: list[Line]
-    links: list[Link] = []
-    fields: list[FormField] = []
-    scroll: int = 0  # first visible line
-    kind: str = "html"  # html, text, error, binary
+    url: Url
+    title: Text
+    width: Width
+    lines: Annotated[list[Line], Meta(max_length=MAX_FRAME_LINES)]
+    links: Annotated[list[Link], Meta(max_length=MAX_LINKS)] = []
+    fields: Annotated[list[FormField], Meta(max_length=MAX_FIELDS)] = []
+    scroll: LineNumber = 0  # first visible line
+    kind: FrameKind = FrameKind.HTML
 
     @property
     def text(self) -> str:
@@ -137,21 +285,21 @@ class Frame(msgspec.Struct):
         return text + "\n"
 
 
-class Snapshot(msgspec.Struct):
+class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     """A discarded tab's state, enough to draw it again without the network."""
 
-    url: str
-    title: str
-    content_type: str
-    charset: str | None
-    body: bytes
-    kind: str
-    width: int
-    scroll: int = 0
-    focused_field: int = 0
-    form_values: dict[int, str] = {}
-    form_checked: dict[int, bool] = {}
-    history_index: int = 0
+    url: Url
+    title: Text
+    content_type: ContentType
+    charset: Charset | None
+    body: Body
+    kind: DocumentKind
+    width: Width
+    scroll: LineNumber = 0
+    focused_field: FieldNumber = 0
+    form_values: Annotated[dict[FieldNumber, Text], Meta(max_length=MAX_FIELDS)] = {}
+    form_checked: Annotated[dict[FieldNumber, bool], Meta(max_length=MAX_FIELDS)] = {}
+    history_index: Annotated[int, Meta(ge=0, le=MAX_ID)] = 0
     # The frame as the user last saw it (form input and focus drawn in): a
     # restored renderer shows it at once and parses the document after.
     frame: Frame | None = None
@@ -176,7 +324,7 @@ class LoadDocument(msgspec.Struct, tag="load"):
     content_type: str  # MIME type, lower case, no parameters
     charset: str | None  # from the Content-Type header, if any
     body: bytes
-    kind: str  # html, text, binary, error
+    kind: DocumentKind
     width: int
     unsandboxed: bool = False  # the user passed --no-sandbox: say so on the page
 
@@ -265,7 +413,7 @@ class MeasureMemory(msgspec.Struct, tag="measure_memory"):
 class DebugAction(msgspec.Struct, tag="debug"):
     """A debug URL the user typed (about:crash, about:hang...).  No reply."""
 
-    action: str
+    action: Debug
 
 
 class Shutdown(msgspec.Struct, tag="shutdown"):
@@ -296,85 +444,89 @@ ToRenderer = Union[
 # --------------------------------------------------------------------------
 
 
-class Hello(msgspec.Struct, tag="hello"):
+class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
     """First message: binds this ZeroMQ peer to a tab with a one-time token."""
 
-    tab: int
-    token: str
-    pid: int
-    version: int = PROTOCOL_VERSION
+    tab: Id
+    token: Annotated[str, Meta(max_length=MAX_TOKEN_CHARS)]
+    pid: Pid
+    version: Annotated[int, Meta(ge=0, le=MAX_ID)] = PROTOCOL_VERSION
 
 
-class FrameReady(msgspec.Struct, tag="frame"):
+class FrameReady(msgspec.Struct, tag="frame", forbid_unknown_fields=True):
     """A new frame, in answer to ``request``."""
 
-    tab: int
-    request: int
+    tab: Id
+    request: Id
     frame: Frame
 
 
-class NavigateRequest(msgspec.Struct, tag="navigate"):
+class NavigateRequest(msgspec.Struct, tag="navigate", forbid_unknown_fields=True):
     """The page asks to go somewhere (a followed link, a form submission)."""
 
-    tab: int
-    request: int
-    url: str
-    method: str = "GET"
-    form_body: str = ""  # application/x-www-form-urlencoded for POST
+    tab: Id
+    request: Id
+    url: Url
+    method: Method = Method.GET
+    form_body: Annotated[str, Meta(max_length=MAX_FORM_BODY_CHARS)] = ""  # urlencoded, for POST
 
 
-class FindResult(msgspec.Struct, tag="find_result"):
-    tab: int
-    request: int
-    matches: list[tuple[int, int, int]]  # (line, column, length)
+#: One find match: (line, column, length), column and length in cells.
+FindMatch = tuple[LineNumber, Cells, Cells]
+
+
+class FindResult(msgspec.Struct, tag="find_result", forbid_unknown_fields=True):
+    tab: Id
+    request: Id
+    matches: Annotated[list[FindMatch], Meta(max_length=MAX_FIND_MATCHES)]
     frame: Frame | None = None
 
 
-class Pong(msgspec.Struct, tag="pong"):
-    tab: int
-    seq: int
+class Pong(msgspec.Struct, tag="pong", forbid_unknown_fields=True):
+    tab: Id
+    seq: Id
 
 
-class SnapshotReady(msgspec.Struct, tag="snapshot"):
-    tab: int
-    request: int
+class SnapshotReady(msgspec.Struct, tag="snapshot", forbid_unknown_fields=True):
+    tab: Id
+    request: Id
     snapshot: Snapshot
 
 
-class SandboxLayer(msgspec.Struct, frozen=True):
+class SandboxLayer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One layer of the sandbox as seen from inside the renderer."""
 
-    name: str
+    name: Annotated[str, Meta(max_length=MAX_LAYER_NAME_CHARS)]
     required: bool
     active: bool
-    detail: str
+    detail: Annotated[str, Meta(max_length=MAX_LAYER_DETAIL_CHARS)]
 
 
-class SandboxReport(msgspec.Struct, tag="sandbox_report"):
-    tab: int
-    request: int
-    layers: list[SandboxLayer]
+class SandboxReport(msgspec.Struct, tag="sandbox_report", forbid_unknown_fields=True):
+    tab: Id
+    request: Id
+    layers: Annotated[list[SandboxLayer], Meta(max_length=MAX_SANDBOX_LAYERS)]
 
 
-class MemoryReport(msgspec.Struct, tag="memory_report"):
+class MemoryReport(msgspec.Struct, tag="memory_report", forbid_unknown_fields=True):
     """The renderer's memory from its own /proc/self/smaps_rollup, opened
     before lockdown: a claim the broker bounds by what it reads itself from
     /proc/PID/statm.  All None: the renderer cannot measure itself."""
 
-    tab: int
-    request: int
+    tab: Id
+    request: Id
     rss: MemoryBytes | None  # resident
     pss: MemoryBytes | None  # proportional share
     uss: MemoryBytes | None  # unique: Private_Clean + Private_Dirty
 
 
-class ProbeResult(msgspec.Struct, tag="probe_result"):
+class ProbeResult(msgspec.Struct, tag="probe_result", forbid_unknown_fields=True):
     """Outcome of compromise-simulation code run inside the renderer."""
 
-    tab: int
-    outcome: str  # completed, raised
-    detail: str = ""
-    errno: int | None = None
+    tab: Id
+    outcome: ProbeOutcome
+    detail: Annotated[str, Meta(max_length=MAX_PROBE_DETAIL_CHARS)] = ""
+    errno: Annotated[int, Meta(ge=0, le=MAX_ERRNO)] | None = None
 
 
 ToBroker = Union[
@@ -388,6 +540,25 @@ ToBroker = Union[
     MemoryReport,
     ProbeResult,
 ]
+
+
+#: What each request accepts as its answer, like ``.mojom``'s ``=> (...)``
+#: and Ladybird's ``.ipc``: the broker matches a reply to its request by id
+#: and refuses any other type (bad message WRONG_REPLY_TYPE).  Messages not
+#: listed here expect no reply.
+REPLIES: dict[type[msgspec.Struct], tuple[type[msgspec.Struct], ...]] = {
+    LoadDocument: (FrameReady,),
+    Resize: (FrameReady,),
+    FollowLink: (NavigateRequest, FrameReady),
+    SetField: (FrameReady,),
+    PressField: (NavigateRequest, FrameReady),
+    Find: (FindResult,),
+    Ping: (Pong,),
+    TakeSnapshot: (SnapshotReady,),
+    RestoreSnapshot: (FrameReady,),
+    ReportSandbox: (SandboxReport,),
+    MeasureMemory: (MemoryReport,),
+}
 
 
 # --------------------------------------------------------------------------
