@@ -79,7 +79,7 @@ async def test_a_late_report_is_not_a_bad_message(browser, http_server):
     [
         (1 << 39, "ended by the browser: bad message MEMORY_REPORT_OUT_OF_BOUNDS: "
                   "the renderer's memory report contradicts what the broker measured itself"),
-        (-1, "ended by the browser: bad message DECODE_FAILED: the message could not be decoded"),
+        (-1, "ended by the browser: bad message OUT_OF_RANGE: a length, count or number is outside its bounds"),
     ],
     ids=["more-than-its-peak", "negative"],
 )

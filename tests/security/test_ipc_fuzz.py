@@ -48,6 +48,7 @@ SAMPLES: dict[type, msgspec.Struct] = {
     protocol.SandboxReport: protocol.SandboxReport(tab=0, request=1, layers=[
         protocol.SandboxLayer("seccomp", True, True, "on")]),
     protocol.ProbeResult: protocol.ProbeResult(tab=0, outcome=protocol.ProbeOutcome.RAISED, detail="d", errno=1),
+    protocol.MemoryReport: protocol.MemoryReport(tab=0, request=1, rss=3 << 20, pss=2 << 20, uss=1 << 20),
 }
 HOSTILE_VALUES = [
     -1, 2**63 - 1, -(2**63), 2**64 - 1, 1.5, None, True, "", "x" * 100_000, "DELETE", b"\xff\xfe",

@@ -83,7 +83,7 @@ async def test_a_renderer_that_reports_a_file_url_cannot_read_files_through_the_
         assert tab.state is TabState.CRASHED
         assert tab.crash_cause == (
             "ended by the browser: bad message URL_MISMATCH: "
-            "the frame is for a URL other than the document the browser committed"
+            "the frame names a URL other than the document the browser committed to it"
         )
         assert tab.final_url == page
         if tab.frame is not None:
