@@ -84,11 +84,11 @@ def test_chrome_urgent_discards_one_tab_per_signal_and_protects_recently_hidden_
 
 def test_firefox_unloader_skips_fresh_tabs_and_unloads_least_recently_used_first():
     """Budget 50 MB, signals every 10 s, tabs accessed in the last 10 minutes skipped: over budget from
-    2 s (60 MB), tab 1 (hidden at 1 s) goes at 610 s, tab 2 at 620 s (20 MB left).  The large tab 4 at
-    900 s brings 140 MB, but tabs 3 and 4 were hidden at 900 and 901 s: they go at 1500 and 1510 s."""
+    2 s (60 MB), tab 1 (hidden at 1 s) goes at 610 s (40 MB left).  The large tab 4 at 900 s brings
+    140 MB: tab 2 goes at the next signal; tabs 3 and 4, hidden at 900 and 901 s, at 1500 and 1510 s."""
     events = [opened(0, 1), opened(1, 2), opened(2, 3), opened(900, 4, size=SizeClass.LARGE), opened(901, 5)]
     log, _ = decisions(events, "firefox-unloader", budget=50 * MB, end=H)
-    assert log == [(610.0, 1, "discard"), (620.0, 2, "discard"), (1500.0, 3, "discard"), (1510.0, 4, "discard")]
+    assert log == [(610.0, 1, "discard"), (910.0, 2, "discard"), (1500.0, 3, "discard"), (1510.0, 4, "discard")]
 
 
 def test_firefox_reweights_by_processes_and_memory_beyond_the_ten_most_recent():
