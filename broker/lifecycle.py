@@ -104,6 +104,8 @@ class TabFacts:
     busy: bool = False  # a request or a lifecycle change is in flight
     idle_s: float = 0.0  # seconds since it was last the active tab
     uss: int | None = None  # last sampled unique memory of its renderer
+    revisits: int = 0  # times the user came back to it after it was hidden (Chrome's TabRevisitTracker)
+    renderer: int | None = None  # the process hosting it (tabs may share one under some process models)
 
 
 def discard_refusal(tab: TabFacts) -> DiscardRefusal | None:

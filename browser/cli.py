@@ -5,6 +5,7 @@
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
     minibrowser tui [URL ...]
+    minibrowser simulate generate|calibrate|run ...
 
 Exit status: 0 when everything asked for worked, 1 when a page or check
 failed (each with one line on stderr), 2 for bad arguments, 130 on Ctrl-C.
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
+
+    from browser.simulate.command import add_parser as add_simulate_parser
+
+    add_simulate_parser(commands)
     return parser
 
 
@@ -200,6 +205,10 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
         from browser.security import run_attacks
 
         return await run_attacks(args.names, as_json=args.json, probe_file=args.probe_file, sandbox=not args.no_sandbox)
+    if args.command == "simulate":
+        from browser.simulate.command import dispatch as simulate
+
+        return await simulate(args)
     if args.command == "tui":
         return await _tui(args.urls, sandbox=not args.no_sandbox, profile=args.profile)
     return EXIT_USAGE

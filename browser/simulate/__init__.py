@@ -1,0 +1,14 @@
+"""The workload simulator: browsing traces replayed against designs.
+
+* ``trace``: the versioned JSONL trace format, read strictly;
+* ``generate``: synthetic traces from published figures;
+* ``costs``: the cost model (renderer memory per page, spawn, restore and
+  first-frame times), with defaults and ``calibrate`` from the real browser;
+* ``model``: the model engine (the policies of ``broker.discard_policies``
+  on a virtual clock with the cost model);
+* ``real``: the real engine (a real ``Browser`` against local sites);
+* ``results``: what a run reports, as a table, JSON, CSV and plots;
+* ``command``: the ``minibrowser simulate`` command.
+
+A design is a discard policy and a process model.
+"""

@@ -1,0 +1,222 @@
+"""``minibrowser simulate``: generate traces, calibrate costs, run designs.
+
+    minibrowser simulate generate --users N --days D --seed S [--open-tabs N] -o FILE
+    minibrowser simulate calibrate [-o FILE] [--no-sandbox]
+    minibrowser simulate run TRACE [--engine model|real] [--policy A,B] [--process-model X,Y]
+                                   [--budget SIZE] [--costs FILE] [--speed X] [--json | --csv]
+                                   [--plot PREFIX] [--format png|svg] [--workers N]
+
+Bad input (a missing or bad trace, an unknown policy or process model, a
+bad size) gives one line on stderr and exit status 2; a failed run, 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+
+from broker.discard_policies import DISTINCT_POLICY_NAMES, POLICY_NAMES, UnknownPolicy, make_policy
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``512M``, ``1G``, ``1.5GiB``, ``200MB`` or bytes; binary units."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"--budget must be a size such as 512M or 2G, not {text!r}")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    value = int(number * 1024 ** " kmgt".index(unit or " "))
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--budget must be more than 0, not {text!r}")
+    return value
+
+
+def _whole(name: str, low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be from {low} to {high}, not {value}")
+        return value
+    return parse
+
+
+def _positive(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, not {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be more than 0, not {text!r}")
+        return value
+    return parse
+
+
+def add_parser(commands) -> None:
+    """Register ``simulate`` and its subcommands on the CLI's subparsers."""
+    simulate = commands.add_parser("simulate", help="replay browsing traces to compare discard policies and process models")
+    actions = simulate.add_subparsers(dest="simulate_command", metavar="ACTION")
+
+    generate = actions.add_parser("generate", help="write a synthetic trace from published browsing figures")
+    generate.add_argument("--users", type=_whole("--users", 1, 100_000), default=1)
+    generate.add_argument("--days", type=_whole("--days", 1, 366), default=1)
+    generate.add_argument("--seed", type=_whole("--seed", 0, 2**63), default=0)
+    generate.add_argument("--open-tabs", type=_whole("--open-tabs", 1, 300), default=None,
+                          help="every user keeps about N tabs open (default: drawn per user from published figures)")
+    generate.add_argument("-o", "--output", metavar="FILE", required=True)
+
+    calibrate = actions.add_parser("calibrate", help="measure the model engine's costs from the real browser")
+    calibrate.add_argument("-o", "--output", metavar="FILE", default=None,
+                           help="where to save them (default: simulate-costs.json in the profile directory)")
+    calibrate.add_argument("--no-sandbox", action="store_true")
+
+    run = actions.add_parser("run", help="run every combination of policies and process models on a trace")
+    run.add_argument("trace", metavar="TRACE")
+    run.add_argument("--engine", choices=("model", "real"), default="model")
+    run.add_argument("--policy", default="minibrowser,none", help=f"comma-separated, or 'all' ({', '.join(POLICY_NAMES)})")
+    run.add_argument("--process-model", default="per-tab", help="comma-separated, or 'all' (per-tab, site-per-process, process-per-site, single)")
+    run.add_argument("--budget", type=parse_size, default=parse_size("1G"), help="renderer memory budget (default 1G)")
+    run.add_argument("--costs", metavar="FILE", default=None, help="cost file from 'simulate calibrate'")
+    run.add_argument("--speed", type=_positive("--speed"), default=600.0, help="real engine: trace seconds per wall second")
+    output = run.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--csv", action="store_true")
+    run.add_argument("--plot", metavar="PREFIX", default=None, help="write PREFIX-memory.FMT and PREFIX-tradeoff.FMT")
+    run.add_argument("--format", choices=("png", "svg"), default="png")
+    run.add_argument("--chart", action="store_true", help="draw the charts in the terminal")
+    run.add_argument("--workers", type=_whole("--workers", 1, 256), default=None)
+    run.add_argument("--no-sandbox", action="store_true")
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    print(f"minibrowser: {message}", file=sys.stderr)
+    return status
+
+
+async def dispatch(args: argparse.Namespace) -> int:
+    match args.simulate_command:
+        case "generate":
+            return _generate(args)
+        case "calibrate":
+            return await _calibrate(args)
+        case "run":
+            return await _run(args)
+    return _fail("simulate needs an action: generate, calibrate or run (see 'minibrowser simulate --help')")
+
+
+def _generate(args) -> int:
+    from browser.simulate.generate import generate
+    from browser.simulate.trace import write_trace
+
+    trace = generate(users=args.users, days=args.days, seed=args.seed, open_tabs=args.open_tabs)
+    try:
+        write_trace(trace, args.output)
+    except OSError as error:
+        return _fail(f"{args.output}: cannot write the trace ({error.strerror or error})", EXIT_FAILED)
+    print(f"minibrowser: wrote {len(trace.events)} events of {args.users} user(s) over {args.days} day(s) to {args.output}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+async def _calibrate(args) -> int:
+    from browser.simulate.costs import CostsError, calibrate, default_costs_path
+
+    path = args.output or default_costs_path()
+    try:
+        costs = await calibrate(sandbox=not args.no_sandbox)
+        costs.save(path)
+    except CostsError as error:
+        return _fail(str(error), EXIT_FAILED)
+    except OSError as error:
+        return _fail(f"{path}: cannot save the costs ({error.strerror or error})", EXIT_FAILED)
+    mb = 1024**2
+    pages = ", ".join(f"{k} {v / mb:.1f} MB" for k, v in costs.page_bytes.items())
+    print(f"renderer {costs.renderer_base_bytes / mb:.1f} MB; pages: {pages}; spawn {costs.spawn_ms:.0f} ms")
+    print(f"minibrowser: saved the costs to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _names(text: str, every: tuple[str, ...], kind: str) -> list[str]:
+    names = list(every) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"--{kind} needs at least one name")
+    return list(dict.fromkeys(names))
+
+
+def _progress(label: str):
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r{label}: {done}/{total} ({time.monotonic() - started:.1f} s)", end=end, file=sys.stderr, flush=True)
+    return show
+
+
+async def _run(args) -> int:
+    from browser.simulate import results as output
+    from browser.simulate.costs import CostsError, load_costs
+    from browser.simulate.model import Design, ProcessModel, run_designs
+    from browser.simulate.trace import TraceError, read_trace
+
+    try:
+        policies = _names(args.policy, DISTINCT_POLICY_NAMES, "policy")
+        for name in policies:
+            make_policy(name, budget_bytes=args.budget)
+        models_text = _names(args.process_model, tuple(m.value for m in ProcessModel), "process-model")
+        models = []
+        for name in models_text:
+            try:
+                models.append(ProcessModel(name))
+            except ValueError:
+                raise ValueError(f"unknown process model {name!r}; the process models are: "
+                                 f"{', '.join(m.value for m in ProcessModel)}") from None
+        trace = read_trace(args.trace)
+        costs = load_costs(args.costs)
+    except (UnknownPolicy, ValueError, TraceError, CostsError) as error:
+        return _fail(str(error))
+    designs = [Design(p, m, args.budget) for p in policies for m in models]
+    if args.engine == "real":
+        from browser.simulate.real import RealEngineUnsupported, check_design, run_real
+
+        try:
+            for design in designs:
+                check_design(design)
+        except RealEngineUnsupported as error:
+            return _fail(str(error))
+        results = []
+        for design in designs:
+            results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
+                                          progress=_progress(design.label)))
+    else:
+        results = run_designs(trace, designs, costs, workers=args.workers, progress=_progress("designs"))
+    if args.json:
+        sys.stdout.write(output.to_json(results, trace=os.fspath(args.trace), engine=args.engine))
+    elif args.csv:
+        sys.stdout.write(output.to_csv(results))
+    else:
+        sys.stdout.write(output.table(results))
+    if args.plot:
+        if output.matplotlib_available():
+            try:
+                paths = output.plot_files(results, args.plot, fmt=args.format)
+            except OSError as error:
+                return _fail(f"{args.plot}: cannot write the plots ({error.strerror or error})", EXIT_FAILED)
+            print(f"minibrowser: wrote {', '.join(paths)}", file=sys.stderr)
+        else:
+            print("minibrowser: matplotlib is not installed (pip install 'minibrowser[plots]'); "
+                  "charts drawn in the terminal instead", file=sys.stderr)
+            sys.stdout.write("\n" + output.terminal_charts(results))
+    elif args.chart:
+        sys.stdout.write("\n" + output.terminal_charts(results))
+    return EXIT_OK

@@ -1,0 +1,323 @@
+"""The model engine: the named policies on a virtual clock with a cost model.
+
+Each user of a trace is one browser.  The engine replays the user's events
+in order and, between them, wakes the policy exactly when it asked to be
+asked again (``DiscardPolicy.next_check``), so a policy that discards a tab
+6 hours after it was hidden does so at that instant.  The policy objects
+are those of ``broker.discard_policies``; the tabs they see are the same
+``TabFacts`` the real browser builds, with memory from the cost model.
+
+Process models (``ProcessModel``) decide which renderer hosts a document:
+
+* ``per-tab``: a renderer per tab for its life, whatever sites it visits;
+* ``site-per-process``: a renderer per tab and site (a cross-site
+  navigation moves the tab to a new renderer); over the process limit, a
+  new document joins a renderer of its site if there is one;
+* ``process-per-site``: one renderer per site, shared by all its tabs;
+* ``single``: one renderer for every tab.
+
+A renderer's memory is ``renderer_base_bytes`` plus ``page_bytes`` of each
+document it holds; a tab is charged its page plus an equal share of its
+renderer's base (as Firefox's ``TabUnloader`` and Chromium's
+``GetPageNodeFootprintEstimateKb`` split a process between its pages).
+A discarded tab's document leaves its renderer, which ends when it holds
+nothing.  Freezing stops a renderer but frees no memory.
+
+Designs run in parallel, one worker process per core (``run_designs``).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from broker.discard_policies import DiscardPolicy, make_policy
+from broker.lifecycle import ACTIVE, BACKGROUND, DISCARDED, FROZEN, Action, TabFacts
+from browser.simulate.costs import CostModel
+from browser.simulate.results import DesignResult, UserResult, combine
+from browser.simulate.trace import Action as Do
+from browser.simulate.trace import Event, SizeClass, Trace
+
+
+class ProcessModel(enum.Enum):
+    """Which renderer hosts a document (see the module docstring)."""
+
+    PER_TAB = "per-tab"
+    SITE_PER_PROCESS = "site-per-process"
+    PROCESS_PER_SITE = "process-per-site"
+    SINGLE = "single"
+
+
+@dataclass(frozen=True)
+class Design:
+    """What is compared: a discard policy under a process model, with a memory budget."""
+
+    policy: str
+    process_model: ProcessModel
+    budget_bytes: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy} / {self.process_model.value}"
+
+
+@dataclass(slots=True)
+class _Tab:
+    id: int
+    url: str
+    site: str
+    size: SizeClass
+    state: str = ACTIVE
+    last_active: float = 0.0
+    revisits: int = 0
+    renderer: tuple | None = None
+
+
+@dataclass
+class _Renderer:
+    number: int
+    site: str | None
+    documents: set[int] = field(default_factory=set)
+    memory: int = 0
+
+
+class UserBrowser:
+    """One user's browser on the virtual clock, and what it cost."""
+
+    def __init__(self, design: Design, costs: CostModel, *, start: float, end: float, grid: Sequence[float],
+                 record_decisions: bool = False) -> None:
+        self.design = design
+        self.costs = costs
+        self.policy: DiscardPolicy = make_policy(design.policy, budget_bytes=design.budget_bytes)
+        self.tabs: dict[int, _Tab] = {}
+        self.active: _Tab | None = None
+        self.renderers: dict[tuple, _Renderer] = {}
+        self.renderer_numbers = 0
+        self.memory = 0
+        self.result = UserResult(budget_bytes=design.budget_bytes, start=start, end=end, grid=list(grid))
+        self.result.begin(start)
+        self.decisions: list[tuple[float, int, str]] | None = [] if record_decisions else None
+
+    # -- documents and renderers ----------------------------------------------------------
+
+    def _renderer_key(self, tab: _Tab) -> tuple:
+        match self.design.process_model:
+            case ProcessModel.PER_TAB:
+                return ("tab", tab.id)
+            case ProcessModel.PROCESS_PER_SITE:
+                return ("site", tab.site)
+            case ProcessModel.SINGLE:
+                return ("all",)
+        if len(self.renderers) >= self.costs.process_limit:
+            for key, renderer in self.renderers.items():
+                if renderer.site == tab.site:
+                    return key  # over the limit: share a renderer of the same site
+        return ("tab", tab.id, tab.site)
+
+    def _attach(self, tab: _Tab) -> bool:
+        """Put the tab's document in a renderer; True when one had to be spawned."""
+        key = self._renderer_key(tab)
+        renderer = self.renderers.get(key)
+        spawned = renderer is None
+        if spawned:
+            self.renderer_numbers += 1
+            renderer = self.renderers[key] = _Renderer(self.renderer_numbers, tab.site)
+            renderer.memory = self.costs.renderer_base_bytes
+            self.memory += renderer.memory
+        page = self.costs.page(tab.size)
+        renderer.documents.add(tab.id)
+        renderer.memory += page
+        self.memory += page
+        tab.renderer = key
+        return spawned
+
+    def _detach(self, tab: _Tab) -> None:
+        key, tab.renderer = tab.renderer, None
+        if key is None:
+            return
+        renderer = self.renderers[key]
+        renderer.documents.discard(tab.id)
+        page = self.costs.page(tab.size)
+        renderer.memory -= page
+        self.memory -= page
+        if not renderer.documents:
+            self.memory -= renderer.memory
+            del self.renderers[key]
+
+    # -- the user's actions ----------------------------------------------------------------
+
+    def _show(self, tab: _Tab, now: float) -> None:
+        """Make ``tab`` the active tab; the one before it is hidden from ``now``."""
+        previous = self.active
+        if previous is not None and previous is not tab:
+            previous.last_active = now
+            if previous.state == ACTIVE:
+                previous.state = BACKGROUND
+        self.active = tab
+        tab.last_active = now
+
+    def _activate(self, tab: _Tab, now: float) -> None:
+        """The user switches to ``tab``: a revisit; a discarded tab is restored."""
+        if self.active is tab:
+            return
+        result = self.result
+        result.activations += 1
+        tab.revisits += 1
+        if tab.state == DISCARDED:
+            spawned = self._attach(tab)
+            result.restores += 1
+            result.restore_ms.append(self.costs.restore(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
+        tab.state = ACTIVE
+        self._show(tab, now)
+
+    def apply_event(self, event: Event) -> None:
+        now = event.t
+        self.result.advance(now, self.memory, len(self.renderers))
+        match event.action:
+            case Do.OPEN:
+                tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size)
+                spawned = self._attach(tab)
+                self._show(tab, now)
+                self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
+            case Do.SWITCH | Do.INPUT:
+                self._activate(self.tabs[event.tab], now)
+            case Do.NAVIGATE:
+                tab = self.tabs[event.tab]
+                if tab.renderer is not None:
+                    self._detach(tab)
+                tab.url, tab.site, tab.size = event.url, event.site, event.size
+                if tab.state in (DISCARDED, FROZEN):
+                    tab.state = ACTIVE if tab is self.active else BACKGROUND
+                spawned = self._attach(tab)
+                self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
+            case Do.CLOSE:
+                tab = self.tabs.pop(event.tab)
+                self._detach(tab)
+                if self.active is tab:
+                    self.active = None
+
+    # -- the policy -----------------------------------------------------------------------------
+
+    def facts(self, now: float) -> list[TabFacts]:
+        renderers = self.renderers
+        base = self.costs.renderer_base_bytes
+        page_bytes = self.costs.page_bytes
+        active = self.active
+        facts = []
+        for tab in self.tabs.values():
+            key = tab.renderer
+            if key is None:
+                uss, number = None, None
+            else:
+                renderer = renderers[key]
+                uss, number = int(page_bytes[tab.size.value] + base / len(renderer.documents)), renderer.number
+            is_active = tab is active
+            facts.append(TabFacts(
+                id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
+                uss=uss, revisits=tab.revisits, renderer=number,
+            ))
+        return facts
+
+    def run_policy(self, now: float) -> None:
+        self.result.advance(now, self.memory, len(self.renderers))
+        for decision in self.policy.decide(self.facts(now), now):
+            tab = self.tabs[decision.tab]
+            if decision.action is Action.DISCARD:
+                self._detach(tab)
+                tab.state = DISCARDED
+                self.result.discards += 1
+            else:
+                tab.state = FROZEN
+                self.result.freezes += 1
+            if self.decisions is not None:
+                self.decisions.append((now, tab.id, decision.action.value))
+
+    def next_check(self, now: float) -> float | None:
+        return self.policy.next_check(self.facts(now), now)
+
+
+def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, end: float,
+                  grid: Sequence[float], record_decisions: bool = False) -> UserBrowser:
+    """Replay one user's events under ``design`` on the virtual clock."""
+    browser = UserBrowser(design, costs, start=0.0, end=end, grid=grid, record_decisions=record_decisions)
+    deadline: float | None = None
+    index, count = 0, len(events)
+    while True:
+        next_event = events[index].t if index < count else end
+        if deadline is not None and deadline <= next_event and deadline < end:
+            now = deadline
+            before = (browser.result.discards, browser.result.freezes)
+            browser.run_policy(now)
+            deadline = browser.next_check(now)
+            if deadline is not None and deadline <= now and before == (browser.result.discards, browser.result.freezes):
+                deadline = None  # a policy that asks again at once but does nothing: wait for an event
+            continue
+        if index >= count:
+            break
+        browser.apply_event(events[index])
+        index += 1
+        if index < count and events[index].t == next_event:
+            continue  # several events at one instant: ask the policy once they are all in
+        deadline = browser.next_check(next_event)
+    browser.result.advance(end, browser.memory, len(browser.renderers))
+    return browser
+
+
+GRID_POINTS = 240
+
+
+def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
+    return [duration_s * i / (points - 1) for i in range(points)]
+
+
+def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
+    """Every user of ``trace`` under one design."""
+    grid = time_grid(trace.duration_s)
+    users = []
+    decisions = {}
+    for number, events in enumerate(trace.by_user()):
+        browser = simulate_user(events, design, costs, end=trace.duration_s, grid=grid, record_decisions=record_decisions)
+        users.append(browser.result)
+        if record_decisions:
+            decisions[number] = browser.decisions
+    result = combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
+    result.decisions = decisions if record_decisions else None
+    return result
+
+
+_SHARED: tuple | None = None  # the trace and costs, inherited by forked workers
+
+
+def _run_shared(design: Design) -> DesignResult:
+    trace, costs = _SHARED
+    return run_design(trace, design, costs)
+
+
+def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, workers: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[DesignResult]:
+    """Every design on the trace, in parallel on all cores; results in the designs' order."""
+    global _SHARED
+    workers = max(1, min(workers or os.cpu_count() or 1, len(designs)))
+    if workers == 1:
+        results = []
+        for done, design in enumerate(designs, start=1):
+            results.append(run_design(trace, design, costs))
+            if progress:
+                progress(done, len(designs))
+        return results
+    _SHARED = (trace, costs)
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers) as pool:
+            results = []
+            for done, result in enumerate(pool.imap(_run_shared, designs), start=1):
+                results.append(result)
+                if progress:
+                    progress(done, len(designs))
+            return results
+    finally:
+        _SHARED = None
