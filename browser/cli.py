@@ -34,7 +34,7 @@ from broker.safe_text import safe_line, safe_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-COMMANDS = ("open", "sandbox", "attack", "tui")
+COMMANDS = ("open", "sandbox", "attack", "tui", "simulate")
 MIN_WIDTH, MAX_WIDTH = 20, 1000
 
 

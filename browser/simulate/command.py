@@ -13,7 +13,6 @@ bad size) gives one line on stderr and exit status 2; a failed run, 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import sys
@@ -29,7 +28,7 @@ def parse_size(text: str) -> int:
     """``512M``, ``1G``, ``1.5GiB``, ``200MB`` or bytes; binary units."""
     match = _SIZE.match(text)
     if not match:
-        raise argparse.ArgumentTypeError(f"--budget must be a size such as 512M or 2G, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a size such as 512M or 2G, not {text!r}")
     number, unit = float(match.group(1)), match.group(2).lower()
     value = int(number * 1024 ** " kmgt".index(unit or " "))
     if value <= 0:
@@ -42,9 +41,9 @@ def _whole(name: str, low: int, high: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be from {low} to {high}, not {value}")
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
         return value
     return parse
 
@@ -54,9 +53,9 @@ def _positive(name: str):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, not {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
         if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} must be more than 0, not {text!r}")
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
         return value
     return parse
 

@@ -64,7 +64,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
          "minibrowser, chrome-memory-saver, chrome-memory-saver-moderate, chrome-memory-saver-balanced, "
          "chrome-memory-saver-maximum, chrome-urgent, firefox-unloader, edge-sleeping-tabs, none\n"),
         (("simulate", "run", str(good), "--budget", "lots"),
-         "minibrowser: argument --budget: --budget must be a size such as 512M or 2G, not 'lots' (see 'minibrowser --help')\n"),
+         "minibrowser: --budget: must be a size such as 512M or 2G, not 'lots' (see 'minibrowser --help')\n"),
         (("simulate", "run", str(good), "--engine", "real", "--process-model", "single"),
          "minibrowser: the real engine runs only the per-tab process model today, not single; use --engine model for the others\n"),
     ]
