@@ -22,7 +22,8 @@ A message that fails to decode, is of an unknown type, or is larger than
 from __future__ import annotations
 
 import struct
-from typing import Union
+import urllib.parse
+from typing import Annotated, Union
 
 import msgspec
 
@@ -33,6 +34,10 @@ MAX_MESSAGE_BYTES = 24 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
 PROTOCOL_VERSION = 1
+
+#: Most fragment targets (ids, ``<a name>``) a frame lists, and the longest name.
+MAX_ANCHORS = 20_000
+MAX_ANCHOR_NAME_CHARS = 512
 
 
 class ExitCode:
@@ -116,10 +121,30 @@ class Frame(msgspec.Struct):
     fields: list[FormField] = []
     scroll: int = 0  # first visible line
     kind: str = "html"  # html, text, error, binary
+    # Fragment targets: an element's id (or an <a name>) -> the line it starts on.
+    anchors: Annotated[
+        dict[
+            Annotated[str, msgspec.Meta(max_length=MAX_ANCHOR_NAME_CHARS)],
+            Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)],
+        ],
+        msgspec.Meta(max_length=MAX_ANCHORS),
+    ] = {}
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
+
+    def anchor_line(self, fragment: str) -> int | None:
+        """The line a URL fragment (``#name``, without the ``#``) scrolls to, as
+        HTML finds it: the name as written, then percent-decoded; an empty
+        fragment or ``top`` is the top of the page.  None: no such target."""
+        for name in (fragment, urllib.parse.unquote(fragment)):
+            line = self.anchors.get(name)
+            if line is not None:
+                return min(line, max(0, len(self.lines) - 1))
+        if fragment == "" or fragment.lower() == "top":
+            return 0
+        return None
 
     def dump(self) -> str:
         """Plain text with numbered references at the end, like ``lynx -dump``."""
