@@ -65,17 +65,18 @@ def key_cells(key: str, description: str, *, roomy: bool) -> int:
     return cell_len(key) + cell_len(description) + (3 if roomy else 2)
 
 
-def fitting(entries: list[tuple[str, str]], width: int, priority: list[str], *, roomy: bool) -> set[int]:
-    """Which of ``entries`` (key shown, description) fit in ``width`` columns:
-    the first ones in ``priority`` (indexes into entries) are kept first."""
+def fitting(entries: list[tuple[str, str]], width: int, ranks: list[int], *, roomy: bool) -> set[int]:
+    """Which of ``entries`` (key shown, description) fit in ``width`` columns,
+    taken in the order of ``ranks`` (lower first; ties in their own order)
+    until one does not fit: a less important key never takes the place of
+    a more important one."""
     kept: set[int] = set()
     used = 0
-    order = sorted(range(len(entries)), key=lambda index: priority.index(index) if index in priority else len(priority))
-    for index in order:
-        cells = key_cells(*entries[index], roomy=roomy)
-        if used + cells <= width:
-            kept.add(index)
-            used += cells
+    for index in sorted(range(len(entries)), key=ranks.__getitem__):
+        used += key_cells(*entries[index], roomy=roomy)
+        if used > width:
+            break
+        kept.add(index)
     return kept
 
 
@@ -83,9 +84,10 @@ class KeyBar(Footer):
     """The window's footer: its keys in their own order, the most important
     ones kept when the terminal is narrow."""
 
-    def __init__(self, *, priority: list[str], **kwargs) -> None:
+    def __init__(self, *, priority: list[str], only_these: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.priority = priority  # actions, the most important first
+        self.only_these = only_these  # a screen of its own: the window's keys behind it are not shown
         self._shown_width = 0
 
     def compose(self) -> ComposeResult:
@@ -98,12 +100,11 @@ class KeyBar(Footer):
         self.set_class(not roomy, "-compact")
         bindings: dict[str, tuple[Binding, bool, str]] = {}
         for _, binding, enabled, tooltip in self.screen.active_bindings.values():
-            if binding.show:
+            if binding.show and (binding.action in self.priority or not self.only_these):
                 bindings.setdefault(binding.action, (binding, enabled, tooltip))
         entries = [(self.app.get_key_display(binding), binding.description) for binding, _, _ in bindings.values()]
-        actions = list(bindings)
-        priority = [actions.index(action) for action in self.priority if action in bindings]
-        kept = fitting(entries, width, priority, roomy=roomy)
+        ranks = [self.priority.index(action) if action in self.priority else len(self.priority) for action in bindings]
+        kept = fitting(entries, width, ranks, roomy=roomy)
         for index, (binding, enabled, tooltip) in enumerate(bindings.values()):
             if index in kept:
                 key, description = entries[index]

@@ -119,7 +119,7 @@ async def test_at_80x24_the_page_has_the_width_and_the_footer_the_keys_that_matt
         assert (tab.width, tab.frame.width) == (79, 79)
         assert tab.frame.text == "\n".join(line.rstrip() for line in preformatted.splitlines())
         await wait_for(pilot, lambda: footer_line(app), what="the footer")
-        assert footer_line(app) == "^T New tab ^W Close ^L Address / Find F2 Tasks F3 Processes F4 IPC log q Quit"
+        assert footer_line(app) == "^T New tab ^W Close ^L Address / Find F2 Tasks F3 Processes q Quit"
         await pilot.press("f3")  # asked for: a share of the width, beside the page
         await wait_for(pilot, lambda: tab.frame.width == 43, what="the narrower layout")
         assert tree.display and tree.outer_size.width == 36
