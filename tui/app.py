@@ -336,9 +336,21 @@ class BrowserApp(App[int]):
             # browser says; a new frame of the same page (a reflow) keeps it.
             placed = self._placed != (tab.id, tab.navigation_id) or page.frame is None
             self._placed = (tab.id, tab.navigation_id)
-            page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None and placed else None)
+            if tab.frame is not None and placed:
+                scroll = tab.frame.scroll
+            else:
+                scroll = self._same_place(page.frame, tab.frame, int(page.scroll_y))
+            page.show(tab.frame, scroll=scroll)
         self.sub_title = tab.title if tab is not None else ""
         self.refresh_bindings()
+
+    @staticmethod
+    def _same_place(old, new, line: int) -> int | None:
+        """Where the user's view goes when the page is laid out at another
+        width: as far through the new lines as it was through the old ones."""
+        if old is None or new is None or old.width == new.width or not old.lines:
+            return None
+        return round(line * len(new.lines) / len(old.lines))
 
     def _show_tab(self, tab) -> None:
         """Put ``tab`` on screen, at its own scroll position."""

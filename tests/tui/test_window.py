@@ -231,3 +231,17 @@ async def test_ctrl_t_opens_a_blank_tab_with_the_address_bar_ready(http_server):
         await wait_for(pilot, lambda: new.url == http_server.url("/text") and new.frame.kind == "text", what="the page")
         assert app.current is new and len(app.browser.tabs) == 2
         assert str(app.query_one(TabStrip).render()).count("│") == 2
+
+
+async def test_a_relayout_keeps_the_view_in_the_same_part_of_the_page(http_server):
+    long_url = serve_pages(http_server)
+    app = make_app([long_url + "#s40"])
+    async with app.run_test(size=WIDE) as pilot:
+        await started(pilot)
+        tab = app.current
+        await wait_for(pilot, lambda: top_line(app) == "Section 40", what="the target")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.page.frame.width == 159, what="the wider layout")
+        await pilot.pause(0.1)
+        anchors = tab.frame.anchors
+        assert anchors["s40"] <= app.page.scroll_y < anchors["s41"]
