@@ -214,9 +214,8 @@ class BrowserApp(App[int]):
         first, *rest = self.urls
         # The tab is in the strip, loading, from the moment it exists (the
         # progress timer draws it), not only once its page has arrived.
-        opened = asyncio.ensure_future(self._guarded(self.browser.open(first, width=width)))
         self._set_status("")
-        tab = await opened
+        tab = await self._guarded(self.browser.open(first, width=width))
         if tab is not None:
             self.current = tab
         self._refresh_chrome()
