@@ -17,6 +17,7 @@ import enum
 import html
 import logging
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,7 @@ class HistoryEntry:
     method: str = "GET"
     form_body: str = ""
     title: str = ""
+    scroll: int | None = None  # the first line shown when the user left it; None: not left yet
 
 
 @dataclass
@@ -207,6 +209,9 @@ class TabImpl:
         note = self.crashes.describe() if self.crash_loop else None
         self.crash_cause = cause
         self.set_state(TabState.CRASHED, cause + (f"; {note}" if note else ""))
+        # Bumped by every navigation (fragments, Back and Forward included) and
+        # restore: a UI then shows the frame at ``frame.scroll``, not where it was.
+        self.navigation_id = 0
         self.frame = sad_tab_frame(self.url, self.title, cause, self.width, note=note)
 
     def renderer_unresponsive(self, host: RendererHost, waited_s: float) -> None:
@@ -263,6 +268,8 @@ class TabImpl:
                 return self.frame
             if typed and target in DEBUG_URLS:
                 return await self._debug(DEBUG_URLS[target])
+            if "#" in target and self._shows_document_of(target):
+                return self._navigate_within(HistoryEntry(target))
             return await self._load(HistoryEntry(target), initiator=None)
 
     async def _load(self, entry: HistoryEntry, *, initiator: str | None, history: str = "push") -> protocol.Frame:
@@ -270,6 +277,8 @@ class TabImpl:
             self.resume_renderer()
         if self.state is TabState.DISCARDED:
             await self.forget_snapshot()
+        if history == "push":
+            self._remember_scroll()
         self.set_state(TabState.LOADING, "navigation")
         self.url = entry.url
         self.error = None
@@ -310,8 +319,12 @@ class TabImpl:
             )
         )
         self.timings.first_frame_ms = (time.perf_counter() - started) * 1000
+        fragment = entry.url.partition("#")[2] if "#" in entry.url else None
         entry.url = response.final_url
+        if fragment is not None and "#" not in entry.url:  # a redirect keeps the fragment (HTML, RFC 9110)
+            entry.url += "#" + fragment
         self._record(entry, history)
+        self._place_view(entry)
         return frame
 
     def _spawn_failed(self, error: Exception) -> protocol.Frame:
@@ -338,6 +351,7 @@ class TabImpl:
 
     def _record(self, entry: HistoryEntry, history: str) -> None:
         entry.title = self.title
+        self.navigation_id += 1
         if history == "push":
             del self.history[self.history_index + 1 :]
             self.history.append(entry)
@@ -381,8 +395,54 @@ class TabImpl:
 
     async def _navigate_from_page(self, request: protocol.NavigateRequest) -> protocol.Frame:
         entry = HistoryEntry(request.url, method=request.method, form_body=request.form_body)
+        if request.method == "GET" and "#" in request.url and self._shows_document_of(request.url):
+            return self._navigate_within(entry)
         # The initiator is the document the broker committed, not the URL the renderer reports.
         return await self._load(entry, initiator=self.committed_url)
+
+    # -- where the view is: fragments, Back and Forward -------------------------
+
+    def _shows_document_of(self, url: str) -> bool:
+        """Whether the committed document is ``url`` but for the fragment, so
+        that going there needs no reload (HTML's same-document navigation).
+        Decided from the broker's own history, not from the renderer."""
+        if self.error is not None or self.frame is None or self.host is None or not self.host.alive:
+            return False
+        if self.state not in (TabState.ACTIVE, TabState.BACKGROUND) or not 0 <= self.history_index < len(self.history):
+            return False
+        current = self.history[self.history_index]
+        return current.method == "GET" and urllib.parse.urldefrag(current.url).url == urllib.parse.urldefrag(url).url
+
+    def _navigate_within(self, entry: HistoryEntry) -> protocol.Frame:
+        """Go to another fragment of the document on screen: a new history
+        entry and the view at its target, without loading anything."""
+        self._remember_scroll()
+        self.url = entry.url
+        self._record(entry, "push")
+        self._place_view(entry)
+        return self.frame
+
+    def _remember_scroll(self) -> None:
+        """Keep where the user is in the current history entry, for Back and Forward."""
+        if self.frame is not None and 0 <= self.history_index < len(self.history):
+            self.history[self.history_index].scroll = self.frame.scroll
+
+    def _place_view(self, entry: HistoryEntry) -> None:
+        """Put the view where ``entry`` wants it: where the user left it, else at
+        its fragment's target (a fragment with no target leaves it alone), else
+        at the top."""
+        if self.frame is None:
+            return
+        if entry.scroll is not None:
+            line = min(entry.scroll, max(0, len(self.frame.lines) - 1))
+        elif "#" in entry.url:
+            line = self.frame.anchor_line(entry.url.partition("#")[2])
+            if line is None:
+                return
+        else:
+            line = 0
+        if line != self.frame.scroll:
+            self.scroll_to(line)
 
     # -- page actions -----------------------------------------------------------
 
@@ -449,16 +509,30 @@ class TabImpl:
             index = self.history_index + step
             if not 0 <= index < len(self.history):
                 return None
-            self.history_index = index
             entry = self.history[index]
-            return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body), initiator=None, history="replace")
+            same_document = entry.method == "GET" and self._shows_document_of(entry.url)
+            self._remember_scroll()
+            self.history_index = index
+            if same_document:
+                self.url = entry.url
+                self.navigation_id += 1
+                self._place_view(entry)
+                return self.frame
+            return await self._load(
+                HistoryEntry(entry.url, entry.method, entry.form_body, scroll=entry.scroll),
+                initiator=None,
+                history="replace",
+            )
 
     async def reload(self) -> protocol.Frame | None:
         async with self._lock:
             if not self.history:
                 return await self._load(HistoryEntry(self.url), initiator=None)
             entry = self.history[self.history_index]
-            return await self._load(HistoryEntry(entry.url, entry.method, entry.form_body), initiator=None, history="replace")
+            here = self.frame.scroll if self.frame is not None and self.error is None else None
+            return await self._load(
+                HistoryEntry(entry.url, entry.method, entry.form_body, scroll=here), initiator=None, history="replace"
+            )
 
     async def ping(self, *, timeout: float) -> float:
         """One heartbeat round trip to the renderer, in milliseconds."""
@@ -650,6 +724,7 @@ class TabImpl:
             frame = await self._render(
                 lambda request: protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed)
             )
+            self.navigation_id += 1  # back where the user left it: the snapshot's scroll
             self.timings.restore_ms = (time.perf_counter() - started) * 1000
             if self.state is not TabState.CRASHED:
                 await self.forget_snapshot()

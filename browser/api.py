@@ -123,11 +123,17 @@ class Tab:
 
     @property
     def history(self) -> list[HistoryEntry]:
-        return [HistoryEntry(e.url, e.method, e.form_body, e.title) for e in self._impl.history]
+        return [HistoryEntry(e.url, e.method, e.form_body, e.title, e.scroll) for e in self._impl.history]
 
     @property
     def history_index(self) -> int:
         return self._impl.history_index
+
+    @property
+    def navigation_id(self) -> int:
+        """Changes with every navigation (a new page, a #fragment, Back,
+        Forward, a restore): a UI then shows the frame at ``frame.scroll``."""
+        return self._impl.navigation_id
 
     @property
     def timings(self) -> Timings:

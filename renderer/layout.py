@@ -9,6 +9,10 @@ measure it, then at the width its column gets.
 
 A line is a list of *segments* ``(text, style, link, field)`` with its width;
 :func:`to_line` merges them into protocol ``Span`` objects at the end.
+
+Fragment targets (an element's ``id``, an ``<a name>``) travel with the inline
+content as :class:`Anchor` pieces and land on the line that shows the first
+text after them, so that ``#section`` scrolls to where the section starts.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ MAX_TABLE_DEPTH = 8
 #: The Style bit used for the focused form control.
 FOCUS = Style.FOCUS
 
-_TEXT, _PRE, _BR = 0, 1, 2
+_TEXT, _PRE, _BR, _ANCHOR = 0, 1, 2, 3
 _WHITESPACE = str.maketrans({"\t": " ", "\n": " ", "\f": " ", "\r": " "})
 _NBSP = "\u00a0"
 _ZWSP = "\u200b"
@@ -54,6 +58,46 @@ def cells(text: str) -> int:
     if text.isascii():
         return len(text)
     return sum(char_width(c) for c in text)
+
+
+class Anchor:
+    """A fragment target: ``id`` attributes win over ``<a name>`` (HTML's order)."""
+
+    __slots__ = ("name", "by_id")
+
+    def __init__(self, name: str, *, by_id: bool) -> None:
+        self.name = name
+        self.by_id = by_id
+
+
+class Anchors:
+    """Where each fragment target is: name -> line, ids and names apart."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.names: dict[str, int] = {}
+
+    def add(self, anchor: Anchor, line: int) -> None:
+        (self.ids if anchor.by_id else self.names).setdefault(anchor.name, line)
+
+    def merged(self, *, offset: int = 0, last_line: int = 0, limit: int | None = None) -> dict[str, int]:
+        """One table, ids first (the first element with an id wins), lines moved
+        by ``offset`` and kept within the page; at most ``limit`` entries."""
+        table: dict[str, int] = {}
+        for source in (self.ids, self.names):
+            for name, line in source.items():
+                if limit is not None and len(table) >= limit:
+                    return table
+                table.setdefault(name, max(0, min(last_line, line + offset)))
+        return table
+
+    def by_line(self) -> dict[int, list[Anchor]]:
+        """The anchors on each line (for moving a table cell's anchors into the table)."""
+        lines: dict[int, list[Anchor]] = {}
+        for source, by_id in ((self.ids, True), (self.names, False)):
+            for name, line in source.items():
+                lines.setdefault(line, []).append(Anchor(name, by_id=by_id))
+        return lines
 
 
 class FormState(Protocol):
@@ -112,6 +156,8 @@ class Flow:
         self.list_depth = 0
         self.min_width = 0  # widest thing that cannot be wrapped, with its indent
         self.max_width = 0  # widest line
+        self.anchors = Anchors()
+        self.waiting_anchors: list[Anchor] = []  # placed on the next line emitted
 
     @property
     def margin(self) -> int:
@@ -126,6 +172,8 @@ class Flow:
             if self.lines and self.lines[-1][0]:
                 self.lines.append(([], 0))
             self.blank = False
+        if self.waiting_anchors:
+            self.place_anchors(self.waiting_anchors, len(self.lines))
         indent = self.margin
         if self.marker is not None:
             text, marker_width = self.marker
@@ -139,6 +187,11 @@ class Flow:
         self.lines.append((segments, width))
         if width > self.max_width:
             self.max_width = width
+
+    def place_anchors(self, anchors: list[Anchor], line: int) -> None:
+        for anchor in anchors:
+            self.anchors.add(anchor, line)
+        anchors.clear()
 
     def emit_blank(self) -> None:
         """An empty line (from <br><br>), never two in a row."""
@@ -155,6 +208,8 @@ class Flow:
             self.emit([], 0)
         while self.lines and not self.lines[-1][0]:
             self.lines.pop()
+        if self.waiting_anchors:  # targets after the last text: the last line
+            self.place_anchors(self.waiting_anchors, max(0, len(self.lines) - 1))
         return self.lines
 
     # -- inline content -----------------------------------------------------
@@ -188,13 +243,20 @@ class Flow:
         space = None
         min_width = self.min_width
         indent = self.margin
+        waiting: list[Anchor] = []  # anchors before the next word
+        on_line: list[Anchor] = []  # anchors on the line being filled
         for word in words:
             if word is None:  # <br>
                 if line:
+                    self.waiting_anchors += on_line
+                    on_line.clear()
                     self.emit(line, x)
                 else:
                     self.emit_blank()
                 line, x, space = [], 0, None
+                continue
+            if word.__class__ is Anchor:
+                waiting.append(word)
                 continue
             segments, width = word
             if segments is None:  # a space
@@ -204,6 +266,8 @@ class Flow:
             if width + indent > min_width:
                 min_width = width + indent
             if x and x + (space is not None) + width > avail:
+                self.waiting_anchors += on_line
+                on_line.clear()
                 self.emit(line, x)
                 line, x, space = [], 0, None
             if space is not None and x:
@@ -211,23 +275,36 @@ class Flow:
                 x += 1
             space = None
             if x + width <= avail:
+                if waiting:
+                    on_line += waiting
+                    waiting.clear()
                 line.extend(segments)
                 x += width
                 continue
             for chunk, chunk_width in _split_word(segments, avail - x, avail):
                 if x + chunk_width > avail and line:
+                    self.waiting_anchors += on_line
+                    on_line.clear()
                     self.emit(line, x)
                     line, x = [], 0
+                if waiting:
+                    on_line += waiting
+                    waiting.clear()
                 line.extend(chunk)
                 x += chunk_width
         if line:
+            # Anchors after the last word of a run stay on its line.
+            self.waiting_anchors += on_line + waiting
             self.emit(line, x)
+        else:
+            self.waiting_anchors += waiting
         self.min_width = min_width
 
     def _fill_pre(self, pieces: list[tuple]) -> None:
         """Keep preformatted text verbatim, wrapping lines wider than the flow."""
         avail = max(1, self.width - self.margin)
         rows: list[tuple[list[Segment], int]] = []
+        row_anchors: list[tuple[int, Anchor]] = []  # (row, anchor)
         line: list[Segment] = []
         x = 0
         widest = 0
@@ -235,6 +312,9 @@ class Flow:
             if kind == _BR:
                 rows.append((line, x))
                 line, x = [], 0
+                continue
+            if kind == _ANCHOR:
+                row_anchors.append((len(rows), text))
                 continue
             for index, chunk in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
                 if index:
@@ -258,14 +338,22 @@ class Flow:
                     x += part_width
         if line:
             rows.append((line, x))
-        while rows and not _has_text(rows[0][0]):
-            rows.pop(0)
+        leading = 0
+        while leading < len(rows) and not _has_text(rows[leading][0]):
+            leading += 1
+        rows = rows[leading:]
         while rows and not _has_text(rows[-1][0]):
             rows.pop()
-        for segments, width in rows:
+        if not rows:
+            self.waiting_anchors += [anchor for _, anchor in row_anchors]
+        for index, (segments, width) in enumerate(rows):
+            for row, anchor in row_anchors:
+                if max(0, min(len(rows) - 1, row - leading)) == index:
+                    self.waiting_anchors.append(anchor)
             if _has_text(segments):
                 self.emit(segments, width)
             else:
+                self.place_anchors(self.waiting_anchors, len(self.lines))
                 self.lines.append(([], 0))  # blank lines inside <pre> are kept
         self.min_width = max(self.min_width, min(widest, 40) + self.margin)
 
@@ -282,6 +370,14 @@ class Flow:
     def element(self, element: Element) -> None:
         tag = element.tag
         handler = _HANDLERS.get(tag)
+        attrs = element.attrs
+        if "id" in attrs or (tag == "a" and "name" in attrs):
+            if (handler is not None and tag not in _INLINE_HANDLERS) or tag in BLOCKS or tag in SPACED:
+                self.flush()  # a block's anchor belongs to its own first line, not the text before
+            if attrs.get("id"):
+                self.pieces.append((_ANCHOR, Anchor(attrs["id"], by_id=True), 0, 0, 0))
+            if tag == "a" and attrs.get("name"):
+                self.pieces.append((_ANCHOR, Anchor(attrs["name"], by_id=False), 0, 0, 0))
         if handler is not None:
             handler(self, element)
         elif tag in BLOCKS:
@@ -579,6 +675,7 @@ class Flow:
         is_active = [w > 0 for w in widths]
         header_rows = 1 if all(cell.element.tag == "th" for cell in grid[0]) and len(grid) > 1 else 0
         rendered = []
+        cell_anchors: list[tuple[int, dict[int, list[Anchor]]]] = []  # (row, anchors by line)
         for row in grid:
             cells_out = []
             for cell in row:
@@ -586,8 +683,10 @@ class Flow:
                 if not span_columns:
                     continue
                 width = sum(widths[c] for c in span_columns) + len(separator) * (len(span_columns) - 1)
-                flow = cell.layout(self, width)
-                cells_out.append((cell, span_columns, width, flow))
+                cell_flow = cell.flow(self, width)
+                cells_out.append((cell, span_columns, width, cell_flow.lines))
+                if cell_flow.anchors.ids or cell_flow.anchors.names:
+                    cell_anchors.append((len(rendered), cell_flow.anchors.by_line()))
             rendered.append(cells_out)
         tall = any(len(flow) > 1 for row in rendered for _, _, _, flow in row)
         rule_segments = None
@@ -601,7 +700,10 @@ class Flow:
             if height == 0:
                 continue
             by_column = {columns[0]: (cell, columns, width, flow) for cell, columns, width, flow in row}
+            row_anchors = [by_line for row_index, by_line in cell_anchors if row_index == index]
             for line_index in range(height):
+                for by_line in row_anchors:
+                    self.waiting_anchors += by_line.get(line_index, [])
                 segments: list[Segment] = []
                 x = 0
                 column = 0
@@ -670,7 +772,7 @@ class _Cell:
         align = element.attrs.get("align", "").strip().lower()
         self.align = align if align in ("right", "center") else ""
 
-    def _flow(self, parent: Flow, width: int) -> Flow:
+    def flow(self, parent: Flow, width: int) -> Flow:
         key = (id(self.element), width, parent.style)
         measured = parent.context.measured
         flow = measured.get(key)
@@ -684,12 +786,10 @@ class _Cell:
         return flow
 
     def measure(self, parent: Flow) -> None:
-        flow = self._flow(parent, UNBOUNDED)
+        flow = self.flow(parent, UNBOUNDED)
         self.max_width = flow.max_width
         self.min_width = min(flow.min_width, flow.max_width)
 
-    def layout(self, parent: Flow, width: int) -> list[tuple[list[Segment], int]]:
-        return self._flow(parent, width).lines
 
 
 def _table_grid(table: Element) -> tuple[Element | None, list[list[_Cell]]]:
@@ -790,6 +890,9 @@ def _words(pieces: list[tuple]) -> list:
                 word, word_width = [], 0
             words.append(None)
             continue
+        if kind == _ANCHOR:  # goes before the word it is in (or the next one)
+            words.append(text)
+            continue
         parts = text.translate(_WHITESPACE).split(" ")
         for index, part in enumerate(parts):
             if index:
@@ -862,6 +965,9 @@ def _split_word(segments: list[Segment], first: int, avail: int):
         yield chunk, chunk_width
 
 
+#: Handlers for inline elements: their anchors stay in the running text.
+_INLINE_HANDLERS = frozenset({"br", "a", "img", "q", "input", "select", "textarea", "button"})
+
 _HANDLERS: dict[str, Callable[[Flow, Element], None]] = {
     **{h: Flow.heading for h in HEADINGS},
     "pre": Flow.preformatted, "listing": Flow.preformatted, "xmp": Flow.preformatted,
@@ -917,10 +1023,12 @@ def to_line(segments: list[Segment]) -> Line:
     return Line(spans)
 
 
-def layout_document(document: Document, width: int, forms: FormState) -> list[Line]:
+def layout_document(document: Document, width: int, forms: FormState) -> tuple[list[Line], Anchors]:
+    """The document's lines at ``width``, and the line of each fragment target."""
     flow = Flow(Context(document, forms), width)
     flow.children(document.body)
-    return [to_line(segments) for segments, _ in flow.finish()]
+    lines = [to_line(segments) for segments, _ in flow.finish()]
+    return lines, flow.anchors
 
 
 def wrap_plain(text: str, width: int) -> list[Line]:

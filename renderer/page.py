@@ -15,7 +15,7 @@ import urllib.parse
 from . import encoding
 from .document import Document, Field, parse
 from .layout import FOCUS, cells, char_width, layout_document, to_line, wrap_plain
-from .protocol import FormField, Frame, Line, Link, Span, Style
+from .protocol import MAX_ANCHOR_NAME_CHARS, MAX_ANCHORS, FormField, Frame, Line, Link, Span, Style
 
 UNSANDBOXED_BANNER = "This renderer is NOT sandboxed (--no-sandbox): page content runs without protection."
 
@@ -115,7 +115,9 @@ class Page:
         if self.document is None:
             lines += wrap_plain(self._text, width)
             return Frame(url=self.url, title=self.url, width=width, lines=lines, kind="text")
-        lines += layout_document(self.document, width, self)
+        banner = len(lines)
+        document_lines, anchors = layout_document(self.document, width, self)
+        lines += document_lines
         while lines and not lines[-1].spans:
             lines.pop()
         first_link: dict[int, int] = {}
@@ -139,6 +141,11 @@ class Page:
             links=links,
             fields=fields,
             kind=self.frame_kind,
+            anchors={
+                name: line
+                for name, line in anchors.merged(offset=banner, last_line=max(0, len(lines) - 1), limit=MAX_ANCHORS).items()
+                if len(name) <= MAX_ANCHOR_NAME_CHARS
+            },
         )
 
     def _form_field(self, field: Field, line: int) -> FormField:
@@ -290,6 +297,7 @@ class Page:
             fields=frame.fields,
             scroll=self.scroll,
             kind=frame.kind,
+            anchors=frame.anchors,
         )
         return matches, marked
 

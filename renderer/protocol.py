@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import struct
+import urllib.parse
 from typing import Annotated, Union
 
 import msgspec
@@ -125,6 +126,9 @@ Body = Annotated[bytes, Meta(max_length=MAX_DOCUMENT_BYTES)]
 
 #: A byte count a renderer reports: never negative, never absurd.
 MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
+#: Most fragment targets (ids, ``<a name>``) a frame lists, and the longest name.
+MAX_ANCHORS = 20_000
+MAX_ANCHOR_NAME_CHARS = 512
 
 
 class ExitCode:
@@ -271,10 +275,30 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True):
     fields: Annotated[list[FormField], Meta(max_length=MAX_FIELDS)] = []
     scroll: LineNumber = 0  # first visible line
     kind: FrameKind = FrameKind.HTML
+    # Fragment targets: an element's id (or an <a name>) -> the line it starts on.
+    anchors: Annotated[
+        dict[
+            Annotated[str, msgspec.Meta(max_length=MAX_ANCHOR_NAME_CHARS)],
+            LineNumber,
+        ],
+        msgspec.Meta(max_length=MAX_ANCHORS),
+    ] = {}
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
+
+    def anchor_line(self, fragment: str) -> int | None:
+        """The line a URL fragment (``#name``, without the ``#``) scrolls to, as
+        HTML finds it: the name as written, then percent-decoded; an empty
+        fragment or ``top`` is the top of the page.  None: no such target."""
+        for name in (fragment, urllib.parse.unquote(fragment)):
+            line = self.anchors.get(name)
+            if line is not None:
+                return min(line, max(0, len(self.lines) - 1))
+        if fragment == "" or fragment.lower() == "top":
+            return 0
+        return None
 
     def dump(self) -> str:
         """Plain text with numbered references at the end, like ``lynx -dump``."""

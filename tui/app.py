@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,14 +26,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from broker.safe_text import safe_line
 from tui.ipc_inspector import IpcInspector, IpcLog
+from tui.key_bar import KeyBar, key_name
 from tui.page_view import PageView
 from tui.process_tree import ProcessTree, SandboxStatus
 from tui.processes import MemoryHistory, ProcessRow, ProcessSource, merge
-from tui.tab_strip import InfoBar, TabStrip
+from tui.tab_strip import NEW_TAB_URL, InfoBar, TabStrip
 from tui.task_manager import TaskManager
 
 log = logging.getLogger("minibrowser.tui")
@@ -40,6 +42,22 @@ log = logging.getLogger("minibrowser.tui")
 SAMPLE_SECONDS = 1.0
 HANGUP_GRACE_SECONDS = 5.0  # after the terminal closed, at most this long to quit cleanly
 RESIZE_SETTLE_SECONDS = 0.15
+PROGRESS_SECONDS = 0.25  # how often the status line's loading time moves on
+SCROLLBAR_COLUMNS = 1  # the page view's vertical scrollbar (app.tcss)
+
+# The page comes first: the process tree opens by itself only when the page
+# keeps this many columns beside it; opened by hand in a narrower terminal
+# it takes a share of the width instead of its full width.
+PAGE_COLUMNS = 80
+TREE_COLUMNS = 52
+TREE_NARROW_SHARE = 0.4
+TREE_MIN_COLUMNS = 36
+
+# The footer keeps these when it cannot show every key, the first ones first.
+KEY_PRIORITY = [
+    "wait", "end_process", "focus_address", "new_tab", "close_tab", "find", "toggle_tree", "quit",
+    "task_manager", "next_tab", "previous_tab", "ipc_inspector",
+]
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
 
@@ -62,10 +80,10 @@ class BrowserApp(App[int]):
     BINDINGS = [
         Binding("ctrl+t", "new_tab", "New tab", priority=True),
         Binding("ctrl+w", "close_tab", "Close", priority=True),
-        Binding("ctrl+pagedown,ctrl+tab", "next_tab", "Next tab", key_display="^PgDn", priority=True),
-        Binding("ctrl+pageup,ctrl+shift+tab", "previous_tab", "Prev tab", key_display="^PgUp", priority=True),
+        Binding("ctrl+pagedown,ctrl+tab", "next_tab", "Next tab", priority=True),
+        Binding("ctrl+pageup,ctrl+shift+tab", "previous_tab", "Prev tab", priority=True),
         Binding("ctrl+l", "focus_address", "Address", priority=True),
-        Binding("slash,ctrl+f", "find", "Find", key_display="/"),
+        Binding("slash,ctrl+f", "find", "Find"),
         Binding("alt+left", "back", "Back", show=False),
         Binding("alt+right", "forward", "Forward", show=False),
         Binding("f5,ctrl+r", "reload", "Reload", show=False),
@@ -73,7 +91,7 @@ class BrowserApp(App[int]):
         Binding("N", "find_previous", "Previous match", show=False),
         Binding("w", "wait", "Wait"),
         Binding("k", "end_process", "End process"),
-        Binding("shift+escape,f2", "task_manager", "Tasks", key_display="F2"),
+        Binding("f2,shift+escape", "task_manager", "Tasks"),
         Binding("f3", "toggle_tree", "Processes"),
         Binding("f4", "ipc_inspector", "IPC log"),
         Binding("q", "quit", "Quit"),
@@ -113,6 +131,11 @@ class BrowserApp(App[int]):
         self._shut_down = False
         self._hung_up = False
         self._unsubscribe: list[Callable[[], None]] = []
+        self._placed: tuple[int, int] | None = None  # (tab, navigation) whose scroll the view took
+        self._tree_wanted: bool | None = None  # the user's F3 choice; None: as the width allows
+        self._loading_since: dict[int, float] = {}  # tab id -> when the UI saw it start loading
+        self._progress_text = ""
+        self._asked_widths: dict[int, int] = {}  # tab id -> the width its renderer was last asked for
 
     # -- layout ---------------------------------------------------------------
 
@@ -126,7 +149,7 @@ class BrowserApp(App[int]):
                 yield Input(placeholder="Find in page (Enter: search, n/N: next/previous, Esc: close)", id="find")
             yield ProcessTree(id="process-tree")
         yield Static("Starting the browser…", id="status")
-        yield Footer()
+        yield KeyBar(priority=KEY_PRIORITY)
 
     @property
     def window(self):
@@ -146,13 +169,34 @@ class BrowserApp(App[int]):
     def address(self) -> Input:
         return self.window.query_one("#address", Input)
 
+    def get_key_display(self, binding: Binding) -> str:
+        """Every key named one way, in every footer: ^T, F3, Esc, /."""
+        return binding.key_display or key_name(binding.key)
+
     def on_mount(self) -> None:
         self.window.query_one("#info-bar").display = False
         self.window.query_one("#find").display = False
+        self._fit_panels()
         self.page.focus()
         self.run_worker(self._start_browser(), name="start-browser", exit_on_error=False)
         self.set_interval(self.sample_seconds, self._sample)
         self.set_interval(0.5, self._sync_scroll)
+        self.set_interval(PROGRESS_SECONDS, self._show_progress)
+
+    def _fit_panels(self) -> None:
+        """The page comes first: the process tree opens by itself only where the
+        page keeps PAGE_COLUMNS beside it, and takes a share of a narrower terminal."""
+        width = self.size.width
+        roomy = width >= PAGE_COLUMNS + TREE_COLUMNS
+        tree = self.window.query_one(ProcessTree)
+        tree.styles.width = TREE_COLUMNS if roomy else max(TREE_MIN_COLUMNS, int(width * TREE_NARROW_SHARE))
+        shown = roomy if self._tree_wanted is None else self._tree_wanted
+        compact = not roomy
+        if tree.display != shown or tree.compact != compact:
+            tree.display = shown
+            tree.compact = compact
+            if shown and self.process_rows:
+                tree.update_rows(self.process_rows, self.sandbox_status, self.history)
 
     async def _start_browser(self) -> None:
         if self._hung_up:
@@ -163,23 +207,25 @@ class BrowserApp(App[int]):
             await self.browser.start()
         except Exception as error:  # noqa: BLE001 - one line for a person, never a traceback
             self.startup_error = f"could not start the browser: {error}"
-            await self._shutdown_browser()
+            await self.shutdown_browser()
             self.exit(1)
             return
         self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
         width = self._page_width()
         first, *rest = self.urls
+        # The tab is in the strip, loading, from the moment it exists (the
+        # progress timer draws it), not only once its page has arrived.
+        self._set_status("")
         tab = await self._guarded(self.browser.open(first, width=width))
         if tab is not None:
             self.current = tab
         self._refresh_chrome()
         await asyncio.gather(*(self._guarded(self.browser.open(url, width=width, activate=False)) for url in rest))
-        self._set_status("")
         self.ready.set()
         self._refresh_chrome()
         self._sample()
 
-    async def _shutdown_browser(self) -> None:
+    async def shutdown_browser(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
@@ -192,7 +238,7 @@ class BrowserApp(App[int]):
                 log.exception("browser shutdown failed")
 
     async def on_unmount(self) -> None:
-        await self._shutdown_browser()
+        await self.shutdown_browser()
 
     # -- running work without tracebacks -----------------------------------------
 
@@ -211,6 +257,7 @@ class BrowserApp(App[int]):
 
     def _tab_work(self, awaitable: Awaitable, *, status: str = "") -> None:
         """Run a tab action in a worker; ``status`` shows while it runs."""
+        self._sync_scroll()  # the browser knows where the user is before it acts (Back comes back here)
         if status:
             self._set_status(status)
         self.run_worker(self._after(awaitable, status), group="tab", exit_on_error=False)
@@ -233,7 +280,30 @@ class BrowserApp(App[int]):
         """Lifecycle transitions from the API (called on this loop)."""
         if event.new.value != "unresponsive":
             self._waited.discard(event.tab)
+        if event.new.value == "loading":
+            self._loading_since[event.tab] = time.monotonic()
         self._schedule_chrome()
+
+    def _show_progress(self) -> None:
+        """While the tab on screen loads, the status line says what and for how long."""
+        if self.browser is None or not self.has_window:
+            return
+        tab = self.current if self.current in self.browser.tabs else self.browser.active_tab
+        loading = {t.id for t in self.browser.tabs if t.state.value == "loading"}
+        for tab_id in list(self._loading_since):
+            if tab_id not in loading:
+                del self._loading_since[tab_id]
+        if tab is not None and tab.id in loading:
+            if self.current is not tab:
+                self._refresh_chrome()  # a tab the window has not shown yet: the first one
+            since = self._loading_since.setdefault(tab.id, time.monotonic())
+            self._progress_text = f"Loading {tab.url}… {time.monotonic() - since:.0f} s"
+            if self._status_text != self._progress_text:
+                self._set_status(self._progress_text)
+        elif self._progress_text:
+            if self._status_text == self._progress_text:
+                self._set_status("")
+            self._progress_text = ""
 
     def _schedule_chrome(self) -> None:
         if not self._chrome_pending:
@@ -257,14 +327,30 @@ class BrowserApp(App[int]):
         else:
             info.show(tab, sandboxed=self._tab_sandboxed(tab))
         if not self.address.has_focus:
-            self.address.value = safe_line(tab.url) if tab is not None else ""
+            self.address.value = safe_line(tab.url) if tab is not None and tab.url != NEW_TAB_URL else ""
         page = self.page
         if tab is None:
             page.show(None)
-        elif tab.frame is not page.frame:
-            page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None and page.frame is None else None)
+        elif tab.frame is not page.frame or self._placed != (tab.id, tab.navigation_id):
+            # A navigation (a new page, a #fragment, Back) puts the view where the
+            # browser says; a new frame of the same page (a reflow) keeps it.
+            placed = self._placed != (tab.id, tab.navigation_id) or page.frame is None
+            self._placed = (tab.id, tab.navigation_id)
+            if tab.frame is not None and placed:
+                scroll = tab.frame.scroll
+            else:
+                scroll = self._same_place(page.frame, tab.frame, int(page.scroll_y))
+            page.show(tab.frame, scroll=scroll)
         self.sub_title = safe_line(tab.title) if tab is not None else ""
         self.refresh_bindings()
+
+    @staticmethod
+    def _same_place(old, new, line: int) -> int | None:
+        """Where the user's view goes when the page is laid out at another
+        width: as far through the new lines as it was through the old ones."""
+        if old is None or new is None or old.width == new.width or not old.lines:
+            return None
+        return round(line * len(new.lines) / len(old.lines))
 
     def _show_tab(self, tab) -> None:
         """Put ``tab`` on screen, at its own scroll position."""
@@ -273,27 +359,36 @@ class BrowserApp(App[int]):
         page = self.page
         page.focused = None
         page.frame = None
+        self._placed = (tab.id, tab.navigation_id)
         page.show(tab.frame, scroll=tab.frame.scroll if tab.frame is not None else 0)
-        width = self._page_width()
-        if tab.frame is not None and tab.width != width and tab.pid:
-            self._tab_work(tab.resize(width))
+        self._reflow()
         self._schedule_chrome()
 
     def _page_width(self) -> int:
-        width = self.page.scrollable_content_region.width
-        return max(20, width - 1) if width else 80
+        """The width pages are laid out at: the page view less its scrollbar,
+        whether or not the scrollbar shows now, so that it does not change
+        when a page grows long enough to need one."""
+        width = self.page.size.width
+        return max(20, width - SCROLLBAR_COLUMNS) if width else 80
 
     def on_page_view_resized(self) -> None:
+        """The terminal or a panel changed size: fit the panels to the terminal,
+        then lay the page out again once things have settled."""
+        self._fit_panels()
         if self._reflow_timer is not None:
             self._reflow_timer.stop()
         self._reflow_timer = self.set_timer(RESIZE_SETTLE_SECONDS, self._reflow)
 
     def _reflow(self) -> None:
-        """The terminal changed size: the renderer lays the page out again."""
+        """The page view changed width: the renderer lays the page out again,
+        once per new width (a change of height alone costs nothing)."""
         if not self.has_window:  # a timer that fires while the app is closing
             return
         tab, width = self.current, self._page_width()
-        if tab is not None and tab.frame is not None and tab.pid and tab.width != width:
+        if tab is None or tab.frame is None or not tab.pid:
+            return
+        if self._asked_widths.get(tab.id, tab.width) != width:  # a reflow before the answer asks nothing more
+            self._asked_widths[tab.id] = width
             self._tab_work(tab.resize(width))
 
     def _sync_scroll(self) -> None:
@@ -303,6 +398,8 @@ class BrowserApp(App[int]):
         tab = self.current
         if tab is None or tab.frame is None or tab.frame is not self.page.frame:
             return
+        if self._placed != (tab.id, tab.navigation_id):
+            return  # the browser just moved the view (a #fragment, Back): that is not the user's scroll
         line = int(self.page.scroll_y)
         if tab.frame.scroll != line:
             try:
@@ -313,16 +410,18 @@ class BrowserApp(App[int]):
     # -- tabs -------------------------------------------------------------------
 
     def action_new_tab(self) -> None:
+        """A blank tab with the address bar ready to type in, as browsers do."""
         if self.browser is None:
             return
 
         async def open_tab():
-            tab = await self.browser.open("about:welcome", width=self._page_width())
+            tab = await self.browser.open(NEW_TAB_URL, width=self._page_width())
             self._show_tab(tab)
             return tab
 
-        self._tab_work(open_tab(), status="Opening a new tab…")
+        self._tab_work(open_tab())
         self.action_focus_address()
+        self.address.value = ""
 
     def action_close_tab(self) -> None:
         tab = self.current
@@ -379,14 +478,15 @@ class BrowserApp(App[int]):
         self.page.focus()
         tab = self.current
         if tab is None:
-            self._tab_work(self.browser.open(url, width=self._page_width()), status=f"Loading {url}…")
+            self._tab_work(self.browser.open(url, width=self._page_width()))
         else:
-            self._tab_work(tab.navigate(url), status=f"Loading {url}…")
+            self._tab_work(tab.navigate(url))
 
     def on_key(self, event) -> None:
         if event.key == "escape":
             if self.address.has_focus:
-                self.address.value = safe_line(self.current.url) if self.current else ""
+                tab = self.current
+                self.address.value = safe_line(tab.url) if tab is not None and tab.url != NEW_TAB_URL else ""
                 self.page.focus()
                 event.stop()
             elif self.window.query_one("#find", Input).has_focus:
@@ -624,11 +724,10 @@ class BrowserApp(App[int]):
         return None if status is None or status.mark == "checking" else status.mark == "sandboxed"
 
     def action_toggle_tree(self) -> None:
-        tree = self.window.query_one(ProcessTree)
-        tree.display = not tree.display
-        if tree.display and self.process_rows:
-            tree.update_rows(self.process_rows, self.sandbox_status, self.history)
-        self.call_after_refresh(self._reflow)
+        """Show or hide the process tree; the page view's resize lays the page
+        out again at its new width (once, after the layout has settled)."""
+        self._tree_wanted = not self.window.query_one(ProcessTree).display
+        self._fit_panels()
 
     def action_task_manager(self) -> None:
         if not isinstance(self.screen, TaskManager):
@@ -647,7 +746,7 @@ class BrowserApp(App[int]):
 
     async def action_quit(self) -> None:
         self._set_status("Closing every tab…")
-        await self._shutdown_browser()
+        await self.shutdown_browser()
         self.exit(0)
 
 
@@ -708,7 +807,7 @@ async def run_app(urls: list[str], *, sandbox: bool = True, profile=None) -> int
     try:
         result = await app.run_async()
     finally:
-        await app._shutdown_browser()
+        await app.shutdown_browser()
         signal.signal(signal.SIGHUP, previous_hup)
         if handles_term:
             loop.remove_signal_handler(signal.SIGTERM)

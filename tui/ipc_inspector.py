@@ -15,8 +15,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
+from tui.key_bar import KeyBar
 from tui.processes import clock
 
 MAX_ROWS = 1000
@@ -71,7 +72,7 @@ class IpcInspector(Screen):
         yield Static("", id="ipc-title")
         yield Input(placeholder="filter: tab:3  in|out  frame|load|ping …", id="ipc-filter")
         yield DataTable(id="ipc-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar(priority=[binding.action for binding in self.BINDINGS], only_these=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -100,6 +100,10 @@ class PageView(ScrollView, can_focus=True):
             self.virtual_size = Size(width, len(frame.lines) if frame else 0)
         if scroll is not None:
             self.scroll_to(y=scroll, animate=False, immediate=True)
+            if int(self.scroll_y) != min(scroll, int(self.max_scroll_y)) or not self.allow_vertical_scroll:
+                # The first long page: the scrollbar (and with it scrolling)
+                # only exists once the new size is laid out.
+                self.call_after_refresh(self.scroll_to, y=scroll, animate=False, immediate=True)
         self.refresh()
 
     def targets(self) -> list[Target]:

@@ -46,21 +46,29 @@ class SandboxStatus:
 UNKNOWN = SandboxStatus("checking")
 
 
-def node_label(row: ProcessRow, sandbox: SandboxStatus) -> Text:
+TITLE_CELLS = 14
+COMPACT_TITLE_CELLS = 10
+
+
+def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False) -> Text:
+    """One process: pid, role or tab title, USS, CPU and sandbox mark; a
+    compact label (a narrow panel) keeps pid, title and USS only."""
     t, m = row.target, row.measurement
     label = Text()
+    title_cells = COMPACT_TITLE_CELLS if compact else TITLE_CELLS
     if t.role == "renderer":
         mark, colour = STATE_MARKS.get(t.state, ("?", "white"))
-        title = (t.title or "untitled")[:14]
+        title = (t.title or "untitled")[:title_cells]
         label.append(f"{t.pid or '—':>7} ", style="bold" if t.pid else "dim")
         label.append(mark, style=colour)
-        label.append(f" {title:<14} ", style="" if t.pid else "dim")
+        label.append(f" {title:<{title_cells}} ", style="" if t.pid else "dim")
     else:
         label.append(f"{t.pid:>7} ", style="bold")
-        label.append(f"{t.role:<16} ", style="bold #61afef")
-    label.append(f"{format_bytes(m.uss):>7} ", style="cyan")
-    label.append(f"{format_percent(m.cpu_percent):>6} ", style="magenta")
-    label.append(sandbox.short, style=sandbox.style)
+        label.append(f"{t.role:<{title_cells + 2}} ", style="bold #61afef")
+    label.append(f"{format_bytes(m.uss):>7}", style="cyan")
+    if not compact:
+        label.append(f" {format_percent(m.cpu_percent):>6} ", style="magenta")
+        label.append(sandbox.short, style=sandbox.style)
     return label
 
 
@@ -106,6 +114,8 @@ def details_text(row: ProcessRow, sandbox: SandboxStatus) -> Text:
 class ProcessTree(Vertical):
     """The toggled side panel."""
 
+    compact = False  # narrow: shorter labels (the app sets it with the panel's width)
+
     def compose(self) -> ComposeResult:
         tree: Tree[str] = Tree("minibrowser", id="process-tree-nodes")
         tree.show_root = True
@@ -135,14 +145,14 @@ class ProcessTree(Vertical):
         broker = self._row_map.get("broker")
         zygote = self._row_map.get("zygote")
         if broker is not None:
-            tree.root.set_label(node_label(broker, sandbox.get("broker", UNKNOWN)))
+            tree.root.set_label(node_label(broker, sandbox.get("broker", UNKNOWN), compact=self.compact))
             tree.root.data = "broker"
         parent = tree.root
         if zygote is not None:
             node = self._tree_nodes.get("zygote")
             if node is None:
                 node = self._tree_nodes["zygote"] = tree.root.add(node_label(zygote, UNKNOWN), data="zygote", expand=True)
-            node.set_label(node_label(zygote, sandbox.get("zygote", UNKNOWN)))
+            node.set_label(node_label(zygote, sandbox.get("zygote", UNKNOWN), compact=self.compact))
             parent = node
         for key, node in list(self._tree_nodes.items()):
             if key not in self._row_map:
@@ -151,7 +161,7 @@ class ProcessTree(Vertical):
         for row in rows:
             if row.target.role != "renderer":
                 continue
-            label = node_label(row, sandbox.get(row.key, UNKNOWN))
+            label = node_label(row, sandbox.get(row.key, UNKNOWN), compact=self.compact)
             node = self._tree_nodes.get(row.key)
             if node is None:
                 self._tree_nodes[row.key] = parent.add_leaf(label, data=row.key)

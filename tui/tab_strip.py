@@ -21,6 +21,8 @@ STATE_MARKS = {
 
 TITLE_CELLS = 18
 MIN_TITLE_CELLS = 6
+#: What Ctrl+T opens: an empty page, shown as "New tab" with an empty address bar.
+NEW_TAB_URL = "about:blank"
 
 
 def state_mark(state: str) -> str:
@@ -40,7 +42,7 @@ class TabStrip(Static):
         first = min(max(0, index - fits // 2), max(0, len(tabs) - fits))
         parts = ["[dim]◀[/]"] if first > 0 else []
         for number, tab in enumerate(tabs[first : first + fits], first + 1):
-            title = safe_line(tab.title or tab.url or "New tab")
+            title = "New tab" if tab.url == NEW_TAB_URL else safe_line(tab.title or tab.url or "New tab")
             if len(title) > cells:
                 title = title[: cells - 1] + "…"
             label = f" {state_mark(tab.state.value)} {escape(title)} "

@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Label, Static
+from textual.widgets import Button, DataTable, Label, Static
 
+from tui.key_bar import KeyBar
 from tui.process_tree import UNKNOWN, SandboxStatus
 from tui.processes import ProcessRow, format_bytes, format_percent, format_seconds
 from tui.tab_strip import STATE_MARKS
@@ -77,7 +78,7 @@ class TaskManager(Screen):
         yield Static("Task manager", id="task-manager-title")
         yield DataTable(id="task-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="task-status")
-        yield Footer()
+        yield KeyBar(priority=[binding.action for binding in self.BINDINGS], only_these=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

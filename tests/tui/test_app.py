@@ -162,11 +162,11 @@ async def test_resizing_the_terminal_reflows_the_page_in_the_renderer(http_serve
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         tab = app.current
-        before = tab.width
+        assert tab.frame.width == 119  # the whole width but the scrollbar's column
         await pilot.resize_terminal(90, 30)
-        await wait_for(pilot, lambda: tab.width < before and tab.frame.width == tab.width, what="the reflow")
-        await pilot.press("f3")  # hiding the process tree gives the page the room
-        await wait_for(pilot, lambda: tab.frame.width > 80, what="the wider reflow")
+        await wait_for(pilot, lambda: tab.width == tab.frame.width == 89, what="the reflow")
+        await pilot.press("f3")  # showing the process tree takes its share of the page's room
+        await wait_for(pilot, lambda: tab.frame.width == 90 - 36 - 1, what="the narrower reflow")
 
 
 async def test_crashed_tab_shows_a_sad_tab_and_reloads():
@@ -233,7 +233,7 @@ async def test_process_tree_shows_live_processes_measured_off_the_ui_thread(http
             return super().measure(targets)
 
     app = make_app([http_server.url("/hello"), http_server.url("/text")], process_source=Recording())
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 48)) as pilot:  # wide enough for the tree to be open
         await started(pilot)
         # A renderer's memory comes from the kernel as root, and from the
         # renderer's own report otherwise: either way it is known within a

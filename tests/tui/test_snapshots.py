@@ -35,11 +35,23 @@ async def settled(pilot) -> None:
 
 
 def test_browser_window(snap_compare):
+    """160x48: the page beside the open process tree, every key in the footer."""
+
     async def run_before(pilot):
         await settled(pilot)
         await pilot.press("tab")  # focus link [1]
 
-    assert snap_compare(fixed_app([PAGE, "about:blank"]), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(fixed_app([PAGE, "about:blank"]), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_browser_window_at_80x24(snap_compare):
+    """80x24: the page has the width (the tree is closed), the footer the keys that matter."""
+
+    async def run_before(pilot):
+        await settled(pilot)
+        await pilot.press("tab")
+
+    assert snap_compare(fixed_app([PAGE, "about:blank"]), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_task_manager(snap_compare):

@@ -81,3 +81,8 @@ class FixedProcessSource(ProcessSource):
             )
             for t in targets if t.pid
         }
+
+
+def screen_text(app) -> list[str]:
+    """The terminal's lines as the user sees them now (the window and anything on top)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
