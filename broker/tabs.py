@@ -164,6 +164,9 @@ class TabImpl:
         self._end_cause: str | None = None  # set when the browser or the user ends the renderer
         self._state_before_hang: TabState | None = None
         self.public = None  # the one browser.api.Tab that shows this tab
+        # Bumped by every navigation (fragments, Back and Forward included) and
+        # restore: a UI then shows the frame at ``frame.scroll``, not where it was.
+        self.navigation_id = 0
         # Compromise simulation: attacker code that replaces this tab's
         # renderer's message loop after lockdown (None for every real tab).
         self.compromised_by: str | None = None
@@ -209,9 +212,6 @@ class TabImpl:
         note = self.crashes.describe() if self.crash_loop else None
         self.crash_cause = cause
         self.set_state(TabState.CRASHED, cause + (f"; {note}" if note else ""))
-        # Bumped by every navigation (fragments, Back and Forward included) and
-        # restore: a UI then shows the frame at ``frame.scroll``, not where it was.
-        self.navigation_id = 0
         self.frame = sad_tab_frame(self.url, self.title, cause, self.width, note=note)
 
     def renderer_unresponsive(self, host: RendererHost, waited_s: float) -> None:
