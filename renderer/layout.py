@@ -48,7 +48,9 @@ def char_width(char: str) -> int:
     if width is None:
         width = wcwidth(char)
         if width < 0:
-            width = 0
+            # A control character: the broker shows it as a one-cell picture
+            # (broker/safe_text.py), so it takes one cell.
+            width = 1
         _width_cache[char] = width
     return width
 

@@ -57,9 +57,9 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "inputs": ("inputs.html", "text/html",
                f'{HEAD}<form><input type=submit value="S{HOSTILE}"><input type=reset value="R{HOSTILE}">'
                f'<input type=image alt="M{HOSTILE}" name="m{HOSTILE}"></form>',
-               # The renderer counts a control as no cell wide, so the line is as long as
-               # it would be if each picture took no room: wider than 60 by the pictures.
-               f"[ S{SHOWN} ][ R{SHOWN} ][ M{SHOWN[:8]}\n{SHOWN[8:]} ]\n"),
+               # The renderer counts a control as one cell, the picture the broker
+               # shows for it, so no line is wider than 60.
+               f"[ S{SHOWN} ][ R{SHOWN[:-2]}\n{SHOWN[-2:]} ][ M{SHOWN} ]\n"),
     "frames": ("frames.html", "text/html", f'{HEAD}<frameset><frame name="F{HOSTILE}" src="/f{HOSTILE}"></frameset>',
                f"frame: F{SHOWN}[1]\n\nReferences\n\n   1. {{root}}/f{SHOWN}\n"),
     "href": ("href.html", "text/html",
