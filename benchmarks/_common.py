@@ -57,15 +57,21 @@ def documentation_page(size: int) -> bytes:
 
 
 @contextlib.contextmanager
-def serve(routes: dict[str, bytes]):
-    """Serve ``routes`` (path -> HTML) on 127.0.0.1; yields the base URL."""
+def serve(routes: dict[str, bytes | tuple[bytes, dict[str, str]]]):
+    """Serve ``routes`` (path -> HTML, or (HTML, extra headers)) on
+    127.0.0.1; yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self):  # noqa: N802
-            body = routes.get(self.path)
+            route = routes.get(self.path)
+            body, headers = route if isinstance(route, tuple) else (route, {})
             self.send_response(200 if body is not None else 404)
             body = body if body is not None else b"not found"
             self.send_header("Content-Type", "text/html; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import resource
-import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from _common import serve
 from browser import Browser
 from renderer.protocol import MAX_DOCUMENT_BYTES
 
@@ -44,37 +42,6 @@ def gzip_of_zeros(size: int) -> bytes:
 def gzip(data: bytes) -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return compressor.compress(data) + compressor.flush()
-
-
-@contextlib.contextmanager
-def serve(routes: dict[str, tuple[bytes, dict[str, str]]]):
-    """Serve ``routes`` (path -> (body, extra headers)) on 127.0.0.1; yields the base URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):  # noqa: N802
-            body, headers = routes[self.path]
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def peak_rss() -> int:
