@@ -99,12 +99,20 @@ class PageView(ScrollView, can_focus=True):
             width = max((sum(cell_len(s.text) for s in line.spans) for line in frame.lines), default=0) if frame else 0
             self.virtual_size = Size(width, len(frame.lines) if frame else 0)
         if scroll is not None:
-            self.scroll_to(y=scroll, animate=False, immediate=True)
-            if int(self.scroll_y) != min(scroll, int(self.max_scroll_y)) or not self.allow_vertical_scroll:
-                # The first long page: the scrollbar (and with it scrolling)
-                # only exists once the new size is laid out.
-                self.call_after_refresh(self.scroll_to, y=scroll, animate=False, immediate=True)
+            self._scroll_when_laid_out(scroll, tries=20)
         self.refresh()
+
+    def _scroll_when_laid_out(self, line: int, *, tries: int) -> None:
+        """Put ``line`` at the top.  For the first long page the scrollbar
+        (and with it scrolling) only exists once the new size is laid out,
+        which may take a few refreshes on a busy machine: try again after
+        each until the view is there (or the page changed meanwhile)."""
+        self.scroll_to(y=line, animate=False, immediate=True)
+        settled = self.allow_vertical_scroll and int(self.scroll_y) == min(line, int(self.max_scroll_y))
+        if not settled and tries > 0:
+            frame = self.frame
+            self.call_after_refresh(
+                lambda: self.frame is frame and self._scroll_when_laid_out(line, tries=tries - 1))
 
     def targets(self) -> list[Target]:
         if self.frame is None:
