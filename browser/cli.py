@@ -108,9 +108,15 @@ def _process_limit(text: str) -> int:
     return value
 
 
+def _process_model(text: str) -> str:
+    if text not in PROCESS_MODELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(PROCESS_MODELS)}, not {text!r}")
+    return text
+
+
 def _process_model_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--process-model", choices=PROCESS_MODELS, default="per-tab", metavar="MODEL",
+        "--process-model", type=_process_model, default="per-tab", metavar="MODEL",
         help="which renderer each page goes to: " + ", ".join(PROCESS_MODELS) + " (default per-tab)",
     )
     command.add_argument(
