@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -238,3 +239,38 @@ def test_an_unknown_process_model_is_one_line_and_exit_2():
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == ("minibrowser: --process-model: must be one of per-tab, site-per-process, "
                              "process-per-site, single, not 'bogus' (see 'minibrowser --help')\n")
+
+
+def as_unprivileged(args: list[str]) -> subprocess.CompletedProcess:
+    """Run ``args`` as uid 1000 (from root: in a user namespace, as tests/security/test_unprivileged.py does)."""
+    prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"] if os.geteuid() == 0 else []
+    env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)
+    return subprocess.run(prefix + args, capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
+def test_site_per_process_and_its_lock_hold_for_a_user_who_is_not_root(sites):
+    a, b, _ = sites
+    script = f"""
+import asyncio
+from browser import Browser
+LIAR = {LIAR!r}
+async def main():
+    async with Browser(process_model="site-per-process", spare=False) as browser:
+        first = await browser.open({a.url("/hello")!r})
+        other = await browser.open({b.url("/hello")!r})
+        assert first.pid != other.pid, "two sites share a renderer"
+        code = "CLAIM = 'other-site'\\nOTHER_URL = {b.url("/hello")!r}\\n" + LIAR
+        liar = await browser.open_compromised({a.url("/text")!r}, code)
+        print(first.site, other.site, liar.crash_cause, sep="\\n")
+asyncio.run(main())
+"""
+    result = as_unprivileged([sys.executable, "-c", script])
+    assert result.returncode == 0
+    # The broker's one log line for the kill, nothing else.
+    assert re.fullmatch(rf"ending renderer pid \d+ \(tabs 3\): {re.escape(BadMessage.SITE_LOCK_VIOLATION.describe())}\n",
+                        result.stderr)
+    assert result.stdout.splitlines() == [
+        "http://127.0.0.2", "http://127.0.0.3",
+        f"ended by the browser: {BadMessage.SITE_LOCK_VIOLATION.describe()}"]
