@@ -231,7 +231,9 @@ class RendererProcesses:
         try:
             host = await self.launch()
         except LaunchError as error:
-            log.warning("no spare renderer: %s", error)
+            # Not the user's concern: the next tab launches its own renderer
+            # and says in one line why, if that fails too.
+            log.debug("no spare renderer: %s", error)
             return
         host.spare = True
         self._spare = host
