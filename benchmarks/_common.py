@@ -57,9 +57,10 @@ def documentation_page(size: int) -> bytes:
 
 
 @contextlib.contextmanager
-def serve(routes: dict[str, bytes | tuple[bytes, dict[str, str]]]):
-    """Serve ``routes`` (path -> HTML, or (HTML, extra headers)) on
-    127.0.0.1; yields the base URL."""
+def serve(routes: dict[str, bytes | tuple[bytes, dict[str, str]]], host: str = "127.0.0.1"):
+    """Serve ``routes`` (path -> HTML, or (HTML, extra headers)) on ``host``
+    (127.0.0.1, or another loopback address: each is its own site); yields
+    the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -79,12 +80,12 @@ def serve(routes: dict[str, bytes | tuple[bytes, dict[str, str]]]):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

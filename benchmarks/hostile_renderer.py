@@ -38,7 +38,7 @@ FLOOD_GROWTH_TARGET_MB = 64
 
 PROBE = """\
 import os, time, msgspec
-TAB = globals().get("tab")
+RENDERER = globals().get("renderer")
 def next_request():
     return protocol.to_renderer_decoder.decode(sock.recv()) if sock.poll(5000) else None
 {prepare}
@@ -49,16 +49,16 @@ result = "not ended"
 """
 ANSWER_FLOOD = PROBE.format(
     prepare="load = next_request()\n"
-            "answer = protocol.encode(protocol.FrameReady(tab=TAB, request=load.request,"
+            "answer = protocol.encode(protocol.FrameReady(document=load.document, request=load.request,"
             " frame=protocol.Frame(url=load.url, title='x' * 2**20, width=80, lines=[])))",
     send="for _ in range(300):\n    sock.send(answer)",
 )
 HEARTBEAT_FLOOD = PROBE.format(
-    prepare="pong = msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': 1, 'pad': 'x' * 2**20})",
+    prepare="pong = msgspec.msgpack.encode({'type': 'pong', 'renderer': RENDERER, 'seq': 1, 'pad': 'x' * 2**20})",
     send="for _ in range(300):\n    sock.send(pong)",
 )
 INVALID_UTF8 = PROBE.format(
-    prepare="bad = msgspec.msgpack.encode({'type': 'navigate', 'tab': TAB, 'request': 1, 'url': 'AAAA'})"
+    prepare="bad = msgspec.msgpack.encode({'type': 'navigate', 'document': 1, 'request': 1, 'url': 'AAAA'})"
             ".replace(b'AAAA', b'\\xff' * 4)",
     send="sock.send(bad)",
 )

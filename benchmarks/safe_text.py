@@ -40,7 +40,7 @@ def best_ms(work) -> float:
 def main() -> None:
     body = documentation_page(500_000)
     frame = Page(body, url="http://127.0.0.1/doc", content_type="text/html", charset="utf-8", kind="html").layout(80)
-    message = protocol.encode(protocol.FrameReady(tab=1, request=1, frame=frame))
+    message = protocol.encode(protocol.FrameReady(document=1, request=1, frame=frame))
     hostile = protocol.Frame(
         url=frame.url, title=frame.title, width=frame.width, links=frame.links, fields=frame.fields,
         lines=[protocol.Line([protocol.Span(span.text + "\x1b[2J", span.style, span.link, span.field)

@@ -28,7 +28,9 @@ class BadMessage(enum.Enum):
     FIELD_INVALID = "a field has the wrong type, a value outside its enum, or is missing or unknown"
     OUT_OF_RANGE = "a length, count or number is outside its bounds"
     # -- who speaks
-    WRONG_TAB = "the message speaks for another tab"
+    WRONG_RENDERER = "the message speaks for another renderer"
+    WRONG_DOCUMENT = "the message speaks for a document this renderer does not hold, or was not asked about"
+    SITE_LOCK_VIOLATION = "the frame names a URL outside the site this renderer is locked to"
     HANDSHAKE_REPLAYED = "the renderer sent a second handshake"
     WRONG_PID = "the handshake names another process"
     # -- what it answers

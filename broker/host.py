@@ -6,9 +6,13 @@ reason is kept for the sad-tab page) or because the browser is done with it
 (``terminate(cause)``).  It never looks inside page content: frames are
 data to pass on, not documents to parse.
 
-It also keeps the broker's own record of what it committed to its renderer
-(:attr:`RendererHost.committed_url`): every frame the renderer sends must
-name that URL, and policy decides from the record, never from a frame.
+It also keeps the broker's own record of what it committed to its renderer:
+the documents it hosts (:class:`DocumentRecord`: document id -> tab, the
+committed URL and its site) and the site the process is locked to
+(:attr:`RendererHost.lock`, Chromium's process lock).  Every answer must
+name a document of that record, the one its request was about; every frame
+must name that document's committed URL; a locked renderer's must be of its
+site.  Policy decides from the record, never from a frame.
 """
 
 from __future__ import annotations
@@ -26,10 +30,16 @@ from typing import Protocol
 import msgspec
 
 from broker.bad_message import BadMessage
+from broker.sites import site_of
 from renderer import protocol
 from renderer.protocol import ExitCode
 
 log = logging.getLogger("minibrowser.broker")
+
+
+class SiteLockError(Exception):
+    """The broker was about to commit a document to a renderer locked to
+    another site: a broker bug, refused before anything is sent."""
 
 
 class RendererGone(Exception):
@@ -132,10 +142,12 @@ def _expire(future: asyncio.Future) -> None:
 class _Pending:
     """A request waiting for its reply: what it accepts and what it commits."""
 
-    __slots__ = ("future", "started", "accepts", "commits")
+    __slots__ = ("future", "started", "accepts", "commits", "document")
 
-    def __init__(self, future: asyncio.Future, started: float, accepts: tuple[type, ...], commits: str | None):
+    def __init__(self, future: asyncio.Future, started: float, accepts: tuple[type, ...], commits: str | None,
+                 document: int | None = None):
         self.future = future
+        self.document = document  # the document the request is about (None: the process)
         self.started = started
         self.accepts = accepts  # protocol.REPLIES of the request
         self.commits = commits  # the URL a load or restore puts in the renderer, else None
@@ -164,13 +176,24 @@ def _frame_urls(message: msgspec.Struct) -> tuple[str, ...]:
 
 _PONG = (protocol.Pong,)
 
+#: Answers about one document (they name it); every other answer names the renderer.
+_DOCUMENT_REPLIES = (protocol.FrameReady, protocol.NavigateRequest, protocol.FindResult, protocol.SnapshotReady)
+
+
+@dataclass
+class DocumentRecord:
+    """One document the broker committed (or is committing) to a renderer."""
+
+    tab: int
+    url: str | None = None  # the committed URL; None until its load or restore is answered
+
 
 class RendererHost:
     """One renderer process, seen from the broker."""
 
     def __init__(
         self,
-        tab: int,
+        renderer_id: int,
         *,
         token: str,
         log_path: str,
@@ -178,7 +201,7 @@ class RendererHost:
         probe: bool = False,
         events: Callable[[IpcEvent], None] | None = None,
     ) -> None:
-        self.tab = tab
+        self.id = renderer_id
         self.token = token
         self.log_path = log_path
         self.pid = 0
@@ -193,14 +216,17 @@ class RendererHost:
         self._request_ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._requests_owed = 0  # outstanding requests other than heartbeats
-        self._committed_url: str | None = None
+        # The broker's record: the documents committed here and the lock.
+        self.documents: dict[int, DocumentRecord] = {}
+        self.lock: str | None = None  # the site this process is locked to; None: unlocked
+        self.spare = False  # launched ahead of need, hosting nothing yet
         loop = asyncio.get_running_loop()
         self.connected: asyncio.Future[None] = loop.create_future()
         self.exited: asyncio.Future[ExitInfo] = loop.create_future()
         self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
         self.pending_reason: BadMessage | str | None = None  # why the broker is ending it
         self.bad_message: BadMessage | None = None  # set once it sent one; nothing it sends counts after
-        self.observer: RendererObserver | None = None
+        self.observers: list[RendererObserver] = []  # the tabs it hosts
         # -- process control: stopped (frozen) and heartbeats
         self._running = asyncio.Event()  # cleared while the process is stopped (SIGSTOP)
         self._running.set()
@@ -215,11 +241,54 @@ class RendererHost:
         return self.exit is None
 
     @property
-    def committed_url(self) -> str | None:
-        """The URL of the document the broker last committed to this renderer
-        (the one its last load or restore answered for), or None before one.
-        Policy decides from this, never from a URL a renderer reports."""
-        return self._committed_url
+    def tabs(self) -> list[int]:
+        """The tabs with a document in this renderer, in the order they came."""
+        return list(dict.fromkeys(record.tab for record in self.documents.values()))
+
+    def describe(self) -> str:
+        """"renderer PID" for messages to a person."""
+        return f"the renderer (pid {self.pid})" if self.pid else "the renderer"
+
+    # -- the documents it hosts ---------------------------------------------
+
+    def add_document(self, document: int, tab: int, observer: RendererObserver | None = None) -> None:
+        """Record that tab ``tab`` is about to commit ``document`` here."""
+        self.documents[document] = DocumentRecord(tab)
+        if observer is not None and observer not in self.observers:
+            self.observers.append(observer)
+
+    def committed_url(self, document: int) -> str | None:
+        """The URL the broker committed as ``document`` here (None before
+        its load is answered, or if it is not here).  Policy decides from
+        this, never from a URL a renderer reports."""
+        record = self.documents.get(document)
+        return record.url if record is not None else None
+
+    def remove_document(self, document: int) -> None:
+        """``document`` leaves this renderer (its tab navigated elsewhere, was
+        discarded or closed); the renderer is told to drop it.  A tab with
+        no document left here stops observing the process."""
+        record = self.documents.pop(document, None)
+        if record is None:
+            return
+        if self.alive and self.routing_id is not None:
+            try:
+                self.send(protocol.CloseDocument(document=document))
+            except RendererGone:
+                pass
+        if record.tab not in self.tabs:
+            self.observers = [o for o in self.observers if getattr(o, "id", None) != record.tab]
+
+    def remove_tab(self, tab: int) -> None:
+        """Every document of tab ``tab`` leaves this renderer."""
+        for document in [d for d, record in self.documents.items() if record.tab == tab]:
+            self.remove_document(document)
+        self.observers = [o for o in self.observers if getattr(o, "id", None) != tab]
+
+    def check_lock(self, url: str) -> None:
+        """Refuse to commit ``url`` here if this renderer is locked to another site."""
+        if self.lock is not None and site_of(url) != self.lock:
+            raise SiteLockError(f"{url!r} is not of the site {self.describe()} is locked to ({self.lock})")
 
     def reply_budget(self) -> int:
         """The largest message the renderer may send now, in bytes.
@@ -238,13 +307,14 @@ class RendererHost:
 
     def send(self, message: msgspec.Struct) -> None:
         if self.routing_id is None or not self.alive:
-            raise RendererGone(f"renderer for tab {self.tab} is not connected")
+            raise RendererGone(f"{self.describe()} is not connected")
         payload = protocol.encode(message)
         counters = self.counters
         counters.messages_out += 1
         counters.bytes_out += len(payload)
         if self.events:
-            self.events(IpcEvent(time.time(), self.tab, "to renderer", type(message).__name__, len(payload)))
+            self.events(IpcEvent(time.time(), self._event_tab(getattr(message, "document", None)), "to renderer",
+                                 type(message).__name__, len(payload)))
         self._send_raw(self.routing_id, payload)
 
     async def request(self, make: Callable[[int], msgspec.Struct], *, timeout: float = 30.0):
@@ -255,12 +325,18 @@ class RendererHost:
         request_id = next(self._request_ids)
         message = make(request_id)
         accepts = protocol.REPLIES[type(message)]
+        commits = _commits(message)
+        document = getattr(message, "document", None)
+        if document is not None and document not in self.documents:
+            raise RendererGone(f"{self.describe()} does not hold document {document}")
+        if commits is not None:
+            self.check_lock(commits)
         self._requests_owed += 1
         try:
-            return await self._exchange(request_id, message, accepts, _commits(message), timeout)
+            return await self._exchange(request_id, message, accepts, commits, timeout, document)
         except asyncio.TimeoutError:
             raise RendererTimeout(
-                f"the renderer of tab {self.tab} did not answer {type(message).__name__} within {timeout:g} s"
+                f"{self.describe()} did not answer {type(message).__name__} within {timeout:g} s"
             ) from None
         finally:
             self._requests_owed -= 1
@@ -295,14 +371,14 @@ class RendererHost:
         try:
             await self._exchange(seq, protocol.Ping(seq=seq), _PONG, None, timeout)
         except asyncio.TimeoutError:
-            raise RendererTimeout(f"the renderer of tab {self.tab} did not answer a heartbeat") from None
+            raise RendererTimeout(f"{self.describe()} did not answer a heartbeat") from None
         return (time.perf_counter() - started) * 1000
 
     async def _exchange(self, request_id: int, message: msgspec.Struct, accepts: tuple[type, ...],
-                        commits: str | None, timeout: float):
+                        commits: str | None, timeout: float, document: int | None = None):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._pending[request_id] = _Pending(future, time.perf_counter(), accepts, commits)
+        self._pending[request_id] = _Pending(future, time.perf_counter(), accepts, commits, document)
         # A timer instead of wait_for: no extra task on the request path.
         timer = loop.call_later(timeout, _expire, future)
         try:
@@ -317,14 +393,24 @@ class RendererHost:
     def deliver(self, message: msgspec.Struct, size: int) -> BadMessage | None:
         """Handle one message; returns a reason if it is a bad message.
 
-        This is the one place a reply is matched to its request: by id, by
-        the reply types the request accepts, and by the URL the broker
-        committed.  A reply consumes its request: a second answer to it is
-        UNEXPECTED_REPLY."""
+        This is the one place a reply is matched to its request: by the
+        renderer or document it names, by id, by the reply types the
+        request accepts, and by the URL the broker committed (and, when the
+        renderer is locked, by the site).  A reply consumes its request: a
+        second answer to it is UNEXPECTED_REPLY."""
         counters = self.counters
         counters.messages_in += 1
         counters.bytes_in += size
         kind = type(message)
+        if kind in _DOCUMENT_REPLIES:
+            document = message.document
+            record = self.documents.get(document)
+            if record is None:
+                return BadMessage.WRONG_DOCUMENT
+        else:
+            document = record = None
+            if message.renderer != self.id:
+                return BadMessage.WRONG_RENDERER
         if kind is protocol.ProbeResult:
             if not self.probe:
                 return BadMessage.NOT_ALLOWED
@@ -337,19 +423,25 @@ class RendererHost:
             return BadMessage.UNEXPECTED_REPLY
         if kind not in pending.accepts:
             return BadMessage.WRONG_REPLY_TYPE
-        if kind is not protocol.Pong:
+        if pending.document != document:
+            return BadMessage.WRONG_DOCUMENT  # it answers for a document it was not asked about
+        if record is not None:
             urls = _frame_urls(message)
             if urls:
-                expected = pending.commits if pending.commits is not None else self._committed_url
-                if any(url != expected for url in urls):
-                    return BadMessage.URL_MISMATCH
+                expected = pending.commits if pending.commits is not None else record.url
+                lock = self.lock
+                for url in urls:
+                    if url != expected:
+                        if lock is not None and site_of(url) != lock:
+                            return BadMessage.SITE_LOCK_VIOLATION
+                        return BadMessage.URL_MISMATCH
             if pending.commits is not None:
-                self._committed_url = pending.commits
+                record.url = pending.commits
         round_trip = (time.perf_counter() - pending.started) * 1000
         counters.last_round_trip_ms = round_trip
         pending.future.set_result(message)
         if self.events:
-            self.events(IpcEvent(time.time(), self.tab, "to broker", kind.__name__, size, round_trip))
+            self.events(IpcEvent(time.time(), self._event_tab(document), "to broker", kind.__name__, size, round_trip))
         return None
 
     # -- ending -------------------------------------------------------------
@@ -362,7 +454,8 @@ class RendererHost:
         if self.bad_message is not None:
             return
         self.bad_message = reason
-        self._log_line(f"ending renderer pid {self.pid} of tab {self.tab}: {reason.describe()}")
+        tabs = ", ".join(map(str, self.tabs)) or "none"
+        self._log_line(f"ending renderer pid {self.pid} (tabs {tabs}): {reason.describe()}")
         self._end(reason)
 
     def terminate(self, cause: str) -> None:
@@ -388,7 +481,7 @@ class RendererHost:
         than the exit status, e.g. its zygote died)."""
         info = ExitInfo(code=code, signal=sig, reason=self.pending_reason, known_cause=cause)
         self.exit = info
-        error = RendererGone(f"the renderer of tab {self.tab} {info.cause}")
+        error = RendererGone(f"{self.describe()} {info.cause}")
         for pending in list(self._pending.values()):
             if not pending.future.done():
                 pending.future.set_exception(error)
@@ -399,8 +492,8 @@ class RendererHost:
         if not self.exited.done():
             self.exited.set_result(info)
         self._running.set()
-        if self.observer is not None:
-            self.observer.renderer_exited(self, info)
+        for observer in list(self.observers):  # every tab it hosted shows the sad tab
+            observer.renderer_exited(self, info)
         return info
 
     # -- process control ----------------------------------------------------
@@ -452,8 +545,8 @@ class RendererHost:
                 self._beat = asyncio.create_task(self._beat_once(), name=f"heartbeat-{self.pid}")
         elif now - self._beat_sent > timeout_s and not self.unresponsive:
             self.unresponsive = True
-            if self.observer is not None:
-                self.observer.renderer_unresponsive(self, now - self._beat_sent)
+            for observer in list(self.observers):
+                observer.renderer_unresponsive(self, now - self._beat_sent)
 
     async def _beat_once(self) -> None:
         # Waited for as long as it takes: the clock above marks a slow one.
@@ -468,8 +561,17 @@ class RendererHost:
             self._last_pong = time.monotonic()
         if self.unresponsive:
             self.unresponsive = False
-            if self.observer is not None:
-                self.observer.renderer_responsive(self)
+            for observer in list(self.observers):
+                observer.renderer_responsive(self)
+
+    def _event_tab(self, document: int | None) -> int:
+        """The tab an IPC event is shown under: the document's, or for
+        messages about the process its first tab (0 for none)."""
+        record = self.documents.get(document) if document is not None else None
+        if record is not None:
+            return record.tab
+        tabs = self.tabs
+        return tabs[0] if tabs else 0
 
     def read_log_tail(self, lines: int = 5) -> str:
         try:

@@ -1,14 +1,14 @@
 """The IPC hub: the broker's ZeroMQ ROUTER and the checks on every message.
 
 Every renderer connects a DEALER to this ROUTER.  Its first message must be
-a ``Hello`` with the one-time token issued for its tab; that binds its ZeroMQ
-routing id to the tab.  After that, every message is checked before it is
+a ``Hello`` with the one-time token issued for it; that binds its ZeroMQ
+routing id to the renderer (not to a tab: a renderer may host several).  After that, every message is checked before it is
 acted on, in this order: its shape (one frame), its size against the cap,
 then against what the renderer owes (FLOOD: a renderer speaks only when
 spoken to, so with nothing asked it may send nothing, and owing only a
 heartbeat only a small reply), its decoding against the bounded types of
-``renderer/protocol.py`` (any failure of any kind has a name), the tab it
-speaks for, and, in ``RendererHost.deliver``, that it answers a request
+``renderer/protocol.py`` (any failure of any kind has a name), and, in
+``RendererHost.deliver``, the renderer or document it speaks for, that it answers a request
 that was made, with a type and a URL that request accepts.  A message that fails a check ends the renderer with a named
 reason (``broker/bad_message.py``) in one log line; nothing it sends after
 is read; the broker and the other tabs go on.
@@ -166,9 +166,6 @@ class IpcHub:
         if type(message) is protocol.Hello:
             self._bad_message(host, BadMessage.HANDSHAKE_REPLAYED)
             return
-        if message.tab != host.tab:
-            self._bad_message(host, BadMessage.WRONG_TAB)
-            return
         reason = host.deliver(message, len(payload))
         if reason is not None:
             self._bad_message(host, reason)
@@ -195,8 +192,8 @@ class IpcHub:
         if host is None:
             log.warning("dropping a handshake with an unknown or already used token")
             return
-        if hello.tab != host.tab:
-            host.received_bad_message(BadMessage.WRONG_TAB)
+        if hello.renderer != host.id:
+            host.received_bad_message(BadMessage.WRONG_RENDERER)
             return
         if host.pid and hello.pid != host.pid:
             host.received_bad_message(BadMessage.WRONG_PID)
@@ -205,7 +202,7 @@ class IpcHub:
         host.counters.messages_in += 1
         host.counters.bytes_in += len(payload)
         self._by_routing_id[routing_id] = host
-        host.send(protocol.HelloAck(tab=host.tab))
+        host.send(protocol.HelloAck(renderer=host.id))
         if not host.connected.done():
             host.connected.set_result(None)
 

@@ -1,7 +1,9 @@
 """BrowserImpl: the broker assembled.
 
 It owns the tabs, the network (the URL loader), the profile on disk, the
-lifecycle policy and the renderer processes (``RendererProcesses``).  The
+lifecycle policy and the renderer processes (``RendererProcesses``), and
+carries out the process model (``broker/process_model.py``): which renderer
+each document goes to, under the process limit.  The
 public face is ``browser.api.Browser``.
 """
 
@@ -17,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from broker.errors import BrowserError, LifecycleRefused
-from broker.host import IpcEvent
+from broker.host import IpcEvent, RendererHost
 from broker.lifecycle import Action, LifecyclePolicy, decide
 from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.sites import site_of
 from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
 from browser import about
@@ -65,10 +69,13 @@ class LifecycleRecord:
 class ProcessInfo:
     pid: int
     ppid: int
-    role: str  # broker, zygote, renderer
-    tab: int | None = None
+    role: str  # broker, zygote, renderer, spare (a renderer waiting for its first document)
+    tab: int | None = None  # a renderer's first tab
     state: str = ""
     title: str = ""
+    tabs: tuple[int, ...] = ()  # every tab with a document in this renderer
+    site: str | None = None  # the site the renderer is locked to (None: unlocked)
+    over_limit: bool = False  # it exists above the process limit (a cross-site document never shares)
 
 
 class BrowserImpl:
@@ -87,8 +94,17 @@ class BrowserImpl:
         policy: LifecyclePolicy | None = None,
         profile: str | os.PathLike | None = None,
         started_early: EarlyStart | None = None,
+        process_model: ProcessModel | str = ProcessModel.PER_TAB,
+        process_limit: int | None = None,
+        spare: bool = True,
     ) -> None:
         uid, gid = default_drop_ids()
+        self.process_model = ProcessModel(process_model)
+        if process_limit is not None and process_limit < 1:
+            raise BrowserError(f"the process limit must be at least 1, not {process_limit}")
+        self.process_limit = process_limit if process_limit is not None else default_process_limit()
+        self._placing = asyncio.Lock()  # one placement at a time under the shared models
+        self._over_limit: set[int] = set()  # renderers started over the limit
         self.sandbox = SandboxSettings(
             enabled=sandbox,
             uid=renderer_uid if renderer_uid is not None else uid,
@@ -99,7 +115,7 @@ class BrowserImpl:
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
         self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
-        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers)
+        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
@@ -146,7 +162,8 @@ class BrowserImpl:
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
-        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled)
+        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
+                                  process_model=self.describe_process_model())
 
     # -- tabs ---------------------------------------------------------------------
 
@@ -194,10 +211,70 @@ class BrowserImpl:
         # make its Pong an answer to nothing, which is a bad message.
         host, tab.host = tab.host, None
         if host is not None:
-            self.sampler.forget(host.pid)
-            await self.processes.end(host)
+            host.remove_tab(tab.id)
+            await self.release(host)
         if tab.snapshot_bytes is not None or self.profile.opened:
             await tab.forget_snapshot()  # snapshots of closed tabs are deleted
+
+    # -- the process model ------------------------------------------------------------
+
+    async def renderer_for(self, tab: TabImpl, url: str | None) -> RendererHost:
+        """The renderer ``tab``'s next document (at ``url``; None when the URL
+        does not matter) goes to, as the process model decides: the tab's
+        own, another live one, or a new one (the spare when there is one).
+        A new renderer is locked to the document's site under the site models."""
+        if tab.compromised_by is not None:
+            # Compromise simulation: the attacker's renderer is the tab's own,
+            # locked as the model would lock it, so that the test is the lock.
+            site = site_of(url) if url is not None and self.process_model.locks_sites else None
+            if tab.host is not None and tab.host.alive and tab.host.lock in (None, site):
+                return tab.host
+            host = await self.processes.launch(observer=tab, probe=tab.compromised_by)
+            host.lock = site
+            return host
+        if self.process_model is ProcessModel.PER_TAB:
+            return await self._carry_out_placement(tab, url)
+        async with self._placing:  # two tabs of a new site must not both start its renderer
+            return await self._carry_out_placement(tab, url)
+
+    async def _carry_out_placement(self, tab: TabImpl, url: str | None) -> RendererHost:
+        current = tab.host if tab.host is not None and tab.host.alive else None
+        site = site_of(url) if url is not None else (current.lock if current is not None else None)
+        hosts = {host.id: host for host in self._renderers()}
+        decision = place(self.process_model, tab=tab.id, site=site,
+                         current=_facts(current) if current is not None else None,
+                         live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
+        if decision.placement is Placement.STAY:
+            return current
+        if decision.placement is Placement.SHARE:
+            host = hosts[decision.renderer]
+            if tab not in host.observers:
+                host.observers.append(tab)
+            return host
+        host = await self.processes.take(observer=tab)
+        host.lock = decision.lock
+        if decision.over_limit:
+            self._over_limit.add(host.id)
+        return host
+
+    def _renderers(self) -> list[RendererHost]:
+        """The live renderers that count for the process model and the limit
+        (the spare and compromise-simulation probes do not)."""
+        return [host for host in self.processes.hosts if host.alive and not host.spare and not host.probe]
+
+    async def release(self, host: RendererHost, *, cause: str = "the tab was closed") -> None:
+        """A tab's document left ``host``: end the process if it hosts nothing now."""
+        if host.documents and host.alive:
+            return
+        self._over_limit.discard(host.id)
+        self.sampler.forget(host.pid)
+        await self.processes.end(host, cause=cause)
+
+    def describe_process_model(self) -> str:
+        """One line: the model in force and the limit (for about: pages and ``sandbox``)."""
+        spare = "on" if self.processes.spare_enabled else "off"
+        return (f"process model {self.process_model.value} ({self.process_model.describe()}); "
+                f"process limit {self.process_limit}; spare renderer {spare}")
 
     # -- compromise simulation ------------------------------------------------------
 
@@ -242,16 +319,28 @@ class BrowserImpl:
     # -- inspection -----------------------------------------------------------------
 
     def processes_info(self) -> list[ProcessInfo]:
-        """The live process tree: broker, zygote, one renderer per live tab."""
+        """The live process tree: broker, zygote, each renderer with the tabs
+        it hosts and its site lock, and the spare."""
         result = [ProcessInfo(os.getpid(), os.getppid(), "broker", state="running", title="minibrowser")]
         zygote_pid = self.processes.zygote_pid
         if zygote_pid:
             result.append(ProcessInfo(zygote_pid, os.getpid(), "zygote", state="running", title="zygote"))
+        by_id = {tab.id: tab for tab in self.tabs}
+        seen: set[int] = set()
         for tab in self.tabs:
-            if tab.pid:
-                result.append(
-                    ProcessInfo(tab.pid, zygote_pid, "renderer", tab=tab.id, state=tab.state.value, title=tab.title)
-                )
+            host = tab.host
+            if not tab.pid or host.id in seen:
+                continue
+            seen.add(host.id)
+            hosted = tuple(t for t in dict.fromkeys([tab.id, *host.tabs]) if t in by_id and by_id[t].host is host)
+            states = {by_id[t].state.value for t in hosted}
+            result.append(ProcessInfo(
+                host.pid, zygote_pid, "renderer", tab=hosted[0], state=states.pop() if len(states) == 1 else "shared",
+                title=tab.title if len(hosted) == 1 else f"{len(hosted)} tabs", tabs=hosted, site=host.lock,
+                over_limit=host.id in self._over_limit))
+        spare = self.processes.spare
+        if spare is not None:
+            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer"))
         return result
 
     # -- lifecycle ------------------------------------------------------------------
@@ -260,13 +349,15 @@ class BrowserImpl:
         """Memory of the renderers, the broker and the zygote at their last samples."""
         renderers = ZERO
         live = frozen = discarded = snapshot_bytes = 0
+        counted: set[int] = set()  # a shared renderer counts once
         for tab in self.tabs:
             if tab.state is TabState.DISCARDED:
                 discarded += 1
                 snapshot_bytes += tab.snapshot_bytes or 0
-            elif tab.pid:
+            elif tab.pid and tab.pid not in counted:
+                counted.add(tab.pid)
                 live += 1
-                frozen += tab.state is TabState.FROZEN
+                frozen += tab.host.stopped
                 renderers = renderers + (tab.memory or ZERO)
         broker = self.sampler.last(os.getpid())
         zygote = self.sampler.last(self.processes.zygote_pid)
@@ -282,7 +373,7 @@ class BrowserImpl:
 
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
-        pids = [tab.pid for tab in self.tabs if tab.pid]
+        pids = list(dict.fromkeys(tab.pid for tab in self.tabs if tab.pid))
         pids.append(os.getpid())
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
@@ -351,6 +442,10 @@ class BrowserImpl:
         finally:
             tab.policy_busy = False
         self.decisions.append(LifecycleRecord(time.time(), tab.id, action.value, reason, outcome))
+
+
+def _facts(host: RendererHost) -> RendererFacts:
+    return RendererFacts(id=host.id, lock=host.lock, tabs=frozenset(host.tabs))
 
 
 def _log_task_failure(task: asyncio.Future) -> None:

@@ -67,7 +67,7 @@ class Sample:
     cpu_percent: float | None  # since the previous sample; None on the first
 
 
-def check_memory_report(report: object, *, tab: int, peak_resident: int | None) -> MemoryInfo | BadMessage | None:
+def check_memory_report(report: object, *, renderer: int, peak_resident: int | None) -> MemoryInfo | BadMessage | None:
     """A renderer's answer to ``MeasureMemory``, held against what the broker
     reads itself: the process's peak resident size (``VmHWM`` in
     ``/proc/PID/status``, readable without ptrace rights), read after the
@@ -76,13 +76,13 @@ def check_memory_report(report: object, *, tab: int, peak_resident: int | None) 
 
     The peak, not the current size (``statm``): memory that was resident
     when the renderer measured may be freed before the broker looks, but
-    the peak never goes down.  Checked: a MemoryReport for this tab, all
+    the peak never goes down.  Checked: a MemoryReport for this renderer, all
     three figures or none, USS <= PSS <= RSS <= peak; msgspec has already
     bounded each to 0..MAX_MEMORY_BYTES.  A renderer can still understate
     its memory (nothing the broker reads bounds USS from below); it cannot
     exceed its resource limits either way.
     """
-    if not isinstance(report, protocol.MemoryReport) or report.tab != tab:
+    if not isinstance(report, protocol.MemoryReport) or report.renderer != renderer:
         return BadMessage.UNEXPECTED_REPLY
     figures = (report.uss, report.pss, report.rss)
     if figures == (None, None, None):
@@ -159,7 +159,7 @@ class MemorySampler:
         reported: dict[int, MemoryInfo] = {}
         for pid, answer in answers.items():
             host = hosts[pid]
-            verdict = check_memory_report(answer, tab=host.tab, peak_resident=peaks[pid])
+            verdict = check_memory_report(answer, renderer=host.id, peak_resident=peaks[pid])
             if isinstance(verdict, BadMessage):
                 host.terminate(verdict)
             elif verdict is not None:

@@ -3,9 +3,15 @@
 This is the one owner of renderer processes, the way Chromium's
 ``RenderProcessHostImpl`` and its launcher are: it holds the private runtime
 directory, the IPC hub and the zygote; it launches a renderer through the
-zygote (for a tab, or to run compromise-simulation code), waits for its
-handshake, keeps its heartbeat, ends it, and reports its exit to the
-renderer's observer (its tab).  Everything a renderer sends reaches the
+zygote (for tabs, ahead of need as the spare, or to run
+compromise-simulation code), waits for its handshake, keeps its heartbeat, ends it, and reports its exit to the
+renderer's observers (the tabs it hosts).
+
+The spare renderer is Chromium's spare ``RenderProcessHost``
+(``render_process_host_impl.cc``): one renderer forked, sandboxed,
+connected and unlocked in advance, handed to the next document that needs
+a new process (:meth:`RendererProcesses.take`), and replaced in the
+background.  Everything a renderer sends reaches the
 broker through here and is checked by the hub and the renderer's
 ``RendererHost`` before anyone acts on it.  Nothing outside ``broker/``
 touches a renderer process.
@@ -94,15 +100,18 @@ class ProbeOutcome:
 class RendererProcesses:
     """The broker's renderer processes: launch, heartbeats, end, exit."""
 
-    def __init__(self, sandbox: SandboxSettings, *, cold: bool = False) -> None:
+    def __init__(self, sandbox: SandboxSettings, *, cold: bool = False, spare: bool = True) -> None:
         self.sandbox = sandbox
         self.cold = cold  # benchmarks only: every renderer a fresh interpreter
+        self.spare_enabled = spare and not cold
+        self._spare: RendererHost | None = None
+        self._spare_task: asyncio.Task | None = None
         self.runtime: RuntimeDir | None = None
         self.hub: IpcHub | None = None
         self.zygote: ZygoteClient | ColdSpawner | None = None
         self._hosts: dict[int, RendererHost] = {}  # by pid, while alive
-        self._spawn_ids = itertools.count(1)
-        self._probe_ids = itertools.count(1)
+        self._renderer_ids = itertools.count(1)
+        self._document_ids = itertools.count(1)
         self._ipc_subscribers: list[Callable[[IpcEvent], None]] = []
         self._heartbeats: asyncio.Task | None = None
         self.started = False
@@ -148,10 +157,16 @@ class RendererProcesses:
         self._heartbeats = asyncio.create_task(
             self._heartbeat_loop(heartbeat_interval_s, heartbeat_timeout_s), name="heartbeats"
         )
+        self._replace_spare()
 
     async def shutdown(self) -> None:
         """End every renderer, the zygote and the hub; remove the runtime directory."""
         self.started = False
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+            await asyncio.wait({self._spare_task}, timeout=5)
+            self._spare_task = None
+        self._spare = None
         if self._heartbeats is not None:
             self._heartbeats.cancel()
             await asyncio.wait({self._heartbeats}, timeout=5)
@@ -175,36 +190,82 @@ class RendererProcesses:
 
     @property
     def hosts(self) -> list[RendererHost]:
-        """Every live renderer."""
+        """Every live renderer (the spare and probes included)."""
         return list(self._hosts.values())
+
+    def new_document_id(self) -> int:
+        """A document id, unique for the browser's life."""
+        return next(self._document_ids)
+
+    @property
+    def spare(self) -> RendererHost | None:
+        """The spare renderer, when one is connected and waiting."""
+        spare = self._spare
+        return spare if spare is not None and spare.alive else None
+
+    # -- the spare renderer -----------------------------------------------------
+
+    async def take(self, observer: RendererObserver) -> RendererHost:
+        """A renderer for a document that needs a new process: the spare if
+        one is waiting (then a new spare is started in the background), else
+        a new one launched now."""
+        spare = self.spare
+        if spare is not None:
+            self._spare = None
+            spare.spare = False
+            spare.observers.append(observer)
+            self._replace_spare()
+            return spare
+        host = await self.launch(observer=observer)
+        self._replace_spare()
+        return host
+
+    def _replace_spare(self) -> None:
+        if not self.spare_enabled or not self.started or self.spare is not None:
+            return
+        if self._spare_task is not None and not self._spare_task.done():
+            return
+        self._spare_task = asyncio.create_task(self._launch_spare(), name="spare-renderer")
+
+    async def _launch_spare(self) -> None:
+        try:
+            host = await self.launch()
+        except LaunchError as error:
+            # Not the user's concern: the next tab launches its own renderer
+            # and says in one line why, if that fails too.
+            log.debug("no spare renderer: %s", error)
+            return
+        host.spare = True
+        self._spare = host
 
     # -- launching ------------------------------------------------------------
 
     async def launch(
         self,
-        tab: int,
         *,
         observer: RendererObserver | None = None,
         probe: str | None = None,
         policy: protocol.SandboxPolicy | None = None,
     ) -> RendererHost:
-        """Fork a sandboxed renderer for ``tab`` and wait for its handshake."""
+        """Fork a sandboxed renderer and wait for its handshake."""
         if not self.started:
             raise LaunchError("the browser is not started")
         token = secrets.token_urlsafe(24)
-        log_path = self.runtime.log_path(f"renderer-{tab}-{next(self._spawn_ids)}.log")
+        renderer_id = next(self._renderer_ids)
+        log_path = self.runtime.log_path(f"renderer-{renderer_id}.log")
         host = RendererHost(
-            tab,
+            renderer_id,
             token=token,
             log_path=log_path,
             send=self.hub.send,
             probe=probe is not None,
             events=self._ipc_event if self._ipc_subscribers else None,
         )
-        host.observer = observer
+        if observer is not None:
+            host.observers.append(observer)
         self.hub.expect(host)
         request = protocol.SpawnRenderer(
-            tab=tab,
+            renderer=renderer_id,
             token=token,
             endpoint=self.runtime.endpoint,
             log_path=log_path,
@@ -271,7 +332,7 @@ class RendererProcesses:
         signal); it will never report them, so they are marked exited here,
         with that cause.  The zygote client restarts it."""
         for pid, host in list(self._hosts.items()):
-            self._child_exited(protocol.ChildExited(pid=pid, tab=host.tab, code=None, signal=signal.SIGKILL),
+            self._child_exited(protocol.ChildExited(pid=pid, renderer=host.id, code=None, signal=signal.SIGKILL),
                                cause=cause)
 
     # -- compromise simulation -------------------------------------------------
@@ -288,18 +349,18 @@ class RendererProcesses:
         which only the broker sends: nothing a page or a renderer sends can
         turn it on."""
         policy = self.sandbox.policy(**({"cpu_seconds": cpu_seconds} if cpu_seconds else {}))
-        # Probe renderers get tab ids of their own, far from any real tab's.
-        probe_tab = 1_000_000 + next(self._probe_ids)
         try:
-            host = await self.launch(probe_tab, probe=code, policy=policy)
+            host = await self.launch(probe=code, policy=policy)
         except LaunchError as error:
             return ProbeOutcome("failed", str(error))
         load = None
         if document is not None:
             url, body = document
+            document_id = self.new_document_id()
+            host.add_document(document_id, tab=0)
             load = asyncio.ensure_future(host.request(
                 lambda request: protocol.LoadDocument(
-                    request=request, url=url, content_type="text/html", charset="utf-8", body=body,
+                    document=document_id, request=request, url=url, content_type="text/html", charset="utf-8", body=body,
                     kind=protocol.DocumentKind.HTML, width=80),
                 timeout=timeout))
             load.add_done_callback(lambda done: done.cancelled() or done.exception())  # the probe's answer is the point

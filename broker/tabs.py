@@ -5,7 +5,11 @@ history, the frame its renderer last drew, and its lifecycle state.  Every
 decision about a tab (which URL may load, which file may be read, what a
 snapshot's URL is) is made from this record, never from what a renderer
 reports.  The renderer behind a tab is a ``RendererHost`` owned by
-``RendererProcesses``; the tab only observes it.
+``RendererProcesses``; the tab only observes it.  Which renderer a document
+goes to is the process model's choice (``broker/process_model.py``, carried
+out by ``BrowserImpl.renderer_for``): under the shared models a renderer
+hosts documents of several tabs, and each load or restore commits a new
+document (a broker-assigned id) there.
 
 The public face of a tab is ``browser.api.Tab``.
 """
@@ -148,6 +152,7 @@ class TabImpl:
         self.error: str | None = None  # last load error, one line
         self.crash_cause: str | None = None
         self.host: RendererHost | None = None
+        self.document: int | None = None  # its document in ``host`` (the last one committed or being committed)
         self.history: list[HistoryEntry] = []
         self.history_index = -1
         self.timings = Timings()
@@ -188,17 +193,42 @@ class TabImpl:
 
     # -- the renderer ---------------------------------------------------------
 
-    async def _renderer(self) -> RendererHost:
+    async def _renderer(self, url: str | None = None) -> RendererHost:
+        """The renderer for this tab's next document at ``url`` (None: the URL
+        does not matter, e.g. a process-level question): the process model
+        decides whether it stays, moves into a live renderer or gets a new
+        one.  The tab observes the renderer from here on."""
         if self.state is TabState.CLOSED:
             raise TabClosed(f"tab {self.id} is closed")
-        if self.host is None or not self.host.alive:
-            started = time.perf_counter()
-            try:
-                self.host = await self.browser.processes.launch(self.id, observer=self, probe=self.compromised_by)
-            except LaunchError as error:
-                raise BrowserError(str(error)) from None
+        started = time.perf_counter()
+        try:
+            host = await self.browser.renderer_for(self, url)
+        except LaunchError as error:
+            raise BrowserError(str(error)) from None
+        if host is not self.host:
             self.timings.spawn_ms = (time.perf_counter() - started) * 1000
-        return self.host
+            if self.host is None or not self.host.alive:
+                self.host = host  # nothing to move from: adopt it now (a move happens at commit)
+        return host
+
+    def _new_document(self, host: RendererHost) -> int:
+        """Record a new document of this tab in ``host``; returns its id."""
+        document = self.browser.processes.new_document_id()
+        host.add_document(document, self.id, self)
+        return document
+
+    async def _commit(self, host: RendererHost, make, document: int) -> protocol.Frame:
+        """Send the load or restore ``make(request)`` for ``document`` and, once
+        it is answered, let go of the tab's previous document (and of its
+        renderer, if this tab was the last in it)."""
+        previous_host, previous = self.host, self.document
+        self.host, self.document = host, document
+        frame = await self._render(make)
+        if previous is not None and previous_host is not None and previous != document:
+            previous_host.remove_document(previous)
+            if previous_host is not host:
+                await self.browser.release(previous_host)
+        return frame
 
     # -- what the renderer process tells its observer --------------------------
 
@@ -238,7 +268,7 @@ class TabImpl:
         return TabState.ACTIVE if self.browser.active_tab is self else TabState.BACKGROUND
 
     async def _ask(self, make):
-        host = await self._renderer()
+        host = self.host if self.host is not None and self.host.alive else await self._renderer()
         await host.wait_running()  # a frozen renderer's messages wait here until it is thawed
         try:
             return await host.request(make, timeout=self.browser.request_timeout)
@@ -288,7 +318,11 @@ class TabImpl:
                 await self.sandbox_report()
             except (BrowserError, RendererGone) as error:
                 return self._spawn_failed(error)
-        spawn = asyncio.ensure_future(self._renderer())
+        # Where the document goes may depend on its final URL (after
+        # redirects): then the renderer is chosen once the response is in;
+        # otherwise it starts while the page is fetched.
+        by_site = self.browser.process_model.places_by_site
+        spawn = None if by_site else asyncio.ensure_future(self._renderer())
         try:
             response = await self.browser.loader.load(
                 entry.url, initiator=initiator, method=entry.method, form_body=entry.form_body
@@ -296,18 +330,24 @@ class TabImpl:
         except LoadError as error:
             response = error
         self.timings.fetch_ms = (time.perf_counter() - started) * 1000
-        try:
-            await spawn
-        except (BrowserError, RendererGone) as spawn_error:
-            return self._spawn_failed(spawn_error)
+        if spawn is not None:
+            try:
+                await spawn
+            except (BrowserError, RendererGone) as spawn_error:
+                return self._spawn_failed(spawn_error)
         if isinstance(response, LoadError):
             await self._show_error(entry.url, response, history=history, entry=entry)
             return self.frame
+        try:
+            host = await self._renderer(response.final_url)
+        except (BrowserError, RendererGone) as spawn_error:
+            return self._spawn_failed(spawn_error)
         body, kind = response.body, response.kind
         if kind == "binary":
             body, kind = binary_page(response), "html"
-        frame = await self._render(
-            lambda request: protocol.LoadDocument(
+        document = self._new_document(host)
+        frame = await self._commit(host, lambda request: protocol.LoadDocument(
+                document=document,
                 request=request,
                 url=response.final_url,
                 content_type=response.content_type,
@@ -316,8 +356,7 @@ class TabImpl:
                 kind=kind,
                 width=self.width,
                 unsandboxed=not self.browser.sandbox.enabled,
-            )
-        )
+            ), document)
         self.timings.first_frame_ms = (time.perf_counter() - started) * 1000
         fragment = entry.url.partition("#")[2] if "#" in entry.url else None
         entry.url = response.final_url
@@ -365,12 +404,13 @@ class TabImpl:
         self.error = str(error)
         self.url = url
         try:
-            await self._renderer()
+            host = await self._renderer(url)
         except (BrowserError, RendererGone) as spawn_error:
             self._spawn_failed(spawn_error)
             return
-        await self._render(
-            lambda request: protocol.LoadDocument(
+        document = self._new_document(host)
+        await self._commit(host, lambda request: protocol.LoadDocument(
+                document=document,
                 request=request,
                 url=url,
                 content_type="text/html",
@@ -379,12 +419,11 @@ class TabImpl:
                 kind="error",
                 width=self.width,
                 unsandboxed=not self.browser.sandbox.enabled,
-            )
-        )
+            ), document)
         self._record(entry or HistoryEntry(url), history)
 
     async def _debug(self, action: str) -> protocol.Frame:
-        host = await self._renderer()
+        host = self.host if self.host is not None and self.host.alive else await self._renderer()
         host.send(protocol.DebugAction(action=action))
         if action in ("crash", "kill", "memory-exhaust"):
             try:
@@ -452,7 +491,7 @@ class TabImpl:
         async with self._lock:
             if self.frame is None or not any(link.number == number for link in self.frame.links):
                 raise NoSuchLink(f"there is no link [{number}] on this page")
-            reply = await self._ask(lambda request: protocol.FollowLink(request=request, number=number))
+            reply = await self._ask(lambda request: protocol.FollowLink(document=self.document, request=request, number=number))
             if isinstance(reply, protocol.NavigateRequest):
                 return await self._navigate_from_page(reply)
             return self.frame
@@ -462,7 +501,7 @@ class TabImpl:
         or radio with neither ``value`` nor ``checked`` toggles)."""
         async with self._lock:
             reply = await self._ask(
-                lambda request: protocol.SetField(request=request, field=field_id, value=value, checked=checked)
+                lambda request: protocol.SetField(document=self.document, request=request, field=field_id, value=value, checked=checked)
             )
             self._apply_frame(reply.frame)
             return self.frame
@@ -470,7 +509,7 @@ class TabImpl:
     async def press(self, field_id: int) -> protocol.Frame:
         """Press button ``field_id``: a submit button sends its form."""
         async with self._lock:
-            reply = await self._ask(lambda request: protocol.PressField(request=request, field=field_id))
+            reply = await self._ask(lambda request: protocol.PressField(document=self.document, request=request, field=field_id))
             if isinstance(reply, protocol.NavigateRequest):
                 return await self._navigate_from_page(reply)
             self._apply_frame(reply.frame)
@@ -478,7 +517,7 @@ class TabImpl:
 
     async def find(self, query: str) -> list[tuple[int, int, int]]:
         async with self._lock:
-            reply = await self._ask(lambda request: protocol.Find(request=request, query=query))
+            reply = await self._ask(lambda request: protocol.Find(document=self.document, request=request, query=query))
             if reply.frame is not None:
                 self.frame = safe_frame(reply.frame)
             return reply.matches
@@ -488,7 +527,7 @@ class TabImpl:
             self.width = width
             if self.host is None or not self.host.alive or self.frame is None:
                 return self.frame
-            reply = await self._ask(lambda request: protocol.Resize(request=request, width=width))
+            reply = await self._ask(lambda request: protocol.Resize(document=self.document, request=request, width=width))
             self._apply_frame(reply.frame)
             return self.frame
 
@@ -496,7 +535,7 @@ class TabImpl:
         if self.frame is not None:
             self.frame.scroll = line
         if self.host is not None and self.host.alive:
-            self.host.send(protocol.ScrollTo(line=line))
+            self.host.send(protocol.ScrollTo(document=self.document, line=line))
 
     async def back(self) -> protocol.Frame | None:
         return await self._go(-1)
@@ -608,7 +647,8 @@ class TabImpl:
         return freeze_refusal(self.facts(time.monotonic()))
 
     async def freeze(self, *, reason: str = "frozen by the user") -> None:
-        """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is thawed."""
+        """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is
+        thawed.  A renderer shared with tabs that are not frozen keeps running."""
         if (refusal := self.freeze_refusal()) is not None:
             raise LifecycleRefused(self.id, "frozen", refusal)
         async with self._lock:  # let a request in flight finish first
@@ -616,7 +656,10 @@ class TabImpl:
                 raise LifecycleRefused(self.id, "frozen", refusal)
             if self.host is None or not self.host.alive:
                 raise LifecycleRefused(self.id, "frozen", DiscardRefusal.NO_DOCUMENT)
-            if not await self.host.stop():
+            # A shared renderer is stopped only when every tab it hosts is frozen.
+            host = self.host
+            others = [tab for tab in self.browser.tabs if tab is not self and tab.host is host]
+            if all(tab.state is TabState.FROZEN for tab in others) and not await host.stop():
                 return  # it is gone; its exit makes the tab crashed
             self.set_state(TabState.FROZEN, reason)
 
@@ -653,7 +696,8 @@ class TabImpl:
         host = self.host
         timeout = max(10.0, self.browser.policy.heartbeat_timeout_s)
         try:
-            reply = await host.request(lambda request: protocol.TakeSnapshot(request=request), timeout=timeout)
+            reply = await host.request(lambda request: protocol.TakeSnapshot(document=self.document, request=request),
+                                       timeout=timeout)
         except (RendererGone, RendererTimeout) as error:
             raise BrowserError(f"tab {self.id} could not save its state: {error}") from None
         snapshot = reply.snapshot
@@ -672,9 +716,10 @@ class TabImpl:
         except ProfileError as error:
             raise BrowserError(f"tab {self.id} could not be discarded: {error}") from None
         # Committed: from here on the tab can always be restored.
-        self.host = None  # its exit is not a crash
-        self.browser.sampler.forget(host.pid)
-        await self.browser.processes.end(host, cause="the tab was discarded")
+        # The document leaves its renderer, which ends if it hosts nothing else.
+        self.host, self.document = None, None  # its exit is not a crash
+        host.remove_tab(self.id)
+        await self.browser.release(host, cause="the tab was discarded")
         self.frame = discarded_frame(self.committed_url, self.title, self.width)
         self.set_state(TabState.DISCARDED, reason)
 
@@ -699,14 +744,14 @@ class TabImpl:
             started = time.perf_counter()
             self.set_state(TabState.LOADING, "restoring from the profile")
             load = asyncio.ensure_future(self.browser.profile.load_async(self.id))
-            spawn = asyncio.ensure_future(self._renderer())
+            spawn = asyncio.ensure_future(self._renderer(self.committed_url))
             try:
                 stored = await load
             except ProfileError as error:
                 stored = None
                 log.warning("%s", error)
             try:
-                await spawn
+                host = await spawn
             except (BrowserError, RendererGone) as spawn_error:
                 return self._spawn_failed(spawn_error)
             if stored is None:  # nothing to restore from: load it again
@@ -721,9 +766,9 @@ class TabImpl:
             self._pinned, self._kept = stored.pinned or self._pinned, stored.kept or self._kept
             self.url = snapshot.url
             unsandboxed = not self.browser.sandbox.enabled
-            frame = await self._render(
-                lambda request: protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed)
-            )
+            document = self._new_document(host)
+            frame = await self._commit(host, lambda request: protocol.RestoreSnapshot(
+                document=document, request=request, snapshot=snapshot, unsandboxed=unsandboxed), document)
             self.navigation_id += 1  # back where the user left it: the snapshot's scroll
             self.timings.restore_ms = (time.perf_counter() - started) * 1000
             if self.state is not TabState.CRASHED:

@@ -120,8 +120,8 @@ class ZygoteClient:
                         self.preload_ms = preload_ms
                         if not self._ready.done():
                             self._ready.set_result(None)
-                    case protocol.Spawned(tab=tab, pid=pid):
-                        future = self._spawning.pop(tab, None)
+                    case protocol.Spawned(renderer=renderer, pid=pid):
+                        future = self._spawning.pop(renderer, None)
                         if future is not None and not future.done():
                             future.set_result(pid)
                     case protocol.ChildExited():
@@ -219,7 +219,7 @@ class ZygoteClient:
         if self.closed or self._writer is None:
             await self.restart()
         future = asyncio.get_running_loop().create_future()
-        self._spawning[request.tab] = future
+        self._spawning[request.renderer] = future
         try:
             self._writer.write(protocol.frame_message(request))
             await self._writer.drain()
@@ -292,16 +292,16 @@ class ColdSpawner:
         await child.stdin.drain()
         child.stdin.close()
         self._children[child.pid] = child
-        task = asyncio.create_task(self._wait(child, request.tab))
+        task = asyncio.create_task(self._wait(child, request.renderer))
         self._waiters.add(task)
         task.add_done_callback(self._waiters.discard)
         return child.pid
 
-    async def _wait(self, child: asyncio.subprocess.Process, tab: int) -> None:
+    async def _wait(self, child: asyncio.subprocess.Process, renderer: int) -> None:
         code = await child.wait()
         self._children.pop(child.pid, None)
         self.on_exit(protocol.ChildExited(
-            pid=child.pid, tab=tab, code=code if code >= 0 else None, signal=-code if code < 0 else None))
+            pid=child.pid, renderer=renderer, code=code if code >= 0 else None, signal=-code if code < 0 else None))
 
     async def stop(self, *, timeout: float = 3.0) -> None:
         for child in list(self._children.values()):

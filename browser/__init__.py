@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "Browser", "BrowserError", "DiscardRefusal", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
-    "MemoryTotals", "NoSuchLink", "ProbeOutcome", "ProcessInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent",
+    "MemoryTotals", "NoSuchLink", "ProbeOutcome", "ProcessInfo", "ProcessModel", "Tab", "TabClosed", "TabCrashed", "TabEvent",
     "TabState",
 ]
 

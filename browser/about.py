@@ -58,12 +58,15 @@ def _version_of(distribution: str) -> str:
 def _processes(browser: Browser) -> str:
     rows = "".join(
         f"<tr><td>{p.pid}</td><td>{p.ppid}</td><td>{html.escape(p.role)}</td>"
-        f"<td>{p.tab or ''}</td><td>{html.escape(p.state)}</td><td>{html.escape(p.title)}</td></tr>"
+        f"<td>{', '.join(map(str, p.tabs)) or (p.tab or '')}</td>"
+        f"<td>{html.escape(p.site or ('(unlocked)' if p.role == 'renderer' else ''))}</td>"
+        f"<td>{html.escape(p.state)}</td><td>{html.escape(p.title)}</td></tr>"
         for p in browser.processes_info()
     )
     return (
         "<!doctype html><title>Processes</title><h1>Processes</h1>"
-        "<table><tr><th>PID</th><th>Parent</th><th>Role</th><th>Tab</th><th>State</th><th>Title</th></tr>"
+        f"<p>{html.escape(_sentence(browser.describe_process_model()))}</p>"
+        "<table><tr><th>PID</th><th>Parent</th><th>Role</th><th>Tabs</th><th>Site</th><th>State</th><th>Title</th></tr>"
         f"{rows}</table><p>Broker pid {os.getpid()}.</p>"
     )
 
@@ -84,7 +87,7 @@ def page(browser: Browser, url: str) -> str | None:
     return None
 
 
-def sandbox_html(layers, *, enabled: bool) -> str:
+def sandbox_html(layers, *, enabled: bool, process_model: str = "") -> str:
     """about:sandbox: each layer of a renderer's sandbox, as it reported it."""
     rows = "".join(
         f"<tr><td>{html.escape(layer.name)}</td><td>{'on' if layer.active else 'OFF' if layer.required else 'off'}"
@@ -103,6 +106,7 @@ def sandbox_html(layers, *, enabled: bool) -> str:
         "<p>Reported from inside this tab's renderer process.</p>"
         "<table><tr><th>Layer</th><th>State</th><th>Need</th><th>Detail</th></tr>"
         f"{rows}</table><p><strong>{html.escape(verdict)}</strong></p>"
+        + (f"<p>Site isolation: {html.escape(_sentence(process_model, capital=False))}</p>" if process_model else "")
     )
 
 

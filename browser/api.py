@@ -35,6 +35,7 @@ from broker.host import IpcCounters, IpcEvent
 from broker.kernel import DEFAULT_WIDTH, BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
+from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
 from broker.zygote_launch import EarlyStart
 from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
@@ -44,7 +45,7 @@ from renderer import protocol
 __all__ = [
     "Browser", "BrowserError", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
-    "ProcessInfo", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings",
+    "ProcessInfo", "ProcessModel", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings",
 ]
 
 
@@ -120,6 +121,12 @@ class Tab:
     def pid(self) -> int | None:
         """The renderer process's pid (None when the tab has none)."""
         return self._impl.pid
+
+    @property
+    def site(self) -> str | None:
+        """The site its renderer is locked to (None: unlocked, or no renderer)."""
+        host = self._impl.host
+        return host.lock if host is not None and host.alive else None
 
     @property
     def history(self) -> list[HistoryEntry]:
@@ -264,7 +271,8 @@ class Tab:
 
 
 class Browser:
-    """The browser: tabs, each with its own sandboxed renderer process."""
+    """The browser: tabs and the sandboxed renderer processes behind them
+    (one per tab by default; see ``process_model``)."""
 
     __slots__ = ("_impl",)
 
@@ -281,14 +289,23 @@ class Browser:
         policy: LifecyclePolicy | None = None,
         profile: str | os.PathLike | None = None,
         started_early: EarlyStart | None = None,
+        process_model: ProcessModel | str = ProcessModel.PER_TAB,
+        process_limit: int | None = None,
+        spare: bool = True,
     ) -> None:
         """``started_early``: a runtime directory and zygote that the command
-        line started before its imports (``broker.zygote_launch.start_early``)."""
+        line started before its imports (``broker.zygote_launch.start_early``).
+
+        ``process_model``: which renderer each document goes to (``per-tab``,
+        ``site-per-process``, ``process-per-site``, ``single``: see
+        ``ProcessModel``); ``process_limit``: the renderer process limit
+        (default: Chromium's formula for this machine); ``spare``: keep a
+        renderer forked, sandboxed and connected ahead of need."""
         self._impl = BrowserImpl(
             sandbox=sandbox, width=width, load_timeout=load_timeout, request_timeout=request_timeout,
             renderer_uid=renderer_uid,
             renderer_gid=renderer_gid, cold_renderers=cold_renderers, policy=policy, profile=profile,
-            started_early=started_early,
+            started_early=started_early, process_model=process_model, process_limit=process_limit, spare=spare,
         )
 
     async def __aenter__(self) -> Browser:
@@ -348,6 +365,19 @@ class Browser:
         return SandboxInfo(settings.enabled, settings.uid, settings.gid)
 
     @property
+    def process_model(self) -> ProcessModel:
+        return self._impl.process_model
+
+    @property
+    def process_limit(self) -> int:
+        """The renderer process limit in force (see ``ProcessModel``)."""
+        return self._impl.process_limit
+
+    def describe_process_model(self) -> str:
+        """One line: the process model, the limit and the spare."""
+        return self._impl.describe_process_model()
+
+    @property
     def policy(self) -> LifecyclePolicy:
         return self._impl.policy
 
@@ -359,7 +389,8 @@ class Browser:
     # -- processes, memory, lifecycle --------------------------------------------------------
 
     def processes(self) -> list[ProcessInfo]:
-        """The live process tree: broker, zygote, one renderer per live tab."""
+        """The live process tree: broker, zygote, each renderer with the tabs
+        it hosts and the site it is locked to, and the spare renderer."""
         return self._impl.processes_info()
 
     @property
@@ -408,7 +439,7 @@ class Browser:
     async def open_compromised(self, url: str, code: str) -> Tab:
         """Compromise simulation for a page: open ``url`` in a tab whose
         renderer runs attacker ``code`` in place of its message loop, after
-        full lockdown (``sock``, ``tab`` and ``protocol`` are in scope, as for
+        full lockdown (``sock``, ``renderer`` and ``protocol`` are in scope, as for
         ``run_probe``).  Drive the tab as usual and see what the broker lets
         through."""
         return _public(await self._impl.open_compromised(url, code))

@@ -19,7 +19,7 @@ Every attack sees these names (the ``Target`` values, set by the runner):
 ``SECRET_PATH`` (a file planted by the runner), ``PROFILE_PATH`` (a file in
 the browser profile), ``SCRATCH_DIR`` (an existing directory the attack may
 try to write into), ``BROKER_SOCKET`` (the broker's ipc socket path),
-``LISTENER_PORT`` (a TCP listener on 127.0.0.1), ``TAB`` (its own tab id),
+``LISTENER_PORT`` (a TCP listener on 127.0.0.1), ``RENDERER`` (its own renderer id),
 ``sock`` (its ZeroMQ DEALER to the broker, inside a renderer only), and the
 helpers below (``libc_call``, ``raw_syscall``).
 """
@@ -80,7 +80,7 @@ PROFILE_PATH = {profile_path!r}
 SCRATCH_DIR = {scratch_dir!r}
 BROKER_SOCKET = {broker_socket!r}
 LISTENER_PORT = {listener_port}
-TAB = globals().get("tab", {tab})  # inside a renderer: its own tab
+RENDERER = globals().get("renderer", {tab})  # inside a renderer: its own id
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -255,8 +255,8 @@ CATALOGUE: tuple[Attack, ...] = (
        "block = b'x' * (1024 * 1024)\nfd = HUGE_FILE_FD\n"
        "for _ in range(64): os.write(fd, block)\nresult = 'written'", "limits"),
     # -- IPC abuse: the broker must end the renderer, by name ------------------
-    _A("ipc-other-tab", "ipc", "send a frame for another tab",
-       "sock.send(protocol.encode(protocol.Pong(tab=TAB + 1000, seq=1)))\n"
+    _A("ipc-other-renderer", "ipc", "answer in the name of another renderer",
+       "sock.send(protocol.encode(protocol.Pong(renderer=RENDERER + 1000, seq=1)))\n"
        "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
     _A("ipc-oversized", "ipc", "send a message over the size cap",
        "sock.send(b'\\x00' * (protocol.MAX_MESSAGE_BYTES + 1))\nsock.poll(5000); result = 'not ended'",
@@ -264,14 +264,13 @@ CATALOGUE: tuple[Attack, ...] = (
     _A("ipc-malformed", "ipc", "send bytes that do not decode",
        "sock.send(b'\\xc1\\xc1 not msgpack')\nsock.poll(5000); result = 'not ended'", "broker", inside_only=True),
     _A("ipc-unknown-type", "ipc", "send a message of a type not in the protocol",
-       "import msgspec\nsock.send(msgspec.msgpack.encode({'type': 'open_file', 'tab': TAB, 'path': '/etc/shadow'}))\n"
+       "import msgspec\nsock.send(msgspec.msgpack.encode({'type': 'open_file', 'renderer': RENDERER, 'path': '/etc/shadow'}))\n"
        "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
     _A("ipc-replayed-hello", "ipc", "send the handshake again",
-       "sock.send(protocol.encode(protocol.Hello(tab=TAB, token='replayed', pid=os.getpid())))\n"
+       "sock.send(protocol.encode(protocol.Hello(renderer=RENDERER, token='replayed', pid=os.getpid())))\n"
        "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
     _A("ipc-unsolicited-reply", "ipc", "answer a request that was never made",
-       "sock.send(protocol.encode(protocol.SnapshotReady(tab=TAB, request=424242, snapshot=protocol.Snapshot("
-       "url='about:blank', title='', content_type='text/html', charset=None, body=b'', kind='html', width=80))))\n"
+       "sock.send(protocol.encode(protocol.Pong(renderer=RENDERER, seq=424242)))\n"
        "sock.poll(5000); result = 'not ended'", "broker", inside_only=True),
 )
 
@@ -296,6 +295,7 @@ while True:
     request = getattr(message, 'request', None)
     if request is None:
         continue
+    document = getattr(message, 'document', 0)
     frame = protocol.Frame(
         url=url, title='title' + E, width=80, kind='html',
         lines=[protocol.Line([protocol.Span('text' + E), protocol.Span('link' + E, protocol.Style.LINK, 1, 0)]),
@@ -304,9 +304,9 @@ while True:
         fields=[protocol.FormField(id=1, kind='select', name='name' + E, value='value' + E,
                                    options=['option' + E], line=1)])
     if isinstance(message, protocol.Find):
-        sock.send(protocol.encode(protocol.FindResult(tab=TAB, request=request, matches=[(0, 0, 4)], frame=frame)))
+        sock.send(protocol.encode(protocol.FindResult(document=document, request=request, matches=[(0, 0, 4)], frame=frame)))
     else:
-        sock.send(protocol.encode(protocol.FrameReady(tab=TAB, request=request, frame=frame)))
+        sock.send(protocol.encode(protocol.FrameReady(document=document, request=request, frame=frame)))
 """
 
 TAB_ATTACKS: tuple[Attack, ...] = (
@@ -327,7 +327,7 @@ COMMITTED_URL = "https://committed.example/"
 BROWSER_HELPERS = '''\
 import msgspec
 COMMITTED_URL = %r
-TAB = globals().get("TAB", globals().get("tab"))  # set by the preamble, or the renderer's own
+RENDERER = globals().get("RENDERER", globals().get("renderer"))  # set by the preamble, or the renderer's own
 
 def next_request():
     """The broker's next message to this renderer, or None if none comes."""
@@ -354,53 +354,53 @@ def _browser(name: str, description: str, code: str, expected: str, *, commits_d
 IPC_LIE_ATTACKS: tuple[Attack, ...] = (
     _browser("browser-read-file", "report file:///etc/ as the page's URL, then follow a link to file:///etc/passwd",
              "load = next_request()\n"
-             "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame('file:///etc/', links=["
+             "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame('file:///etc/', links=["
              "protocol.Link(number=1, url='file:///etc/passwd')])))\n"
              "follow = next_request()\n"
              "if follow is not None:\n"
-             "    send(protocol.NavigateRequest(tab=TAB, request=follow.request, url='file:///etc/passwd'))",
+             "    send(protocol.NavigateRequest(document=follow.document, request=follow.request, url='file:///etc/passwd'))",
              "URL_MISMATCH"),
     _browser("browser-claim-url", "answer a load with a frame of another site",
              "load = next_request()\n"
-             "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame('https://bank.example/')))",
+             "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame('https://bank.example/')))",
              "URL_MISMATCH"),
-    _browser("browser-claim-tab", "answer a load in the name of another tab",
+    _browser("browser-claim-document", "answer a load in the name of another document",
              "load = next_request()\n"
-             "send(protocol.FrameReady(tab=TAB + 1, request=load.request, frame=frame(load.url)))",
-             "WRONG_TAB"),
+             "send(protocol.FrameReady(document=load.document + 1, request=load.request, frame=frame(load.url)))",
+             "WRONG_DOCUMENT"),
     _browser("browser-wrong-reply", "answer a load with a sandbox report",
              "load = next_request()\n"
-             "send(protocol.SandboxReport(tab=TAB, request=load.request, layers=[]))",
+             "send(protocol.SandboxReport(renderer=RENDERER, request=load.request, layers=[]))",
              "WRONG_REPLY_TYPE"),
     _browser("browser-invalid-utf8", "send a frame whose title is not valid UTF-8",
              "load = next_request()\n"
-             "payload = protocol.encode(protocol.FrameReady(tab=TAB, request=load.request, "
+             "payload = protocol.encode(protocol.FrameReady(document=load.document, request=load.request, "
              "frame=protocol.Frame(url=load.url, title='TITLE', width=80, lines=[])))\n"
              "sock.send(payload.replace(b'TITLE', b'\\xff\\xfe\\xfd\\xfc\\xfb'))",
              "INVALID_UTF8"),
     _browser("browser-deep-nesting", "send a frame nested 100,000 levels deep",
              "load = next_request()\n"
-             "head = msgspec.msgpack.encode({'type': 'frame', 'tab': TAB, 'request': load.request, 'frame': None})\n"
+             "head = msgspec.msgpack.encode({'type': 'frame', 'document': load.document, 'request': load.request, 'frame': None})\n"
              "sock.send(head[:-1] + b'\\x91' * 100_000 + b'\\xc0')",
              "TOO_DEEP"),
     _browser("browser-multipart", "answer a load with a two-part ZeroMQ message",
              "load = next_request()\n"
-             "sock.send_multipart([protocol.encode(protocol.FrameReady(tab=TAB, request=load.request, "
+             "sock.send_multipart([protocol.encode(protocol.FrameReady(document=load.document, request=load.request, "
              "frame=frame(load.url))), b'a second part'])",
              "MULTIPART"),
     _browser("browser-flood", "flood the broker with 1 MB heartbeat answers nobody asked for",
-             "pong = msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': 1, 'pad': 'x' * 2**20})\n"
+             "pong = msgspec.msgpack.encode({'type': 'pong', 'renderer': RENDERER, 'seq': 1, 'pad': 'x' * 2**20})\n"
              "for _ in range(200):\n"
              "    sock.send(pong)",
              "FLOOD", commits_document=False),
     _browser("browser-out-of-range", "answer a load with a frame of 2,000,000 lines",
              "load = next_request()\n"
-             "send(protocol.FrameReady(tab=TAB, request=load.request, "
+             "send(protocol.FrameReady(document=load.document, request=load.request, "
              "frame=frame(load.url, lines=[protocol.Line([])] * 2_000_000)))",
              "OUT_OF_RANGE"),
     _browser("browser-forged-method", "ask the broker to navigate with method DELETE",
              "load = next_request()\n"
-             "send(protocol.NavigateRequest(tab=TAB, request=load.request, url='https://committed.example/x',"
+             "send(protocol.NavigateRequest(document=load.document, request=load.request, url='https://committed.example/x',"
              " method='DELETE'))",
              "FIELD_INVALID"),
 )

@@ -45,6 +45,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"minibrowser: {message} (see 'minibrowser --help')\n")
 
 
+#: The process models ``--process-model`` takes (``broker.process_model.ProcessModel``'s values,
+#: spelled out so that parsing the command line imports nothing of the broker).
+PROCESS_MODELS = ("per-tab", "site-per-process", "process-per-site", "single")
+#: Far above any machine's Chromium limit; a typo of extra digits is refused.
+MAX_PROCESS_LIMIT = 10_000
+
+
 def _positive_width(text: str) -> int:
     try:
         value = int(text)
@@ -66,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
     _sandbox_flag(open_cmd)
     _profile_flag(open_cmd)
+    _process_model_flags(open_cmd)
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
+    _process_model_flags(sandbox_cmd)
 
     attack_cmd = commands.add_parser("attack", help="compromise simulation: run attacks inside sandboxed renderers")
     attack_cmd.add_argument("names", nargs="*", metavar="NAME", help="attacks to run (default: all); 'list' to list them")
@@ -91,6 +100,36 @@ def _profile_flag(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--profile", metavar="DIR", default=None,
         help="profile directory: discarded tabs are kept here (default: $XDG_DATA_HOME/minibrowser)",
+    )
+
+
+def _process_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_PROCESS_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_PROCESS_LIMIT}, not {text!r}")
+    return value
+
+
+def _process_model(text: str) -> str:
+    if text not in PROCESS_MODELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(PROCESS_MODELS)}, not {text!r}")
+    return text
+
+
+def _process_model_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--process-model", type=_process_model, default="per-tab", metavar="MODEL",
+        help="which renderer each page goes to: " + ", ".join(PROCESS_MODELS) + " (default per-tab)",
+    )
+    command.add_argument(
+        "--process-limit", type=_process_limit, default=None, metavar="N",
+        help="renderer process limit (default: Chromium's formula for this machine's memory)",
+    )
+    command.add_argument(
+        "--no-spare", action="store_true", help="do not keep a spare renderer started ahead of need",
     )
 
 
@@ -200,7 +239,8 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
     if args.command == "sandbox":
         from browser.security import run_sandbox_report
 
-        return await run_sandbox_report(as_json=args.json)
+        return await run_sandbox_report(as_json=args.json, process_model=args.process_model,
+                                        process_limit=args.process_limit, spare=not args.no_spare)
     if args.command == "attack":
         from browser.security import run_attacks
 
@@ -246,7 +286,8 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
-                           started_early=early) as browser:
+                           started_early=early, process_model=args.process_model,
+                           process_limit=args.process_limit, spare=not args.no_spare) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
@@ -312,6 +353,7 @@ def tab_json(url: str, tab, problem: str | None) -> dict:
         "final_url": safe_line(tab.final_url),
         "title": safe_line(tab.title),
         "renderer_pid": tab.pid,
+        "renderer_site": safe_line(tab.site) if tab.site else None,  # the site its renderer is locked to
         "state": tab.state.value,
         "error": safe_line(problem) if problem else None,
         "text": frame.text if frame is not None else "",

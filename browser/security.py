@@ -64,10 +64,11 @@ async def sandbox_layers(browser: Browser) -> list[protocol.SandboxLayer]:
         await tab.close()
 
 
-async def _in_browser(work):
-    """Run ``work(browser)`` in a fresh browser; None (and one line on stderr) if it fails."""
+async def _in_browser(work, **options):
+    """Run ``work(browser)`` in a fresh browser (``options`` for ``Browser``);
+    None (and one line on stderr) if it fails."""
     try:
-        async with Browser() as browser:
+        async with Browser(**options) as browser:
             return await work(browser)
     except BrowserError as error:
         print(f"minibrowser: {error}", file=sys.stderr)
@@ -83,19 +84,24 @@ def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
     return True, f"sandboxed: every required layer is on{extra}"
 
 
-async def run_sandbox_report(*, as_json: bool) -> int:
+async def run_sandbox_report(*, as_json: bool, process_model: str = "per-tab", process_limit: int | None = None,
+                             spare: bool = True) -> int:
+    """``minibrowser sandbox``: the layers, from inside a real renderer, and
+    the process model in force (site isolation is the browser half of the sandbox)."""
     async def report(browser: Browser):
         uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
-        return await sandbox_layers(browser), f"renderer forked by zygote pid {browser.zygote_pid}, running as uid {uid}"
+        note = f"renderer forked by zygote pid {browser.zygote_pid}, running as uid {uid}"
+        return await sandbox_layers(browser), note, browser.describe_process_model()
 
-    answer = await _in_browser(report)
+    answer = await _in_browser(report, process_model=process_model, process_limit=process_limit, spare=spare)
     if answer is None:
         return EXIT_FAILED
-    layers, pid_note = answer
+    layers, pid_note, model_line = answer
     ok, verdict = sandbox_verdict(layers)
     verdict = safe_line(verdict)  # it names the layers the renderer reported
     if as_json:
-        print(json.dumps({"layers": [_layer_json(layer) for layer in layers], "ok": ok, "verdict": verdict}))
+        print(json.dumps({"layers": [_layer_json(layer) for layer in layers], "ok": ok, "verdict": verdict,
+                          "process_model": process_model, "process_model_line": model_line}))
     else:
         print(f"Sandbox of a page renderer ({pid_note}; broker running as uid {os.getuid()})\n")
         width = max(len(safe_line(layer.name)) for layer in layers)
@@ -103,6 +109,7 @@ async def run_sandbox_report(*, as_json: bool) -> int:
             mark = "on " if layer.active else ("OFF" if layer.required else "off")
             need = "required" if layer.required else "optional"
             print(f"  {safe_line(layer.name).ljust(width)}  {mark}  {need:8}  {safe_line(layer.detail)}")
+        print(f"\nSite isolation: {model_line}")
         print(f"\n{verdict}")
     return EXIT_OK if ok else EXIT_FAILED
 

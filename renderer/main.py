@@ -1,4 +1,5 @@
-"""A renderer process: one per tab, forked by the zygote.
+"""A renderer process, forked by the zygote: one per tab, or shared by
+several tabs under the shared process models (``broker/process_model.py``).
 
 ``run_forked`` is the whole life of a renderer.  In order, before it reads a
 byte of page content, it puts on the sandbox (``renderer/sandbox``), connects
@@ -41,7 +42,7 @@ def preload() -> None:
     # Warm the decoders for every message type once.
     for message in (protocol.Ping(seq=0), protocol.Shutdown()):
         protocol.to_renderer_decoder.decode(protocol.encode(message))
-    protocol.to_broker_decoder.decode(protocol.encode(protocol.Pong(tab=0, seq=0)))
+    protocol.to_broker_decoder.decode(protocol.encode(protocol.Pong(renderer=0, seq=0)))
     traceback.format_exception(ValueError("warm"))
 
 
@@ -81,12 +82,12 @@ def _run(request: protocol.SpawnRenderer) -> int:
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES + 4096)
     sock.connect(request.endpoint)
-    sock.send(protocol.encode(protocol.Hello(tab=request.tab, token=request.token, pid=os.getpid())))
+    sock.send(protocol.encode(protocol.Hello(renderer=request.renderer, token=request.token, pid=os.getpid())))
     if not sock.poll(HANDSHAKE_TIMEOUT_MS):
         _log("no answer to the handshake")
         return ExitCode.HANDSHAKE_FAILED
     ack = protocol.to_renderer_decoder.decode(sock.recv())
-    if not isinstance(ack, protocol.HelloAck) or ack.tab != request.tab:
+    if not isinstance(ack, protocol.HelloAck) or ack.renderer != request.renderer:
         _log("handshake refused")
         return ExitCode.HANDSHAKE_FAILED
 
@@ -94,7 +95,7 @@ def _run(request: protocol.SpawnRenderer) -> int:
 
     if request.probe is not None:
         return _run_probe(request, sock, state)
-    Renderer(sock, request.tab, state, own_memory).serve()
+    Renderer(sock, request.renderer, state, own_memory).serve()
     return ExitCode.OK
 
 
@@ -104,40 +105,58 @@ def _run_probe(request: protocol.SpawnRenderer, sock: zmq.Socket, state) -> int:
     Only reachable when the broker asked the zygote for a probe renderer;
     nothing a page or a renderer can send turns it on.
     """
-    namespace = {"sock": sock, "tab": request.tab, "protocol": protocol, "__name__": "__probe__"}
+    namespace = {"sock": sock, "renderer": request.renderer, "protocol": protocol, "__name__": "__probe__"}
     try:
         exec(compile(request.probe, "<probe>", "exec"), namespace)  # noqa: S102
     except OSError as error:
         result = protocol.ProbeResult(
-            tab=request.tab, outcome="raised", detail=f"{type(error).__name__}: {error}", errno=error.errno
+            renderer=request.renderer, outcome="raised", detail=f"{type(error).__name__}: {error}", errno=error.errno
         )
     except BaseException as error:  # noqa: BLE001
-        result = protocol.ProbeResult(tab=request.tab, outcome="raised", detail=f"{type(error).__name__}: {error}")
+        result = protocol.ProbeResult(renderer=request.renderer, outcome="raised", detail=f"{type(error).__name__}: {error}")
     else:
-        result = protocol.ProbeResult(tab=request.tab, outcome="completed", detail=str(namespace.get("result", "")))
+        result = protocol.ProbeResult(renderer=request.renderer, outcome="completed", detail=str(namespace.get("result", "")))
     sock.send(protocol.encode(result))
     # Wait for the broker to say goodbye, so the result is not lost in flight.
     sock.poll(5000)
     return ExitCode.OK
 
 
-class Renderer:
-    """Serves one tab: the broker asks, the renderer answers."""
+class _Document:
+    """One document this renderer holds: its source, its parsed page, the
+    width it is laid out at."""
 
-    def __init__(self, sock: zmq.Socket, tab: int, sandbox_state, own_memory: OwnMemory) -> None:
+    __slots__ = ("source", "page", "width")
+
+    def __init__(self, source: protocol.LoadDocument, page: Page) -> None:
+        self.source = source
+        self.page = page
+        self.width = source.width
+
+
+class Renderer:
+    """Serves the broker: it asks, the renderer answers.
+
+    One renderer may hold several documents (several tabs share it under
+    the shared process models); each request names its document, each
+    answer names it back, and documents never see each other: one
+    ``Page`` per document.  A request for a document this renderer does
+    not hold is a broker bug: the renderer exits with INTERNAL_ERROR."""
+
+    def __init__(self, sock: zmq.Socket, renderer_id: int, sandbox_state, own_memory: OwnMemory) -> None:
         self.sock = sock
-        self.tab = tab
+        self.id = renderer_id
         self.sandbox_state = sandbox_state
         self.own_memory = own_memory
-        self.page: Page | None = None
-        self.width = 80
-        self.source: protocol.LoadDocument | None = None
+        self.documents: dict[int, _Document] = {}
 
     def reply(self, message: msgspec.Struct) -> None:
         self.sock.send(protocol.encode(message))
 
-    def frame_ready(self, request: int) -> None:
-        self.reply(protocol.FrameReady(tab=self.tab, request=request, frame=within_bounds(self.page.layout(self.width))))
+    def frame_ready(self, document: int, request: int) -> None:
+        held = self.documents[document]
+        frame = within_bounds(held.page.layout(held.width))
+        self.reply(protocol.FrameReady(document=document, request=request, frame=frame))
 
     def serve(self) -> None:
         while True:
@@ -147,70 +166,76 @@ class Renderer:
             self.handle(message)
 
     def handle(self, message) -> None:  # noqa: C901 - one branch per message type
-        tab = self.tab
         match message:
             case protocol.Ping(seq=seq):
-                self.reply(protocol.Pong(tab=tab, seq=seq))
-            case protocol.LoadDocument():
+                self.reply(protocol.Pong(renderer=self.id, seq=seq))
+            case protocol.LoadDocument(document=document, request=request):
                 self.open(message)
-                self.frame_ready(message.request)
-            case protocol.Resize(request=request, width=width):
-                self.width = width
-                self.frame_ready(request)
-            case protocol.ScrollTo(line=line):
-                if self.page is not None:
-                    self.page.scroll = min(max(0, line), protocol.MAX_FRAME_LINES)
-            case protocol.FollowLink(request=request, number=number):
-                url = self.page.link_url(number) if self.page else None
+                self.frame_ready(document, request)
+            case protocol.Resize(document=document, request=request, width=width):
+                self.documents[document].width = width
+                self.frame_ready(document, request)
+            case protocol.ScrollTo(document=document, line=line):
+                held = self.documents.get(document)
+                if held is not None:
+                    held.page.scroll = min(max(0, line), protocol.MAX_FRAME_LINES)
+            case protocol.FollowLink(document=document, request=request, number=number):
+                url = self.documents[document].page.link_url(number)
                 if url is None:
-                    self.frame_ready(request)
+                    self.frame_ready(document, request)
                 else:
-                    self.reply(protocol.NavigateRequest(tab=tab, request=request, url=url))
-            case protocol.SetField(request=request, field=field, value=value, checked=checked):
-                self.page.set_field(field, value=value, checked=checked)
-                self.page.focused_field = field
-                self.frame_ready(request)
-            case protocol.PressField(request=request, field=field):
-                self.page.focused_field = field
-                submission = self.page.activate(field)
+                    self.reply(protocol.NavigateRequest(document=document, request=request, url=url))
+            case protocol.SetField(document=document, request=request, field=field, value=value, checked=checked):
+                page = self.documents[document].page
+                page.set_field(field, value=value, checked=checked)
+                page.focused_field = field
+                self.frame_ready(document, request)
+            case protocol.PressField(document=document, request=request, field=field):
+                page = self.documents[document].page
+                page.focused_field = field
+                submission = page.activate(field)
                 if submission is None:
-                    self.frame_ready(request)
+                    self.frame_ready(document, request)
                 else:
                     method, url, body = submission
-                    self.reply(
-                        protocol.NavigateRequest(tab=tab, request=request, url=url, method=method, form_body=body)
-                    )
-            case protocol.Find(request=request, query=query):
-                matches, frame = self.page.find(query)
-                self.reply(protocol.FindResult(tab=tab, request=request, matches=matches[: protocol.MAX_FIND_MATCHES],
+                    self.reply(protocol.NavigateRequest(document=document, request=request, url=url,
+                                                        method=method, form_body=body))
+            case protocol.Find(document=document, request=request, query=query):
+                matches, frame = self.documents[document].page.find(query)
+                self.reply(protocol.FindResult(document=document, request=request,
+                                               matches=matches[: protocol.MAX_FIND_MATCHES],
                                                frame=within_bounds(frame)))
-            case protocol.TakeSnapshot(request=request):
-                self.reply(protocol.SnapshotReady(tab=tab, request=request, snapshot=self.snapshot()))
-            case protocol.RestoreSnapshot(request=request, snapshot=snapshot, unsandboxed=unsandboxed):
+            case protocol.TakeSnapshot(document=document, request=request):
+                self.reply(protocol.SnapshotReady(document=document, request=request,
+                                                  snapshot=self.snapshot(document)))
+            case protocol.RestoreSnapshot(document=document, request=request, snapshot=snapshot,
+                                          unsandboxed=unsandboxed):
                 frame = snapshot.frame
                 if frame is not None and frame.width == snapshot.width:
                     # The user sees the page as it was at once; parsing the
                     # document again (for links, forms, find) comes after.
                     frame.scroll = snapshot.scroll
-                    self.reply(protocol.FrameReady(tab=tab, request=request, frame=frame))
-                    self.restore(snapshot, unsandboxed=unsandboxed)
+                    self.reply(protocol.FrameReady(document=document, request=request, frame=frame))
+                    self.restore(document, snapshot, unsandboxed=unsandboxed)
                 else:
-                    self.restore(snapshot, unsandboxed=unsandboxed)
-                    self.frame_ready(request)
+                    self.restore(document, snapshot, unsandboxed=unsandboxed)
+                    self.frame_ready(document, request)
+            case protocol.CloseDocument(document=document):
+                self.documents.pop(document, None)
             case protocol.ReportSandbox(request=request):
-                self.reply(
-                    protocol.SandboxReport(tab=tab, request=request, layers=sandbox.describe(self.sandbox_state))
-                )
+                self.reply(protocol.SandboxReport(renderer=self.id, request=request,
+                                                  layers=sandbox.describe(self.sandbox_state)))
             case protocol.MeasureMemory(request=request):
                 rss, pss, uss = self.own_memory.read() or (None, None, None)
-                self.reply(protocol.MemoryReport(tab=tab, request=request, rss=rss, pss=pss, uss=uss))
+                self.reply(protocol.MemoryReport(renderer=self.id, request=request, rss=rss, pss=pss, uss=uss))
             case protocol.DebugAction(action=action):
                 debug_action(action)
             case protocol.HelloAck():
                 pass
 
-    def snapshot(self) -> protocol.Snapshot:
-        source, page = self.source, self.page
+    def snapshot(self, document: int) -> protocol.Snapshot:
+        held = self.documents[document]
+        source, page = held.source, held.page
         values, checked = page.form_state()
         return protocol.Snapshot(
             url=source.url,
@@ -219,19 +244,17 @@ class Renderer:
             charset=source.charset,
             body=source.body,
             kind=source.kind,
-            width=self.width,
+            width=held.width,
             scroll=page.scroll,
             focused_field=page.focused_field,
             form_values=values,
             form_checked=checked,
-            frame=within_bounds(page.layout(self.width)),
+            frame=within_bounds(page.layout(held.width)),
         )
 
-    def open(self, source: protocol.LoadDocument) -> None:
-        """Parse ``source``: the document this renderer now shows."""
-        self.source = source
-        self.width = source.width
-        self.page = Page(
+    def open(self, source: protocol.LoadDocument) -> _Document:
+        """Parse ``source``: a document this renderer now holds."""
+        page = Page(
             source.body,
             url=source.url,
             content_type=source.content_type,
@@ -239,10 +262,13 @@ class Renderer:
             kind=source.kind,
             unsandboxed=source.unsandboxed,
         )
+        held = self.documents[source.document] = _Document(source, page)
+        return held
 
-    def restore(self, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
-        self.open(
+    def restore(self, document: int, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
+        held = self.open(
             protocol.LoadDocument(
+                document=document,
                 request=0,
                 url=snapshot.url,
                 content_type=snapshot.content_type,
@@ -253,10 +279,11 @@ class Renderer:
                 unsandboxed=unsandboxed,
             )
         )
-        self.page.restore_form_state(snapshot.form_values, snapshot.form_checked)
-        self.page.scroll = snapshot.scroll
-        self.page.focused_field = snapshot.focused_field
-        self.page.layout(self.width)  # warm the layout cache at the tab's width
+        page = held.page
+        page.restore_form_state(snapshot.form_values, snapshot.form_checked)
+        page.scroll = snapshot.scroll
+        page.focused_field = snapshot.focused_field
+        page.layout(held.width)  # warm the layout cache at the tab's width
 
 
 def within_bounds(frame: protocol.Frame) -> protocol.Frame:

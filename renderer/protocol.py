@@ -9,8 +9,13 @@ Three channels:
 
 * broker -> renderer (:data:`ToRenderer`) and renderer -> broker
   (:data:`ToBroker`) over ZeroMQ: the broker binds a ROUTER, each renderer
-  connects a DEALER.  Every renderer message names its tab, so that the
-  broker can check that a renderer only speaks for its own tab.
+  connects a DEALER.  A renderer may host several documents (of one tab
+  or, under the shared process models, of several): every request about a
+  document and every answer names its ``document`` (a broker-assigned id,
+  unique for the browser's life), so that the broker can check that a
+  renderer only speaks for the documents it committed there.  Messages
+  about the process itself (handshake, heartbeat, sandbox and memory
+  reports) name the ``renderer``.
 * broker <-> zygote (:data:`ToZygote`, :data:`FromZygote`) over a socketpair
   with a 4-byte length prefix: the zygote never creates a ZeroMQ context,
   because it forks and ZeroMQ contexts do not survive a fork.
@@ -337,12 +342,13 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
 class HelloAck(msgspec.Struct, tag="hello_ack"):
     """Handshake accepted; the renderer may finish locking down."""
 
-    tab: int
+    renderer: int
 
 
 class LoadDocument(msgspec.Struct, tag="load"):
     """Parse and lay out a document.  Reply: FrameReady."""
 
+    document: int
     request: int
     url: str
     content_type: str  # MIME type, lower case, no parameters
@@ -356,6 +362,7 @@ class LoadDocument(msgspec.Struct, tag="load"):
 class Resize(msgspec.Struct, tag="resize"):
     """Lay the document out again at a new width.  Reply: FrameReady."""
 
+    document: int
     request: int
     width: int
 
@@ -363,12 +370,14 @@ class Resize(msgspec.Struct, tag="resize"):
 class ScrollTo(msgspec.Struct, tag="scroll"):
     """Remember the first visible line (kept in snapshots).  No reply."""
 
+    document: int
     line: int
 
 
 class FollowLink(msgspec.Struct, tag="follow"):
     """The user picked link ``number``.  Reply: NavigateRequest or FrameReady."""
 
+    document: int
     request: int
     number: int
 
@@ -377,6 +386,7 @@ class SetField(msgspec.Struct, tag="set_field"):
     """The user edited a form control (None: leave as is; a checkbox with
     neither toggles).  Reply: FrameReady."""
 
+    document: int
     request: int
     field: int
     value: str | None = None
@@ -387,6 +397,7 @@ class PressField(msgspec.Struct, tag="press"):
     """The user pressed a button (submit, reset...).  Reply: NavigateRequest
     for a form submission, else FrameReady."""
 
+    document: int
     request: int
     field: int
 
@@ -394,6 +405,7 @@ class PressField(msgspec.Struct, tag="press"):
 class Find(msgspec.Struct, tag="find"):
     """Find text in the page.  Reply: FindResult (and the frame marks matches)."""
 
+    document: int
     request: int
     query: str
 
@@ -407,6 +419,7 @@ class Ping(msgspec.Struct, tag="ping"):
 class TakeSnapshot(msgspec.Struct, tag="take_snapshot"):
     """Serialise the tab's state for a discard.  Reply: SnapshotReady."""
 
+    document: int
     request: int
 
 
@@ -415,6 +428,7 @@ class RestoreSnapshot(msgspec.Struct, tag="restore"):
     (the snapshot's own frame when it has one at this width, sent before
     the document is parsed again)."""
 
+    document: int
     request: int
     snapshot: Snapshot
     unsandboxed: bool = False  # as in LoadDocument
@@ -432,6 +446,13 @@ class MeasureMemory(msgspec.Struct, tag="measure_memory"):
     Reply: MemoryReport."""
 
     request: int
+
+
+class CloseDocument(msgspec.Struct, tag="close_document"):
+    """Forget ``document``: its tab went elsewhere (navigated, was discarded
+    or closed) and this renderer hosts others.  No reply."""
+
+    document: int
 
 
 class DebugAction(msgspec.Struct, tag="debug"):
@@ -458,20 +479,21 @@ ToRenderer = Union[
     RestoreSnapshot,
     ReportSandbox,
     MeasureMemory,
+    CloseDocument,
     DebugAction,
     Shutdown,
 ]
 
 
 # --------------------------------------------------------------------------
-# Renderer -> broker (ZeroMQ).  Every message names the sender's tab.
+# Renderer -> broker (ZeroMQ).  Every message names its document or its renderer.
 # --------------------------------------------------------------------------
 
 
 class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
-    """First message: binds this ZeroMQ peer to a tab with a one-time token."""
+    """First message: binds this ZeroMQ peer to a renderer with a one-time token."""
 
-    tab: Id
+    renderer: Id
     token: Annotated[str, Meta(max_length=MAX_TOKEN_CHARS)]
     pid: Pid
     version: Annotated[int, Meta(ge=0, le=MAX_ID)] = PROTOCOL_VERSION
@@ -480,7 +502,7 @@ class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
 class FrameReady(msgspec.Struct, tag="frame", forbid_unknown_fields=True):
     """A new frame, in answer to ``request``."""
 
-    tab: Id
+    document: Id
     request: Id
     frame: Frame
 
@@ -488,7 +510,7 @@ class FrameReady(msgspec.Struct, tag="frame", forbid_unknown_fields=True):
 class NavigateRequest(msgspec.Struct, tag="navigate", forbid_unknown_fields=True):
     """The page asks to go somewhere (a followed link, a form submission)."""
 
-    tab: Id
+    document: Id
     request: Id
     url: Url
     method: Method = Method.GET
@@ -500,19 +522,19 @@ FindMatch = tuple[LineNumber, Cells, Cells]
 
 
 class FindResult(msgspec.Struct, tag="find_result", forbid_unknown_fields=True):
-    tab: Id
+    document: Id
     request: Id
     matches: Annotated[list[FindMatch], Meta(max_length=MAX_FIND_MATCHES)]
     frame: Frame | None = None
 
 
 class Pong(msgspec.Struct, tag="pong", forbid_unknown_fields=True):
-    tab: Id
+    renderer: Id
     seq: Id
 
 
 class SnapshotReady(msgspec.Struct, tag="snapshot", forbid_unknown_fields=True):
-    tab: Id
+    document: Id
     request: Id
     snapshot: Snapshot
 
@@ -527,7 +549,7 @@ class SandboxLayer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class SandboxReport(msgspec.Struct, tag="sandbox_report", forbid_unknown_fields=True):
-    tab: Id
+    renderer: Id
     request: Id
     layers: Annotated[list[SandboxLayer], Meta(max_length=MAX_SANDBOX_LAYERS)]
 
@@ -537,7 +559,7 @@ class MemoryReport(msgspec.Struct, tag="memory_report", forbid_unknown_fields=Tr
     before lockdown: a claim the broker bounds by what it reads itself from
     /proc/PID/statm.  All None: the renderer cannot measure itself."""
 
-    tab: Id
+    renderer: Id
     request: Id
     rss: MemoryBytes | None  # resident
     pss: MemoryBytes | None  # proportional share
@@ -547,7 +569,7 @@ class MemoryReport(msgspec.Struct, tag="memory_report", forbid_unknown_fields=Tr
 class ProbeResult(msgspec.Struct, tag="probe_result", forbid_unknown_fields=True):
     """Outcome of compromise-simulation code run inside the renderer."""
 
-    tab: Id
+    renderer: Id
     outcome: ProbeOutcome
     detail: Annotated[str, Meta(max_length=MAX_PROBE_DETAIL_CHARS)] = ""
     errno: Annotated[int, Meta(ge=0, le=MAX_ERRNO)] | None = None
@@ -603,9 +625,9 @@ class SandboxPolicy(msgspec.Struct, frozen=True):
 
 
 class SpawnRenderer(msgspec.Struct, tag="spawn"):
-    """Fork a renderer for ``tab``.  Reply: Spawned."""
+    """Fork renderer ``renderer`` (a broker-assigned id).  Reply: Spawned."""
 
-    tab: int
+    renderer: int
     token: str
     endpoint: str  # ipc:// address of the broker's ROUTER
     log_path: str  # stdout and stderr go here
@@ -614,7 +636,7 @@ class SpawnRenderer(msgspec.Struct, tag="spawn"):
 
 
 class Spawned(msgspec.Struct, tag="spawned"):
-    tab: int
+    renderer: int
     pid: int
 
 
@@ -622,7 +644,7 @@ class ChildExited(msgspec.Struct, tag="exited"):
     """A renderer ended: ``code`` if it exited, ``signal`` if it was killed."""
 
     pid: int
-    tab: int
+    renderer: int
     code: int | None
     signal: int | None
 

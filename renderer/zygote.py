@@ -48,7 +48,7 @@ class Zygote:
         self.channel = channel
         self.broker_pid = broker_pid
         self.runtime_dir = runtime_dir
-        self.children: dict[int, int] = {}  # pid -> tab
+        self.children: dict[int, int] = {}  # pid -> renderer id
         self._inbox = bytearray()
 
     # -- channel ------------------------------------------------------------
@@ -79,8 +79,8 @@ class Zygote:
         if pid == 0:  # the renderer; never returns
             renderer_main.run_forked(request, zygote_pid=zygote_pid)
             os._exit(protocol.ExitCode.INTERNAL_ERROR)
-        self.children[pid] = request.tab
-        self.send(protocol.Spawned(tab=request.tab, pid=pid))
+        self.children[pid] = request.renderer
+        self.send(protocol.Spawned(renderer=request.renderer, pid=pid))
 
     def reap(self) -> None:
         while self.children:
@@ -90,12 +90,12 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            tab = self.children.pop(pid, 0)
+            renderer = self.children.pop(pid, 0)
             code = os.waitstatus_to_exitcode(status)
             self.send(
                 protocol.ChildExited(
                     pid=pid,
-                    tab=tab,
+                    renderer=renderer,
                     code=code if code >= 0 else None,
                     signal=-code if code < 0 else None,
                 )

@@ -15,25 +15,25 @@ MiB = 1024 * 1024
 PEAK = 40 * MiB
 
 
-def report(*, tab=3, uss=10 * MiB, pss=12 * MiB, rss=30 * MiB):
-    return protocol.MemoryReport(tab=tab, request=1, rss=rss, pss=pss, uss=uss)
+def report(*, renderer=3, uss=10 * MiB, pss=12 * MiB, rss=30 * MiB):
+    return protocol.MemoryReport(renderer=renderer, request=1, rss=rss, pss=pss, uss=uss)
 
 
 def test_a_consistent_report_is_taken_as_it_is():
-    assert check_memory_report(report(), tab=3, peak_resident=PEAK) == MemoryInfo(10 * MiB, 12 * MiB, 30 * MiB)
+    assert check_memory_report(report(), renderer=3, peak_resident=PEAK) == MemoryInfo(10 * MiB, 12 * MiB, 30 * MiB)
 
 
 def test_a_report_at_the_peak_within_rounding_is_taken():
     at_peak = report(uss=PEAK, pss=PEAK, rss=PEAK + RESIDENT_SLACK_BYTES)
-    assert check_memory_report(at_peak, tab=3, peak_resident=PEAK) == MemoryInfo(PEAK, PEAK, PEAK + RESIDENT_SLACK_BYTES)
+    assert check_memory_report(at_peak, renderer=3, peak_resident=PEAK) == MemoryInfo(PEAK, PEAK, PEAK + RESIDENT_SLACK_BYTES)
 
 
 def test_a_renderer_that_cannot_measure_itself_gives_no_figures():
-    assert check_memory_report(report(uss=None, pss=None, rss=None), tab=3, peak_resident=PEAK) is None
+    assert check_memory_report(report(uss=None, pss=None, rss=None), renderer=3, peak_resident=PEAK) is None
 
 
 def test_a_report_for_a_process_that_is_gone_is_not_held_against_it():
-    assert check_memory_report(report(), tab=3, peak_resident=None) is None
+    assert check_memory_report(report(), renderer=3, peak_resident=None) is None
 
 
 @pytest.mark.parametrize(
@@ -47,13 +47,13 @@ def test_a_report_for_a_process_that_is_gone_is_not_held_against_it():
     ids=["over-the-peak", "uss-over-pss", "pss-over-rss", "partial"],
 )
 def test_an_impossible_report_is_a_bad_message(claim):
-    assert check_memory_report(claim, tab=3, peak_resident=PEAK) is BadMessage.MEMORY_REPORT_OUT_OF_BOUNDS
+    assert check_memory_report(claim, renderer=3, peak_resident=PEAK) is BadMessage.MEMORY_REPORT_OUT_OF_BOUNDS
 
 
 def test_a_report_for_another_tab_or_of_another_type_answers_nothing_asked():
-    assert check_memory_report(report(tab=4), tab=3, peak_resident=PEAK) is BadMessage.UNEXPECTED_REPLY
-    pong = protocol.Pong(tab=3, seq=1)
-    assert check_memory_report(pong, tab=3, peak_resident=PEAK) is BadMessage.UNEXPECTED_REPLY
+    assert check_memory_report(report(renderer=4), renderer=3, peak_resident=PEAK) is BadMessage.UNEXPECTED_REPLY
+    pong = protocol.Pong(renderer=3, seq=1)
+    assert check_memory_report(pong, renderer=3, peak_resident=PEAK) is BadMessage.UNEXPECTED_REPLY
 
 
 @pytest.mark.parametrize("value", [-1, protocol.MAX_MEMORY_BYTES + 1])

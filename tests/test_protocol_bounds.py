@@ -29,19 +29,19 @@ def test_every_request_declares_its_replies_and_every_reply_is_a_renderer_messag
 @pytest.mark.parametrize(("payload", "reason"), [
     (b"\xc1", BadMessage.DECODE_FAILED),
     (b"\x2a", BadMessage.DECODE_FAILED),  # valid msgpack, not a message
-    (msgspec.msgpack.encode({"type": "read_file", "tab": 1}), BadMessage.UNKNOWN_TYPE),
-    (msgspec.msgpack.encode({"tab": 1, "seq": 1}), BadMessage.UNKNOWN_TYPE),
-    (msgspec.msgpack.encode({"type": "pong", "tab": 1, "seq": "1"}), BadMessage.FIELD_INVALID),
-    (msgspec.msgpack.encode({"type": "pong", "tab": 1, "seq": 1, "pad": "x"}), BadMessage.FIELD_INVALID),
-    (msgspec.msgpack.encode({"type": "pong", "tab": 1, "seq": -1}), BadMessage.OUT_OF_RANGE),
-    (msgspec.msgpack.encode({"type": "find_result", "tab": 1, "request": 1, "matches": [[0, 2**62, 1]]}),
+    (msgspec.msgpack.encode({"type": "read_file", "renderer": 1}), BadMessage.UNKNOWN_TYPE),
+    (msgspec.msgpack.encode({"renderer": 1, "seq": 1}), BadMessage.UNKNOWN_TYPE),
+    (msgspec.msgpack.encode({"type": "pong", "renderer": 1, "seq": "1"}), BadMessage.FIELD_INVALID),
+    (msgspec.msgpack.encode({"type": "pong", "renderer": 1, "seq": 1, "pad": "x"}), BadMessage.FIELD_INVALID),
+    (msgspec.msgpack.encode({"type": "pong", "renderer": 1, "seq": -1}), BadMessage.OUT_OF_RANGE),
+    (msgspec.msgpack.encode({"type": "find_result", "document": 1, "request": 1, "matches": [[0, 2**62, 1]]}),
      BadMessage.OUT_OF_RANGE),
-    (msgspec.msgpack.encode({"type": "navigate", "tab": 1, "request": 1, "url": "x", "method": "DELETE"}),
+    (msgspec.msgpack.encode({"type": "navigate", "document": 1, "request": 1, "url": "x", "method": "DELETE"}),
      BadMessage.FIELD_INVALID),
-    (msgspec.msgpack.encode({"type": "navigate", "tab": 1, "request": 1, "url": "AAAA"}).replace(b"AAAA", b"\xff" * 4),
+    (msgspec.msgpack.encode({"type": "navigate", "document": 1, "request": 1, "url": "AAAA"}).replace(b"AAAA", b"\xff" * 4),
      BadMessage.INVALID_UTF8),
     (b"\x91" * 100_000 + b"\xc0", BadMessage.TOO_DEEP),
-    (msgspec.msgpack.encode({"type": "pong", "tab": 1, "seq": None})[:-1] + b"\x91" * 100_000 + b"\xc0",
+    (msgspec.msgpack.encode({"type": "pong", "renderer": 1, "seq": None})[:-1] + b"\x91" * 100_000 + b"\xc0",
      BadMessage.TOO_DEEP),
 ], ids=["not-msgpack", "an-int", "unknown-tag", "no-tag", "wrong-type", "unknown-field", "negative",
         "huge-find-match", "method", "utf8", "deep", "deep-in-field"])
@@ -58,7 +58,7 @@ def test_exceptions_msgspec_lets_through_are_named_by_their_type():
 def test_the_deepest_legitimate_message_is_within_the_depth_limit():
     frame = protocol.Frame(url="u", title="t", width=80, lines=[protocol.Line([protocol.Span("x")])],
                            fields=[protocol.FormField(1, protocol.FieldKind.SELECT, options=["a"])])
-    snapshot = protocol.SnapshotReady(tab=1, request=1, snapshot=protocol.Snapshot(
+    snapshot = protocol.SnapshotReady(document=1, request=1, snapshot=protocol.Snapshot(
         url="u", title="t", content_type="text/html", charset=None, body=b"", kind=protocol.DocumentKind.HTML,
         width=80, form_values={1: "v"}, frame=frame))
     assert 0 < nesting_depth(protocol.encode(snapshot)) <= PROTOCOL_MAX_DEPTH
@@ -82,7 +82,7 @@ def test_a_large_legitimate_page_fits_every_bound(width):
     page = Page(_big_page(1024 * 1024), url="https://big.example/", content_type="text/html", charset="utf-8",
                 kind="html")
     frame = page.layout(width)
-    message = protocol.FrameReady(tab=1, request=1, frame=frame)
+    message = protocol.FrameReady(document=1, request=1, frame=frame)
     assert protocol.to_broker_decoder.decode(protocol.encode(message)) == message
 
 
@@ -91,11 +91,11 @@ def test_a_frame_over_the_line_bound_is_cut_by_the_renderer_and_then_fits():
     link = protocol.Link(1, "https://x.example/", "x", line=protocol.MAX_FRAME_LINES + 3)
     frame = protocol.Frame(url="https://x.example/", title="t", width=80, lines=lines, links=[link],
                            scroll=protocol.MAX_FRAME_LINES + 4)
-    message = protocol.FrameReady(tab=1, request=1, frame=frame)
+    message = protocol.FrameReady(document=1, request=1, frame=frame)
     assert _decode_failure(protocol.encode(message)) is BadMessage.OUT_OF_RANGE
     cut = within_bounds(frame)
     assert len(cut.lines) == protocol.MAX_FRAME_LINES
     assert cut.lines[-1].text == f"[the rest of this page is cut: it is longer than {protocol.MAX_FRAME_LINES - 1} lines]"
     assert cut.lines[:-1] == lines[: protocol.MAX_FRAME_LINES - 1]
     assert (cut.links[0].line, cut.scroll) == (protocol.MAX_FRAME_LINES - 1, protocol.MAX_FRAME_LINES - 1)
-    protocol.to_broker_decoder.decode(protocol.encode(protocol.FrameReady(tab=1, request=1, frame=cut)))
+    protocol.to_broker_decoder.decode(protocol.encode(protocol.FrameReady(document=1, request=1, frame=cut)))

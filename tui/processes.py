@@ -12,6 +12,7 @@ Nothing here decides anything: it reports.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ class Target:
     memory: object | None = None  # MemoryInfo(uss, pss, rss)
     cpu_percent: float | None = None
     cpu_time: float | None = None
+    # Under the shared process models: the site its renderer is locked to,
+    # and the other tabs in the same renderer.
+    site: str | None = None
+    shares_with: tuple[int, ...] = ()
+    over_limit: bool = False  # its renderer exists over the process limit (site isolation never shares)
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,14 @@ class ProcessRow:
     def task(self) -> str:
         t = self.target
         if t.role == "renderer":
-            return f"Tab {t.tab}: {t.title or 'untitled'}"
+            task = f"Tab {t.tab}: {t.title or 'untitled'}"
+            if t.site:
+                task += f" [{safe_line(t.site)}]"
+            if t.shares_with:
+                task += f" (renderer shared with tab {', '.join(map(str, t.shares_with))})"
+            if t.over_limit:
+                task += " (over the process limit: a cross-site page never shares)"
+            return task
         return {"broker": "Browser (broker)", "zygote": "Zygote"}.get(t.role, t.role)
 
 
@@ -97,13 +110,21 @@ class ProcessSource:
         """Broker, zygote and one target per tab.  UI thread; no system calls."""
         result: list[Target] = []
         pids_by_tab: dict[int, int] = {}
+        renderer_of_tab = {}
         for info in browser.processes():
             if info.role == "renderer" and info.tab is not None:
-                pids_by_tab[info.tab] = info.pid
+                for tab_id in info.tabs or (info.tab,):  # a shared renderer serves several tabs
+                    pids_by_tab[tab_id] = info.pid
+                    renderer_of_tab[tab_id] = info
             elif info.role in ("broker", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
         for tab in browser.tabs:
-            result.append(tab_target(tab, pids_by_tab.get(tab.id)))
+            target = tab_target(tab, pids_by_tab.get(tab.id))
+            info = renderer_of_tab.get(tab.id)
+            if info is not None and (info.site or len(info.tabs) > 1 or info.over_limit):
+                target = dataclasses.replace(target, site=info.site, over_limit=info.over_limit,
+                                             shares_with=tuple(t for t in info.tabs if t != tab.id))
+            result.append(target)
         return result
 
     def measure(self, targets: list[Target]) -> dict[int, Measurement]:

@@ -145,10 +145,11 @@ def test_json_has_no_control_characters_in_any_field(source, request):
             "url": url, "final_url": url, "title": expected_title(name, url),
             "state": "active" if index == 0 else "background",  # the first tab opened is the active one
             "error": None, "text": text.removesuffix("\n"), "links": links,
+            "renderer_site": None,  # per-tab: no renderer is locked to a site
         })
     expected.append({
         "url": DATA_URL.replace(HOSTILE, SHOWN), "final_url": DATA_URL_SHOWN, "title": f"D{DROPPED}",
-        "state": "background", "error": None, "text": f"D{DROPPED}", "links": [],
+        "state": "background", "error": None, "text": f"D{DROPPED}", "links": [], "renderer_site": None,
     })
     assert objects == expected
 

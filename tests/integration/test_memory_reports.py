@@ -31,7 +31,7 @@ while True:
     message = protocol.to_renderer_decoder.decode(sock.recv())
     if isinstance(message, protocol.MeasureMemory):
         sock.send(protocol.encode(protocol.MemoryReport(
-            tab=tab, request=message.request, rss=CLAIM, pss=CLAIM, uss=CLAIM)))
+            renderer=renderer, request=message.request, rss=CLAIM, pss=CLAIM, uss=CLAIM)))
         break
 sock.poll(5000)
 result = 'not ended'
@@ -69,7 +69,7 @@ async def test_a_late_report_is_not_a_bad_message(browser, http_server):
     assert tab.host.measure_memory() is question  # one question at a time, still outstanding
     await tab.unfreeze()
     answer = await asyncio.wait_for(question, 10)
-    assert isinstance(answer, protocol.MemoryReport) and answer.tab == tab.id and answer.uss > 0
+    assert isinstance(answer, protocol.MemoryReport) and answer.renderer == tab.host.id and answer.uss > 0
     assert (await browser.sampler.ask_renderers({tab.pid: tab.host}))[tab.pid].uss > 0
     assert tab.state is TabState.BACKGROUND and tab.host.alive
 
@@ -86,7 +86,7 @@ async def test_a_late_report_is_not_a_bad_message(browser, http_server):
 async def test_a_renderer_that_lies_about_its_memory_is_ended_by_name(browser, http_server, claim, cause):
     honest = await browser.open(http_server.url("/hello"))
     # A renderer of its own (no tab shows it), running the lying code after lockdown.
-    host = await browser.processes.launch(999, probe=f"CLAIM = {claim}\n{LYING_PROBE}")
+    host = await browser.processes.launch(probe=f"CLAIM = {claim}\n{LYING_PROBE}")
     assert await browser.sampler.ask_renderers({host.pid: host}) == {}
     ended = await asyncio.wait_for(host.exited, 10)
     assert (ended.cause, ended.signal) == (cause, signal.SIGKILL)

@@ -26,7 +26,7 @@ from browser.security import attack_source, run_attack_suite, run_probe
 # What "for the right reason" means, per attack (default: any errno from the
 # sandbox, or death by SIGSYS).
 EXPECTED_BAD_MESSAGE = {
-    "ipc-other-tab": "WRONG_TAB",
+    "ipc-other-renderer": "WRONG_RENDERER",
     "ipc-oversized": "TOO_LARGE",
     "ipc-malformed": "DECODE_FAILED",
     "ipc-unknown-type": "UNKNOWN_TYPE",

@@ -41,7 +41,7 @@ def _assert_ended_by(outcome, reason: BadMessage, caplog) -> None:
     assert outcome.detail == f"ended by the browser: {reason.describe()}"
     lines = [r.getMessage() for r in caplog.records if f"renderer pid {outcome.pid} " in r.getMessage()]
     assert len(lines) == 1, lines
-    assert re.fullmatch(rf"ending renderer pid {outcome.pid} of tab \d+: {re.escape(reason.describe())}", lines[0])
+    assert re.fullmatch(rf"ending renderer pid {outcome.pid} \(tabs (?:[\d, ]+|none)\): {re.escape(reason.describe())}", lines[0])
     assert [r for r in caplog.records if r.exc_info] == []
 
 
@@ -55,7 +55,7 @@ async def test_an_honest_answer_is_accepted_and_the_renderer_left_alone(broker_l
     """The control: the very mechanism the attacks use, without a lie."""
     async with Browser() as browser:
         outcome = await _probe(browser, "load = next_request()\n"
-                                        "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame(load.url)))")
+                                        "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(load.url)))")
     # It waited to be ended, and was not: the broker took the answer.
     assert (outcome.outcome, outcome.detail, outcome.load_answer) == ("completed", "not ended", "answered: FrameReady")
     assert [r for r in broker_log.records if "ending renderer" in r.getMessage()] == []
@@ -65,14 +65,14 @@ async def test_an_honest_answer_is_accepted_and_the_renderer_left_alone(broker_l
 
 
 @pytest.mark.parametrize("reply", [
-    "protocol.SandboxReport(tab=TAB, request=load.request, layers=[])",
-    "protocol.FindResult(tab=TAB, request=load.request, matches=[])",
+    "protocol.SandboxReport(renderer=RENDERER, request=load.request, layers=[])",
+    "protocol.FindResult(document=load.document, request=load.request, matches=[])",
 ], ids=["SandboxReport", "FindResult"])
 async def test_a_wrong_reply_ends_the_renderer_and_the_caller_gets_renderer_gone(reply, broker_log):
     async with Browser() as browser:
         outcome = await _probe(browser, f"load = next_request()\nsend({reply})")
         _assert_ended_by(outcome, BadMessage.WRONG_REPLY_TYPE, broker_log)
-        assert re.fullmatch(r"RendererGone: the renderer of tab \d+ ended by the browser: bad message "
+        assert re.fullmatch(r"RendererGone: the renderer \(pid \d+\) ended by the browser: bad message "
                             r"WRONG_REPLY_TYPE: the reply is not of a type its request accepts", outcome.load_answer)
         tab = await browser.open("about:blank")  # the broker goes on
         assert tab.state.value == "active"
@@ -81,7 +81,7 @@ async def test_a_wrong_reply_ends_the_renderer_and_the_caller_gets_renderer_gone
 async def test_a_forged_navigation_method_is_a_bad_message(broker_log):
     async with Browser() as browser:
         outcome = await _probe(browser, "load = next_request()\n"
-                                        "send(protocol.NavigateRequest(tab=TAB, request=load.request,"
+                                        "send(protocol.NavigateRequest(document=load.document, request=load.request,"
                                         " url=load.url + 'x', method='DELETE'))")
     _assert_ended_by(outcome, BadMessage.FIELD_INVALID, broker_log)
 
@@ -91,15 +91,15 @@ async def test_a_forged_navigation_method_is_a_bad_message(broker_log):
 
 MALFORMED = {
     BadMessage.INVALID_UTF8: "load = next_request()\n"
-                             "payload = protocol.encode(protocol.FrameReady(tab=TAB, request=load.request,"
+                             "payload = protocol.encode(protocol.FrameReady(document=load.document, request=load.request,"
                              " frame=frame(load.url)))\n"
                              "sock.send(payload.replace(load.url.encode(), b'\\xff' * len(load.url)))",
-    BadMessage.TOO_DEEP: "head = msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': None})\n"
+    BadMessage.TOO_DEEP: "head = msgspec.msgpack.encode({'type': 'pong', 'renderer': RENDERER, 'seq': None})\n"
                          "sock.send(head[:-1] + b'\\x91' * 100_000 + b'\\xc0')",
-    BadMessage.MULTIPART: "sock.send_multipart([protocol.encode(protocol.Pong(tab=TAB, seq=1)), b'two'])",
+    BadMessage.MULTIPART: "sock.send_multipart([protocol.encode(protocol.Pong(renderer=RENDERER, seq=1)), b'two'])",
     BadMessage.DECODE_FAILED: "sock.send(b'\\xc1 never valid msgpack')",
-    BadMessage.UNKNOWN_TYPE: "sock.send(msgspec.msgpack.encode({'type': 'read_file', 'tab': TAB}))",
-    BadMessage.FIELD_INVALID: "sock.send(msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': 'one'}))",
+    BadMessage.UNKNOWN_TYPE: "sock.send(msgspec.msgpack.encode({'type': 'read_file', 'renderer': RENDERER}))",
+    BadMessage.FIELD_INVALID: "sock.send(msgspec.msgpack.encode({'type': 'pong', 'renderer': RENDERER, 'seq': 'one'}))",
 }
 
 
@@ -116,14 +116,14 @@ async def test_a_message_that_fails_to_decode_ends_the_sender_by_name(reason, br
 
 OUT_OF_RANGE = {
     "two-million-lines": "load = next_request()\n"
-                         "send(protocol.FrameReady(tab=TAB, request=load.request,"
+                         "send(protocol.FrameReady(document=load.document, request=load.request,"
                          " frame=frame(load.url, lines=[protocol.Line([])] * 2_000_000)))",
     "negative-find-match": "load = next_request()\n"
-                           "send(protocol.FindResult(tab=TAB, request=load.request, matches=[(-1, 0, 1)]))",
+                           "send(protocol.FindResult(document=load.document, request=load.request, matches=[(-1, 0, 1)]))",
     "huge-find-match": "load = next_request()\n"
-                       "send(protocol.FindResult(tab=TAB, request=load.request, matches=[(0, 2**62, 1)]))",
+                       "send(protocol.FindResult(document=load.document, request=load.request, matches=[(0, 2**62, 1)]))",
     "style-bit-out-of-range": "load = next_request()\n"
-                              "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame(load.url,"
+                              "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(load.url,"
                               " lines=[protocol.Line([protocol.Span('x', 1 << 40)])])))",
 }
 
@@ -144,7 +144,7 @@ async def test_a_flood_is_ended_by_name_with_the_broker_memory_bounded_and_anoth
         broker = psutil.Process(os.getpid())
         before = broker.memory_info().rss
         flood = asyncio.ensure_future(_probe(browser, (
-            "pong = msgspec.msgpack.encode({'type': 'pong', 'tab': TAB, 'seq': 1, 'pad': 'x' * 2**20})\n"
+            "pong = msgspec.msgpack.encode({'type': 'pong', 'renderer': RENDERER, 'seq': 1, 'pad': 'x' * 2**20})\n"
             "for _ in range(300):\n"
             "    sock.send(pong)"), commit=False))
         answered = 0
@@ -162,8 +162,8 @@ async def test_a_flood_is_ended_by_name_with_the_broker_memory_bounded_and_anoth
 async def test_a_second_answer_to_one_request_is_unexpected(broker_log):
     async with Browser() as browser:
         outcome = await _probe(browser, "load = next_request()\n"
-                                        "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame(load.url)))\n"
-                                        "send(protocol.FrameReady(tab=TAB, request=load.request, frame=frame(load.url)))")
+                                        "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(load.url)))\n"
+                                        "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(load.url)))")
     # The second answer to the one request: the probe still owes its result,
     # so it is read, and matches nothing.
     _assert_ended_by(outcome, BadMessage.UNEXPECTED_REPLY, broker_log)

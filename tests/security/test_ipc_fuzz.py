@@ -27,7 +27,7 @@ SEED = 20261124
 CASES_PER_TYPE = 5
 RANDOM_BYTE_CASES = 8
 PARALLEL = 6
-TAB = "__TAB__"  # filled in with the renderer's own tab id inside it
+RENDERER = "__RENDERER__"  # filled in with the renderer's own id inside it
 
 _FRAME = protocol.Frame(
     url="https://fuzz.example/", title="fuzz", width=80,
@@ -36,19 +36,19 @@ _FRAME = protocol.Frame(
     fields=[protocol.FormField(1, protocol.FieldKind.TEXT, "q", "v", False, ["o"], 0)],
 )
 SAMPLES: dict[type, msgspec.Struct] = {
-    protocol.Hello: protocol.Hello(tab=0, token="t" * 32, pid=1),
-    protocol.FrameReady: protocol.FrameReady(tab=0, request=1, frame=_FRAME),
-    protocol.NavigateRequest: protocol.NavigateRequest(tab=0, request=1, url="https://fuzz.example/",
+    protocol.Hello: protocol.Hello(renderer=0, token="t" * 32, pid=1),
+    protocol.FrameReady: protocol.FrameReady(document=0, request=1, frame=_FRAME),
+    protocol.NavigateRequest: protocol.NavigateRequest(document=0, request=1, url="https://fuzz.example/",
                                                        method=protocol.Method.POST, form_body="q=v"),
-    protocol.FindResult: protocol.FindResult(tab=0, request=1, matches=[(0, 1, 2)], frame=_FRAME),
-    protocol.Pong: protocol.Pong(tab=0, seq=1),
-    protocol.SnapshotReady: protocol.SnapshotReady(tab=0, request=1, snapshot=protocol.Snapshot(
+    protocol.FindResult: protocol.FindResult(document=0, request=1, matches=[(0, 1, 2)], frame=_FRAME),
+    protocol.Pong: protocol.Pong(renderer=0, seq=1),
+    protocol.SnapshotReady: protocol.SnapshotReady(document=0, request=1, snapshot=protocol.Snapshot(
         url="https://fuzz.example/", title="fuzz", content_type="text/html", charset="utf-8", body=b"<p>x",
         kind=protocol.DocumentKind.HTML, width=80, form_values={1: "v"}, frame=_FRAME)),
-    protocol.SandboxReport: protocol.SandboxReport(tab=0, request=1, layers=[
+    protocol.SandboxReport: protocol.SandboxReport(renderer=0, request=1, layers=[
         protocol.SandboxLayer("seccomp", True, True, "on")]),
-    protocol.ProbeResult: protocol.ProbeResult(tab=0, outcome=protocol.ProbeOutcome.RAISED, detail="d", errno=1),
-    protocol.MemoryReport: protocol.MemoryReport(tab=0, request=1, rss=3 << 20, pss=2 << 20, uss=1 << 20),
+    protocol.ProbeResult: protocol.ProbeResult(renderer=0, outcome=protocol.ProbeOutcome.RAISED, detail="d", errno=1),
+    protocol.MemoryReport: protocol.MemoryReport(renderer=0, request=1, rss=3 << 20, pss=2 << 20, uss=1 << 20),
 }
 HOSTILE_VALUES = [
     -1, 2**63 - 1, -(2**63), 2**64 - 1, 1.5, None, True, "", "x" * 100_000, "DELETE", b"\xff\xfe",
@@ -88,8 +88,9 @@ def _cases() -> list[tuple[str, object, bytes | None, list[tuple[int, int]], int
         cases.append((f"random-bytes-{n}", None, rng.randbytes(rng.randrange(0, 600)), [], None))
     for kind, sample in SAMPLES.items():
         builtins = msgspec.to_builtins(sample, builtin_types=(bytes,))
-        builtins["tab"] = TAB
-        paths = [p for p in _paths(builtins) if p != ("tab",)]
+        if "renderer" in builtins:
+            builtins["renderer"] = RENDERER
+        paths = [p for p in _paths(builtins) if p != ("renderer",)]
         for n in range(CASES_PER_TYPE):
             mutation = rng.choice(("field", "field", "flip", "cut"))
             name = f"{kind.__name__}-{mutation}-{n}"
@@ -106,11 +107,11 @@ def _cases() -> list[tuple[str, object, bytes | None, list[tuple[int, int]], int
 
 SENDER = """\
 obj, data, flips, cut = {case!r}
-def fill_tab(value):
-    if isinstance(value, dict) and value.get("tab") == {tab!r}:
-        value = dict(value, tab=TAB)
+def fill_renderer(value):
+    if isinstance(value, dict) and value.get("renderer") == {renderer!r}:
+        value = dict(value, renderer=RENDERER)
     return value
-data = bytearray(data if data is not None else msgspec.msgpack.encode(fill_tab(obj)))
+data = bytearray(data if data is not None else msgspec.msgpack.encode(fill_renderer(obj)))
 for at, bit in flips:
     if data:
         data[at % len(data)] ^= bit
@@ -131,7 +132,7 @@ async def test_fuzzed_messages_are_taken_or_end_the_sender_by_name(caplog):
 
         async def one(case):
             name, *recipe = case
-            code = attacks.BROWSER_HELPERS + SENDER.format(case=tuple(recipe), tab=TAB)
+            code = attacks.BROWSER_HELPERS + SENDER.format(case=tuple(recipe), renderer=RENDERER)
             async with gate:
                 return name, await run_probe(browser, code, timeout=30)
 

@@ -95,15 +95,17 @@ class _Route:
 
 
 class LocalHTTPServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 with a request log."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or another loopback address:
+    127.0.0.2, 127.0.0.3 ... are separate sites) with a request log."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[str] = []  # paths (with query) in arrival order
         self.records: list[RequestRecord] = []
         self._routes: dict[str, _Route] = {}
         self._lock = threading.Lock()
         self.closing = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server((host, 0), _Handler)
         self._httpd.owner = self
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -118,7 +120,7 @@ class LocalHTTPServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
