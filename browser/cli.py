@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
+    _process_model_flags(tui_cmd)
 
     from browser.simulate.command import add_parser as add_simulate_parser
 
@@ -250,11 +251,11 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
 
         return await simulate(args)
     if args.command == "tui":
-        return await _tui(args.urls, sandbox=not args.no_sandbox, profile=args.profile)
+        return await _tui(args.urls, args)
     return EXIT_USAGE
 
 
-async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) -> int:
+async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("minibrowser: the terminal UI needs a terminal; use 'minibrowser open URL --dump' instead", file=sys.stderr)
         return EXIT_USAGE
@@ -263,11 +264,8 @@ async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) ->
     except ImportError:
         print("minibrowser: the terminal UI is not available in this build; use --dump", file=sys.stderr)
         return EXIT_USAGE
-    import inspect
-
-    if profile is not None and "profile" in inspect.signature(run_app).parameters:
-        return await run_app(urls, sandbox=sandbox, profile=profile)
-    return await run_app(urls, sandbox=sandbox)
+    return await run_app(urls, sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
+                         process_limit=args.process_limit, spare=not args.no_spare)
 
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
@@ -282,7 +280,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
         if args.json:
             print("minibrowser: --json goes with --dump", file=sys.stderr)
             return EXIT_USAGE
-        return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile)
+        return await _tui(urls, args)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,

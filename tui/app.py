@@ -61,11 +61,13 @@ KEY_PRIORITY = [
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
 
-def default_browser_factory(*, sandbox: bool = True, profile=None) -> Callable[[], object]:
+def default_browser_factory(*, sandbox: bool = True, profile=None, process_model: str = "per-tab",
+                            process_limit: int | None = None, spare: bool = True) -> Callable[[], object]:
     def make():
         from browser.api import Browser
 
-        return Browser(sandbox=sandbox, profile=profile)
+        return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
+                       spare=spare)
 
     return make
 
@@ -777,9 +779,11 @@ class FieldEditor(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-async def run_app(urls: list[str], *, sandbox: bool = True, profile=None) -> int:
+async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
+                  process_limit: int | None = None, spare: bool = True) -> int:
     """Run the terminal UI until the user quits; returns the exit status."""
-    factory = default_browser_factory(sandbox=sandbox, profile=profile)
+    factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
+                                      process_limit=process_limit, spare=spare)
     app = BrowserApp(urls, browser_factory=factory)
     loop = asyncio.get_running_loop()
 

@@ -1,5 +1,9 @@
 """The process tree panel: broker → zygote → one node per renderer.
 
+Under the shared and site-locked process models a renderer that hosts
+several tabs, or is locked to a site, is a node of its own (pid, site, USS)
+with its tabs below it.
+
 Each node shows pid, tab title, state, memory (USS), CPU % and a sandbox
 mark; the selected node's memory history is drawn as a sparkline and its
 details (command line, uid/gid, sandbox layers, IPC counters) below it.
@@ -50,15 +54,42 @@ TITLE_CELLS = 14
 COMPACT_TITLE_CELLS = 10
 
 
-def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False) -> Text:
+def group_key(row: ProcessRow) -> str | None:
+    """The node of the renderer a tab lives in, when that renderer is shared
+    or locked to a site (None: the tab's row is its renderer's node)."""
+    t = row.target
+    if t.role != "renderer" or not t.pid or not (t.shares_with or t.site):
+        return None
+    return f"renderer-{t.pid}"
+
+
+def group_label(row: ProcessRow, *, compact: bool = False) -> Text:
+    """A renderer hosting tabs: pid, USS and the site it is locked to."""
+    t, m = row.target, row.measurement
+    label = Text()
+    label.append(f"{t.pid:>7} ", style="bold")
+    label.append(f"{format_bytes(m.uss):>7} ", style="cyan")
+    label.append(safe_line(t.site or "unlocked"), style="bold #61afef")
+    if t.over_limit and not compact:
+        label.append(" (over the limit)", style="yellow")
+    return label
+
+
+def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False, in_group: bool = False) -> Text:
     """One process: pid, role or tab title, USS, CPU and sandbox mark; a
-    compact label (a narrow panel) keeps pid, title and USS only."""
+    compact label (a narrow panel) keeps pid, title and USS only.  A tab
+    under its (shared) renderer's node shows its tab number, not the pid."""
     t, m = row.target, row.measurement
     label = Text()
     title_cells = COMPACT_TITLE_CELLS if compact else TITLE_CELLS
     if t.role == "renderer":
         mark, colour = STATE_MARKS.get(t.state, ("?", "white"))
-        title = (t.title or "untitled")[:title_cells]
+        title = safe_line(t.title or "untitled")[:title_cells]
+        if in_group:
+            label.append(f"{'tab ' + str(t.tab):>7} ", style="bold")
+            label.append(mark, style=colour)
+            label.append(f" {title:<{title_cells}}", style="")
+            return label
         label.append(f"{t.pid or '—':>7} ", style="bold" if t.pid else "dim")
         label.append(mark, style=colour)
         label.append(f" {title:<{title_cells}} ", style="" if t.pid else "dim")
@@ -127,6 +158,7 @@ class ProcessTree(Vertical):
 
     def on_mount(self) -> None:
         self._tree_nodes: dict[str, TreeNode[str]] = {}
+        self._parents: dict[str, str] = {}  # node key -> the key of the node it hangs under
         self._row_map: dict[str, ProcessRow] = {}
         self._sandbox_map: dict[str, SandboxStatus] = {}
         self._memory_history = None
@@ -154,17 +186,39 @@ class ProcessTree(Vertical):
                 node = self._tree_nodes["zygote"] = tree.root.add(node_label(zygote, UNKNOWN), data="zygote", expand=True)
             node.set_label(node_label(zygote, sandbox.get("zygote", UNKNOWN), compact=self.compact))
             parent = node
+        # Under a shared or site-locked process model a renderer may host
+        # several tabs: it gets a node of its own with its tabs below it.
+        groups = {group_key(row): row for row in rows if group_key(row) is not None}
+        wanted_parent = {row.key: group_key(row) or "zygote" for row in rows if row.target.role == "renderer"}
         for key, node in list(self._tree_nodes.items()):
-            if key not in self._row_map:
-                node.remove()
-                del self._tree_nodes[key]
+            keep = key in self._row_map or key in groups
+            if key in wanted_parent and self._parents.get(key) != wanted_parent[key]:
+                keep = False  # the tab moved to another renderer
+            if key == "zygote" or keep or key not in self._tree_nodes:
+                continue
+            node.remove()  # and every node below it
+            gone = [key] + [child for child, under in self._parents.items() if under == key]
+            for dropped in gone:
+                self._tree_nodes.pop(dropped, None)
+                self._parents.pop(dropped, None)
+        for key, row in groups.items():
+            label = group_label(row, compact=self.compact)
+            node = self._tree_nodes.get(key)
+            if node is None:
+                self._tree_nodes[key] = parent.add(label, data=row.key, expand=True)
+                self._parents[key] = "zygote"
+            else:
+                node.set_label(label)
         for row in rows:
             if row.target.role != "renderer":
                 continue
-            label = node_label(row, sandbox.get(row.key, UNKNOWN), compact=self.compact)
+            grouped = group_key(row)
+            label = node_label(row, sandbox.get(row.key, UNKNOWN), compact=self.compact, in_group=grouped is not None)
             node = self._tree_nodes.get(row.key)
             if node is None:
-                self._tree_nodes[row.key] = parent.add_leaf(label, data=row.key)
+                under = self._tree_nodes[grouped] if grouped is not None else parent
+                self._tree_nodes[row.key] = under.add_leaf(label, data=row.key)
+                self._parents[row.key] = grouped or "zygote"
             else:
                 node.set_label(label)
         tree.root.expand()
