@@ -1,0 +1,51 @@
+"""The model engine's decisions, pinned: every design on seeded traces gives the same decisions.
+
+The digest covers, for every distinct policy under every process model, each
+decision (user, trace time to the millisecond, tab, freeze or discard) and
+the counts that follow from them (discards, freezes, restores,
+activations, peak renderer memory and processes).  It was taken before the
+engine was made incremental; a change to the engine that changes any
+decision changes the digest.  A deliberate change to a policy updates the
+digest in the same commit, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from broker.discard_policies import DISTINCT_POLICY_NAMES
+from browser.simulate.costs import CostModel
+from browser.simulate.generate import generate
+from browser.simulate.model import Design, ProcessModel, run_design
+
+MIB = 1024**2
+COSTS = CostModel(process_limit=6)  # a fixed limit: the machine's own would make the digest depend on its memory
+
+# Several users with the generator's own tab counts, and one heavy user over a small budget (pressure policies act).
+CASES = (
+    (dict(users=3, days=2, seed=2024), 512 * MIB),
+    (dict(users=1, days=1, seed=7, open_tabs=60), 256 * MIB),
+)
+PINNED_DIGEST = "9a7659f60509c7d16134bf4aabbdcca515b67ffa5350568041beada4938a2d02"
+
+
+def decision_lines() -> list[str]:
+    lines = []
+    for generated, budget in CASES:
+        trace = generate(**generated)
+        for policy in DISTINCT_POLICY_NAMES:
+            for model in ProcessModel:
+                result = run_design(trace, Design(policy, model, budget), COSTS, record_decisions=True)
+                lines.append(f"{result.design} budget={budget} discards={result.discards} freezes={result.freezes} "
+                             f"restores={result.restores} activations={result.activations} "
+                             f"peak={result.peak_memory_bytes} processes={result.peak_processes}")
+                for user, decisions in sorted(result.decisions.items()):
+                    lines.extend(f"  user {user} t={t:.3f} tab {tab} {action}" for t, tab, action in decisions)
+    return lines
+
+
+def test_every_design_decides_as_pinned_on_seeded_traces():
+    lines = decision_lines()
+    assert sum(line.startswith("  ") for line in lines) > 1000  # the traces make every kind of policy act
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    assert digest == PINNED_DIGEST, "the model engine's decisions changed:\n" + "\n".join(lines[:40])
