@@ -240,11 +240,15 @@ class UserBrowser:
         return self.policy.next_check(self.facts(now), now)
 
 
+_ROUNDING_STEPS = 16
+
+
 def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, end: float,
                   grid: Sequence[float], record_decisions: bool = False) -> UserBrowser:
     """Replay one user's events under ``design`` on the virtual clock."""
     browser = UserBrowser(design, costs, start=0.0, end=end, grid=grid, record_decisions=record_decisions)
     deadline: float | None = None
+    rounding_steps = 0
     index, count = 0, len(events)
     while True:
         next_event = events[index].t if index < count else end
@@ -254,7 +258,12 @@ def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, 
             browser.run_policy(now)
             deadline = browser.next_check(now)
             if deadline is not None and deadline <= now and before == (browser.result.discards, browser.result.freezes):
-                deadline = None  # a policy that asks again at once but does nothing: wait for an event
+                # A deadline computed as now + (threshold - idle) can fall a rounding error short of the threshold
+                # (at it, now - hidden_since is still below): step past it, a few times at most, then wait for an event.
+                rounding_steps += 1
+                deadline = math.nextafter(now, math.inf) if rounding_steps <= _ROUNDING_STEPS else None
+            else:
+                rounding_steps = 0
             continue
         if index >= count:
             break
