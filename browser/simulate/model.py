@@ -23,12 +23,24 @@ renderer's base (as Firefox's ``TabUnloader`` and Chromium's
 A discarded tab's document leaves its renderer, which ends when it holds
 nothing.  Freezing stops a renderer but frees no memory.
 
-Designs run in parallel, one worker process per core (``run_designs``).
+The engine is incremental: an event touches only the tabs it names.  Each
+tab's policy timer (``DiscardPolicy.timer``: how long it must be hidden
+before the policy acts on it) becomes an absolute deadline in a heap, so
+the clock moves from event to deadline to event, and at a deadline the
+policy is asked about the due tabs alone (a timed decision depends on the
+tab alone).  Only while the tabs' memory is over the policy's budget does
+the policy see every tab, as memory pressure weighs them against each
+other.  The decisions are those of asking about every tab at every step.
+
+Designs run in parallel, one worker process per core (``run_designs``);
+when there are fewer designs than cores, a design's users are split
+between the workers.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
 import math
 import multiprocessing
 import os
@@ -71,18 +83,25 @@ class _Tab:
     url: str
     site: str
     size: SizeClass
+    opened: int  # the order of opening: the order in which the policy sees tabs
     state: str = ACTIVE
     last_active: float = 0.0
     revisits: int = 0
     renderer: tuple | None = None
+    timer_at: float | None = None  # the policy's deadline for this tab; heap entries with another are stale
 
 
-@dataclass
+@dataclass(slots=True)
 class _Renderer:
     number: int
     site: str | None
-    documents: set[int] = field(default_factory=set)
+    documents: dict[int, str] = field(default_factory=dict)  # tab -> size class of its document
     memory: int = 0
+    policy_memory: int = 0  # the sum of its tabs' memory as the policy sees it (``TabFacts.uss``)
+
+
+# A tab due this close after a deadline is asked about with it (the policy itself decides whether it is due).
+_DUE_SLACK_S = 1e-6
 
 
 class UserBrowser:
@@ -98,6 +117,10 @@ class UserBrowser:
         self.renderers: dict[tuple, _Renderer] = {}
         self.renderer_numbers = 0
         self.memory = 0
+        self.policy_memory = 0  # renderer_memory() of the tabs' facts, kept up to date
+        self.opened = 0
+        self.timers: list[tuple[float, int, _Tab]] = []  # (deadline, sequence, tab): a heap
+        self.timer_sequence = 0
         self.result = UserResult(budget_bytes=design.budget_bytes, start=start, end=end, grid=list(grid))
         self.result.begin(start)
         self.decisions: list[tuple[float, int, str]] | None = [] if record_decisions else None
@@ -129,10 +152,11 @@ class UserBrowser:
             renderer.memory = self.costs.renderer_base_bytes
             self.memory += renderer.memory
         page = self.costs.page(tab.size)
-        renderer.documents.add(tab.id)
+        renderer.documents[tab.id] = tab.size.value
         renderer.memory += page
         self.memory += page
         tab.renderer = key
+        self._shares_changed(renderer)
         return spawned
 
     def _detach(self, tab: _Tab) -> None:
@@ -140,25 +164,36 @@ class UserBrowser:
         if key is None:
             return
         renderer = self.renderers[key]
-        renderer.documents.discard(tab.id)
+        del renderer.documents[tab.id]
         page = self.costs.page(tab.size)
         renderer.memory -= page
         self.memory -= page
+        self._shares_changed(renderer)
         if not renderer.documents:
             self.memory -= renderer.memory
             del self.renderers[key]
+
+    def _shares_changed(self, renderer: _Renderer) -> None:
+        """The renderer's documents changed: so did every one of its tabs' share of its base."""
+        page_bytes = self.costs.page_bytes
+        share = self.costs.renderer_base_bytes / len(renderer.documents) if renderer.documents else 0.0
+        total = sum(int(page_bytes[size] + share) for size in renderer.documents.values())
+        self.policy_memory += total - renderer.policy_memory
+        renderer.policy_memory = total
 
     # -- the user's actions ----------------------------------------------------------------
 
     def _show(self, tab: _Tab, now: float) -> None:
         """Make ``tab`` the active tab; the one before it is hidden from ``now``."""
         previous = self.active
+        self.active = tab
+        tab.last_active = now
         if previous is not None and previous is not tab:
             previous.last_active = now
             if previous.state == ACTIVE:
                 previous.state = BACKGROUND
-        self.active = tab
-        tab.last_active = now
+            self._set_timer(previous)
+        self._set_timer(tab)
 
     def _activate(self, tab: _Tab, now: float) -> None:
         """The user switches to ``tab``: a revisit; a discarded tab is restored."""
@@ -179,7 +214,8 @@ class UserBrowser:
         self.result.advance(now, self.memory, len(self.renderers))
         match event.action:
             case Do.OPEN:
-                tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size)
+                self.opened += 1
+                tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size, self.opened)
                 spawned = self._attach(tab)
                 self._show(tab, now)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
@@ -193,38 +229,75 @@ class UserBrowser:
                 if tab.state in (DISCARDED, FROZEN):
                     tab.state = ACTIVE if tab is self.active else BACKGROUND
                 spawned = self._attach(tab)
+                self._set_timer(tab)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.CLOSE:
                 tab = self.tabs.pop(event.tab)
                 self._detach(tab)
+                tab.timer_at = None
                 if self.active is tab:
                     self.active = None
 
     # -- the policy -----------------------------------------------------------------------------
 
+    def fact(self, tab: _Tab, now: float) -> TabFacts:
+        """What the policy knows about ``tab`` at ``now``."""
+        key = tab.renderer
+        if key is None:
+            uss, number = None, None
+        else:
+            renderer = self.renderers[key]
+            uss = int(self.costs.page_bytes[tab.size.value] + self.costs.renderer_base_bytes / len(renderer.documents))
+            number = renderer.number
+        is_active = tab is self.active
+        return TabFacts(id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
+                        uss=uss, revisits=tab.revisits, renderer=number)
+
     def facts(self, now: float) -> list[TabFacts]:
-        renderers = self.renderers
-        base = self.costs.renderer_base_bytes
-        page_bytes = self.costs.page_bytes
-        active = self.active
-        facts = []
-        for tab in self.tabs.values():
-            key = tab.renderer
-            if key is None:
-                uss, number = None, None
-            else:
-                renderer = renderers[key]
-                uss, number = int(page_bytes[tab.size.value] + base / len(renderer.documents)), renderer.number
-            is_active = tab is active
-            facts.append(TabFacts(
-                id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
-                uss=uss, revisits=tab.revisits, renderer=number,
-            ))
-        return facts
+        """Every open tab, in the order they were opened."""
+        return [self.fact(tab, now) for tab in self.tabs.values()]
+
+    def _set_timer(self, tab: _Tab) -> None:
+        """Put the policy's deadline for ``tab`` (after a change to it) in the heap."""
+        hidden_for = self.policy.timer(self.fact(tab, tab.last_active))
+        if hidden_for is None:
+            tab.timer_at = None
+            return
+        hidden_since = tab.last_active
+        deadline = hidden_since + hidden_for
+        while deadline - hidden_since < hidden_for:  # rounding: at the deadline the policy must see the time passed
+            deadline = math.nextafter(deadline, math.inf)
+        tab.timer_at = deadline
+        self.timer_sequence += 1
+        heapq.heappush(self.timers, (deadline, self.timer_sequence, tab))
+
+    def _earliest_timer(self) -> float | None:
+        timers = self.timers
+        while timers and timers[0][2].timer_at != timers[0][0]:
+            heapq.heappop(timers)  # stale: the tab changed or closed since
+        return timers[0][0] if timers else None
+
+    def _due_tabs(self, now: float) -> list[_Tab]:
+        """The tabs whose timers are due at ``now``, taken off the heap, in opening order."""
+        due = []
+        timers = self.timers
+        while timers and timers[0][0] <= now + _DUE_SLACK_S:
+            deadline, _, tab = heapq.heappop(timers)
+            if tab.timer_at == deadline:
+                tab.timer_at = None
+                due.append(tab)
+        due.sort(key=lambda tab: tab.opened)
+        return due
 
     def run_policy(self, now: float) -> None:
         self.result.advance(now, self.memory, len(self.renderers))
-        for decision in self.policy.decide(self.facts(now), now):
+        if self.policy.over_budget(self.policy_memory):
+            asked = None  # memory pressure: every tab is weighed against the others
+            facts = self.facts(now)
+        else:
+            asked = self._due_tabs(now)
+            facts = [self.fact(tab, now) for tab in asked]
+        for decision in self.policy.decide(facts, now):
             tab = self.tabs[decision.tab]
             if decision.action is Action.DISCARD:
                 self._detach(tab)
@@ -233,11 +306,17 @@ class UserBrowser:
             else:
                 tab.state = FROZEN
                 self.result.freezes += 1
+            self._set_timer(tab)
             if self.decisions is not None:
                 self.decisions.append((now, tab.id, decision.action.value))
+        for tab in asked or ():
+            if tab.timer_at is None:
+                self._set_timer(tab)  # asked but not acted on (or acted on: a frozen tab's discard timer)
 
     def next_check(self, now: float) -> float | None:
-        return self.policy.next_check(self.facts(now), now)
+        if self.policy.over_budget(self.policy_memory):
+            return self.policy.next_check(self.facts(now), now)
+        return self._earliest_timer()
 
 
 _ROUNDING_STEPS = 16
