@@ -95,7 +95,7 @@ class _Tab:
 class _Renderer:
     number: int
     site: str | None
-    documents: dict[int, str] = field(default_factory=dict)  # tab -> size class of its document
+    documents: dict[int, SizeClass] = field(default_factory=dict)  # tab -> size class of its document
     memory: int = 0
     policy_memory: int = 0  # the sum of its tabs' memory as the policy sees it (``TabFacts.uss``)
 
@@ -112,6 +112,8 @@ class UserBrowser:
         self.design = design
         self.costs = costs
         self.policy: DiscardPolicy = make_policy(design.policy, budget_bytes=design.budget_bytes)
+        self.policy_has_timers = type(self.policy).timer is not DiscardPolicy.timer
+        self.page_bytes = {size: costs.page_bytes[size.value] for size in SizeClass}  # by class, not its name
         self.tabs: dict[int, _Tab] = {}
         self.active: _Tab | None = None
         self.renderers: dict[tuple, _Renderer] = {}
@@ -152,7 +154,7 @@ class UserBrowser:
             renderer.memory = self.costs.renderer_base_bytes
             self.memory += renderer.memory
         page = self.costs.page(tab.size)
-        renderer.documents[tab.id] = tab.size.value
+        renderer.documents[tab.id] = tab.size
         renderer.memory += page
         self.memory += page
         tab.renderer = key
@@ -175,7 +177,7 @@ class UserBrowser:
 
     def _shares_changed(self, renderer: _Renderer) -> None:
         """The renderer's documents changed: so did every one of its tabs' share of its base."""
-        page_bytes = self.costs.page_bytes
+        page_bytes = self.page_bytes
         share = self.costs.renderer_base_bytes / len(renderer.documents) if renderer.documents else 0.0
         total = sum(int(page_bytes[size] + share) for size in renderer.documents.values())
         self.policy_memory += total - renderer.policy_memory
@@ -247,7 +249,7 @@ class UserBrowser:
             uss, number = None, None
         else:
             renderer = self.renderers[key]
-            uss = int(self.costs.page_bytes[tab.size.value] + self.costs.renderer_base_bytes / len(renderer.documents))
+            uss = int(self.page_bytes[tab.size] + self.costs.renderer_base_bytes / len(renderer.documents))
             number = renderer.number
         is_active = tab is self.active
         return TabFacts(id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
@@ -259,6 +261,8 @@ class UserBrowser:
 
     def _set_timer(self, tab: _Tab) -> None:
         """Put the policy's deadline for ``tab`` (after a change to it) in the heap."""
+        if not self.policy_has_timers:
+            return
         hidden_for = self.policy.timer(self.fact(tab, tab.last_active))
         if hidden_for is None:
             tab.timer_at = None
@@ -362,50 +366,81 @@ def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
     return [duration_s * i / (points - 1) for i in range(points)]
 
 
-def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
-    """Every user of ``trace`` under one design."""
-    grid = time_grid(trace.duration_s)
-    users = []
-    decisions = {}
-    for number, events in enumerate(trace.by_user()):
-        browser = simulate_user(events, design, costs, end=trace.duration_s, grid=grid, record_decisions=record_decisions)
+def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: CostModel, *, duration: float,
+                    grid: Sequence[float], record_decisions: bool = False) -> tuple[list[UserResult], dict]:
+    """Some users (their events, by user number) under one design: their results and decisions."""
+    users, decisions = [], {}
+    for number, events in per_user:
+        browser = simulate_user(events, design, costs, end=duration, grid=grid, record_decisions=record_decisions)
         users.append(browser.result)
         if record_decisions:
             decisions[number] = browser.decisions
-    result = combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
+    return users, decisions
+
+
+def _combine(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+    return combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
+
+
+def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
+    """Every user of ``trace`` under one design."""
+    grid = time_grid(trace.duration_s)
+    users, decisions = _simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
+                                       grid=grid, record_decisions=record_decisions)
+    result = _combine(design, users, grid)
     result.decisions = decisions if record_decisions else None
     return result
 
 
-_SHARED: tuple | None = None  # the trace and costs, inherited by forked workers
+# What forked workers inherit: the trace's events by user, its length, the time grid and the costs.
+_SHARED: tuple | None = None
 
 
-def _run_shared(design: Design) -> DesignResult:
-    trace, costs = _SHARED
-    return run_design(trace, design, costs)
+def _run_shared(task: tuple[Design, int, int]) -> DesignResult | list[UserResult]:
+    """A worker's task: a whole design (its result), or users ``first`` to ``stop`` of one (their results)."""
+    design, first, stop = task
+    per_user, duration, grid, costs = _SHARED
+    users, _ = _simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
+    return _combine(design, users, grid) if (first, stop) == (0, len(per_user)) else users
 
 
 def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> list[DesignResult]:
-    """Every design on the trace, in parallel on all cores; results in the designs' order."""
+    """Every design on the trace, in parallel on all cores; results in the designs' order.
+
+    A worker runs whole designs (and sends back only their results); with
+    fewer designs than workers, each design's users are split into batches,
+    one per worker, and their results combined here."""
     global _SHARED
-    workers = max(1, min(workers or os.cpu_count() or 1, len(designs)))
-    if workers == 1:
+    workers = max(1, workers or os.cpu_count() or 1)
+    per_user = trace.by_user()
+    batches = 1 if len(designs) >= workers else min(trace.users, -(-workers // len(designs)))
+    if min(workers, len(designs) * batches) == 1:
         results = []
         for done, design in enumerate(designs, start=1):
             results.append(run_design(trace, design, costs))
             if progress:
                 progress(done, len(designs))
         return results
-    _SHARED = (trace, costs)
+    size = -(-trace.users // batches)
+    tasks = [(design, first, min(first + size, trace.users)) for design in designs for first in range(0, trace.users, size)]
+    grid = time_grid(trace.duration_s)
+    _SHARED = (per_user, trace.duration_s, grid, costs)
     try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(workers) as pool:
+        with context.Pool(min(workers, len(tasks))) as pool:
+            finished: dict[Design, list[UserResult]] = {}
             results = []
-            for done, result in enumerate(pool.imap(_run_shared, designs), start=1):
-                results.append(result)
+            for done, answer in enumerate(pool.imap(_run_shared, tasks), start=1):
+                design = tasks[done - 1][0]
+                if isinstance(answer, DesignResult):
+                    results.append(answer)
+                else:
+                    finished.setdefault(design, []).extend(answer)
+                    if len(finished[design]) == trace.users:
+                        results.append(_combine(design, finished.pop(design), grid))
                 if progress:
-                    progress(done, len(designs))
+                    progress(done, len(tasks))
             return results
     finally:
         _SHARED = None

@@ -53,3 +53,14 @@ def test_every_design_decides_as_pinned_on_seeded_traces():
     assert sum(line.startswith("  ") for line in lines) > 1000  # the traces make every kind of policy act
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     assert digest == PINNED_DIGEST, "the model engine's decisions changed:\n" + "\n".join(lines[:40])
+
+
+def test_users_split_between_workers_give_the_results_of_one_process():
+    """With fewer designs than workers, a design's users are run in batches on several workers."""
+    from browser.simulate.model import run_designs
+
+    trace = generate(users=5, days=1, seed=3)
+    designs = [Design("minibrowser", ProcessModel.PER_TAB, 256 * MIB)]
+    alone = [run_design(trace, design, COSTS).summary() for design in designs]
+    assert [result.summary() for result in run_designs(trace, designs, COSTS, workers=2)] == alone
+    assert alone[0]["discards"] > 0
