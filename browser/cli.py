@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
     _sandbox_flag(open_cmd)
     _profile_flag(open_cmd)
+    _record_trace_flag(open_cmd)
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
+    _record_trace_flag(tui_cmd)
 
     from browser.simulate.command import add_parser as add_simulate_parser
 
@@ -91,6 +93,13 @@ def _profile_flag(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--profile", metavar="DIR", default=None,
         help="profile directory: discarded tabs are kept here (default: $XDG_DATA_HOME/minibrowser)",
+    )
+
+
+def _record_trace_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--record-trace", metavar="FILE", default=None,
+        help="record the session (opens, switches, navigations, input, closes) as a trace for 'minibrowser simulate run'",
     )
 
 
@@ -210,11 +219,11 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
 
         return await simulate(args)
     if args.command == "tui":
-        return await _tui(args.urls, sandbox=not args.no_sandbox, profile=args.profile)
+        return await _tui(args.urls, sandbox=not args.no_sandbox, profile=args.profile, record_trace=args.record_trace)
     return EXIT_USAGE
 
 
-async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) -> int:
+async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None, record_trace: str | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("minibrowser: the terminal UI needs a terminal; use 'minibrowser open URL --dump' instead", file=sys.stderr)
         return EXIT_USAGE
@@ -225,9 +234,23 @@ async def _tui(urls: list[str], *, sandbox: bool, profile: str | None = None) ->
         return EXIT_USAGE
     import inspect
 
+    if record_trace is not None:
+        if (problem := _unwritable(record_trace)) is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_USAGE
+        return await run_app(urls, sandbox=sandbox, profile=profile, record_trace=record_trace)
     if profile is not None and "profile" in inspect.signature(run_app).parameters:
         return await run_app(urls, sandbox=sandbox, profile=profile)
     return await run_app(urls, sandbox=sandbox)
+
+
+def _unwritable(path: str) -> str | None:
+    """The one line to show when the trace file ``path`` cannot be written, or None (it is created, empty)."""
+    try:
+        with open(path, "w", encoding="utf-8"):
+            return None
+    except OSError as error:
+        return f"minibrowser: {safe_line(path)}: cannot write the trace ({error.strerror or error})"
 
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
@@ -242,11 +265,14 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
         if args.json:
             print("minibrowser: --json goes with --dump", file=sys.stderr)
             return EXIT_USAGE
-        return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile)
+        return await _tui(urls, sandbox=not args.no_sandbox, profile=args.profile, record_trace=args.record_trace)
+    if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
-                           started_early=early) as browser:
+                           started_early=early, record_trace=args.record_trace) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):

@@ -61,11 +61,11 @@ KEY_PRIORITY = [
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
 
-def default_browser_factory(*, sandbox: bool = True, profile=None) -> Callable[[], object]:
+def default_browser_factory(*, sandbox: bool = True, profile=None, record_trace=None) -> Callable[[], object]:
     def make():
         from browser.api import Browser
 
-        return Browser(sandbox=sandbox, profile=profile)
+        return Browser(sandbox=sandbox, profile=profile, record_trace=record_trace)
 
     return make
 
@@ -777,9 +777,10 @@ class FieldEditor(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-async def run_app(urls: list[str], *, sandbox: bool = True, profile=None) -> int:
-    """Run the terminal UI until the user quits; returns the exit status."""
-    factory = default_browser_factory(sandbox=sandbox, profile=profile)
+async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, record_trace=None) -> int:
+    """Run the terminal UI until the user quits; returns the exit status.
+    ``record_trace``: a file the session is recorded in as a browsing trace."""
+    factory = default_browser_factory(sandbox=sandbox, profile=profile, record_trace=record_trace)
     app = BrowserApp(urls, browser_factory=factory)
     loop = asyncio.get_running_loop()
 
