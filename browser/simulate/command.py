@@ -13,6 +13,7 @@ bad size) gives one line on stderr and exit status 2; a failed run, 1.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -218,4 +219,15 @@ async def _run(args) -> int:
             sys.stdout.write("\n" + output.terminal_charts(results))
     elif args.chart:
         sys.stdout.write("\n" + output.terminal_charts(results))
+    _stop_if_the_reader_left()
     return EXIT_OK
+
+
+def _stop_if_the_reader_left() -> None:
+    """``simulate run ... | head``: a reader that left before the end makes the command stop
+    quietly, as ``open --dump`` does (the CLI's handling of a broken pipe)."""
+    from browser.cli import _output_reader_gone
+
+    sys.stdout.flush()
+    if _output_reader_gone():
+        raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")

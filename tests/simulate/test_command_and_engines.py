@@ -97,3 +97,19 @@ def test_model_and_real_engines_agree_on_a_small_trace():
     assert [(tab, action) for _, tab, action in real.decisions[0]] == [(1, "discard"), (3, "discard")]
     assert (real.discards, real.restores) == (model.discards, model.restores) == (2, 2)
     assert abs(model.peak_memory_bytes - real.peak_memory_bytes) <= 0.30 * real.peak_memory_bytes
+
+
+def test_a_reader_that_leaves_stops_the_run_quietly(tmp_path):
+    """``minibrowser simulate run ... | head``: no traceback, death by SIGPIPE as ``cat`` would."""
+    import signal
+
+    trace = tmp_path / "t.jsonl"
+    assert minibrowser("simulate", "generate", "--users", "2", "--seed", "3", "-o", str(trace)).returncode == 0
+    for output in ("--json", "--csv", "--chart"):
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader is gone before the first byte is written
+        done = subprocess.run([sys.executable, "-m", "browser.cli", "simulate", "run", str(trace), "--policy", "all",
+                               output], stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+        os.close(writer)
+        assert (done.returncode, done.stderr) == (-signal.SIGPIPE, "")
