@@ -105,8 +105,12 @@ class BrowserApp(App[int]):
         browser_factory: Callable[[], object] | None = None,
         process_source: ProcessSource | None = None,
         sample_seconds: float = SAMPLE_SECONDS,
+        follow_active: bool = False,
     ) -> None:
+        """``follow_active``: the window shows whichever tab the browser makes
+        active, as when something else drives it (a trace being played)."""
         super().__init__()
+        self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
         self.process_source = process_source or ProcessSource()
@@ -315,8 +319,9 @@ class BrowserApp(App[int]):
         if self.browser is None or not self.has_window:
             return
         tabs = list(self.browser.tabs)
-        if self.current not in tabs:
-            self.current = self.browser.active_tab if self.browser.active_tab in tabs else (tabs[-1] if tabs else None)
+        active = self.browser.active_tab
+        if self.current not in tabs or (self.follow_active and active in tabs and active is not self.current):
+            self.current = active if active in tabs else (tabs[-1] if tabs else None)
             if self.current is not None:
                 self._show_tab(self.current)
         tab = self.current

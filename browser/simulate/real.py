@@ -16,15 +16,21 @@ its decisions out through the public API.  Memory is sampled from the real
 processes (USS) after every event and at least once a second of wall time.
 
 Only the ``per-tab`` process model exists in the real browser today; other
-process models run on the model engine.
+process models run on the model engine.  :func:`_browser_for` is the one
+place where a design reaches the browser (its process model will be handed
+to ``Browser(process_model=...)`` there once the broker has them).
+
+With a :class:`~browser.simulate.watch.TraceWindow` the run is shown in the
+ordinary browser window (``simulate run --engine real --tui``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from broker.discard_policies import make_policy
 from broker.lifecycle import Action, TabFacts
@@ -39,6 +45,22 @@ SAMPLE_EVERY_S = 1.0  # wall seconds between memory samples
 
 class RealEngineUnsupported(ValueError):
     """A design the real browser cannot run yet; ``str()`` is one line."""
+
+
+@contextlib.asynccontextmanager
+async def _browser_for(design: Design, *, sandbox: bool, profile: str, window=None) -> AsyncIterator[object]:
+    """A started browser for one user under ``design`` (the browser's own policy off: the design's decides),
+    shown in ``window`` when there is one."""
+    from browser import Browser, LifecyclePolicy
+
+    check_design(design)
+    browser = Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile)
+    if window is None:
+        async with browser:
+            yield browser
+    else:
+        async with window.showing(browser):
+            yield browser
 
 
 def check_design(design: Design) -> None:
@@ -186,10 +208,9 @@ class _Player:
 
 
 async def run_real(trace: Trace, design: Design, *, speed: float, sandbox: bool = True,
-                   record_decisions: bool = False, progress: Callable[[int, int], None] | None = None) -> DesignResult:
-    """Play every user of ``trace`` on a real browser under ``design``."""
-    from browser import Browser, LifecyclePolicy
-
+                   record_decisions: bool = False, progress: Callable[[int, int], None] | None = None,
+                   window=None) -> DesignResult:
+    """Play every user of ``trace`` on a real browser under ``design`` (shown in ``window``, a ``TraceWindow``)."""
     check_design(design)
     grid_points = 240
     grid = [trace.duration_s * i / (grid_points - 1) for i in range(grid_points)]
@@ -200,7 +221,7 @@ async def run_real(trace: Trace, design: Design, *, speed: float, sandbox: bool 
             result = UserResult(budget_bytes=design.budget_bytes, start=0.0, end=trace.duration_s, grid=grid)
             log: list | None = [] if record_decisions else None
             with tempfile.TemporaryDirectory(prefix="minibrowser-simulate-") as profile:
-                async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile) as browser:
+                async with _browser_for(design, sandbox=sandbox, profile=profile, window=window) as browser:
                     player = _Player(browser, server, design, result, speed, log)
                     await player.play(events, trace.duration_s)
             users.append(result)

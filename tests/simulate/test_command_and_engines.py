@@ -67,6 +67,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
          "minibrowser: --budget: must be a size such as 512M or 2G, not 'lots' (see 'minibrowser --help')\n"),
         (("simulate", "run", str(good), "--engine", "real", "--process-model", "single"),
          "minibrowser: the real engine runs only the per-tab process model today, not single; use --engine model for the others\n"),
+        (("simulate", "run", str(good), "--tui"), "minibrowser: --tui shows the real engine's browser; add --engine real\n"),
+        (("simulate", "run", str(good), "--tui", "--engine", "real"), "minibrowser: --tui needs a terminal\n"),
     ]
     for args, line in cases:
         done = minibrowser(*args)
