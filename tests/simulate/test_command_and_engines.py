@@ -87,9 +87,13 @@ def small_trace() -> Trace:
     return Trace(1, 3 * H / 86400, events)
 
 
+PEAK_MEMORY_TOLERANCE = 0.15  # the model's peak renderer memory within 15% of what the real engine's sampler saw
+
+
 def test_model_and_real_engines_agree_on_a_small_trace():
-    """The same discard decisions (tab and order); peak renderer memory within 30% of the real
-    engine's, with costs calibrated from the real browser just before."""
+    """The same discard decisions (tab and order) and restores; peak renderer memory within
+    PEAK_MEMORY_TOLERANCE of the real engine's, with costs calibrated from the real browser just before.
+    The gap is printed (``pytest -s``) and named in the failure."""
     costs = asyncio.run(calibrate(samples=2))
     trace = small_trace()
     design = Design("chrome-memory-saver-maximum", ProcessModel.PER_TAB, 1024**3)
@@ -98,7 +102,11 @@ def test_model_and_real_engines_agree_on_a_small_trace():
     assert [(tab, action) for _, tab, action in model.decisions[0]] == [(1, "discard"), (3, "discard")]
     assert [(tab, action) for _, tab, action in real.decisions[0]] == [(1, "discard"), (3, "discard")]
     assert (real.discards, real.restores) == (model.discards, model.restores) == (2, 2)
-    assert abs(model.peak_memory_bytes - real.peak_memory_bytes) <= 0.30 * real.peak_memory_bytes
+    gap = abs(model.peak_memory_bytes - real.peak_memory_bytes) / real.peak_memory_bytes
+    figures = (f"peak renderer memory: model {model.peak_memory_bytes / 2**20:.1f} MB, "
+               f"real {real.peak_memory_bytes / 2**20:.1f} MB; gap {gap:.1%} (tolerance {PEAK_MEMORY_TOLERANCE:.0%})")
+    print(figures)
+    assert gap <= PEAK_MEMORY_TOLERANCE, figures
 
 
 def test_a_reader_that_leaves_stops_the_run_quietly(tmp_path):
