@@ -1,10 +1,10 @@
 """The ``minibrowser`` command.
 
-    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox]
+    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox] [--record-trace FILE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
-    minibrowser tui [URL ...]
+    minibrowser tui [URL ...] [--record-trace FILE]
     minibrowser simulate generate|calibrate|run ...
 
 Exit status: 0 when everything asked for worked, 1 when a page or check

@@ -79,3 +79,26 @@ def test_open_dump_records_its_tabs_and_a_bad_trace_path_is_one_line(tmp_path):
     done = minibrowser("open", "--dump", "--record-trace", str(bad), "about:blank")
     assert (done.returncode, done.stderr, done.stdout) == (
         2, f"minibrowser: {bad}: cannot write the trace (No such file or directory)\n", "")
+
+
+async def test_the_terminal_ui_records_what_the_user_does(tmp_path):
+    """``minibrowser open --record-trace FILE`` on a terminal: the window's own tabs and keys, recorded."""
+    from tests.tui.tuihelpers import SIZE, started, wait_for
+    from tui.app import BrowserApp, default_browser_factory
+
+    path = tmp_path / "tui.jsonl"
+    with PageServer(sites=2) as server:
+        urls = [server.url(0, "/p/1", SizeClass.SMALL), server.url(1, "/p/2", SizeClass.MEDIUM)]
+        app = BrowserApp(urls, browser_factory=default_browser_factory(record_trace=path))
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            await pilot.press("ctrl+pagedown")  # the next tab
+            await wait_for(pilot, lambda: app.browser.active_tab.id == 2, what="the second tab to be active")
+            await app.action_quit()
+    events = [{k: v for k, v in json.loads(line).items() if k != "t"} for line in path.read_text().splitlines()[1:]]
+    assert events == [
+        {"user": 0, "tab": 1, "action": "open", "url": urls[0], "size": "small"},
+        {"user": 0, "tab": 2, "action": "open", "url": urls[1], "size": "medium"},
+        {"user": 0, "tab": 1, "action": "switch"},  # the second tab opened in the background
+        {"user": 0, "tab": 2, "action": "switch"},
+    ]
