@@ -107,17 +107,50 @@ def _megabytes(n: float) -> str:
 
 
 class DiscardPolicy(abc.ABC):
-    """A named lifecycle policy (see the module docstring)."""
+    """A named lifecycle policy (see the module docstring).
+
+    A policy acts for two kinds of reason, and says which through two hooks
+    that :meth:`next_check` is built from:
+
+    * a **timer** per tab (:meth:`timer`): the tab has been hidden long
+      enough.  A timed decision depends on that tab alone, so an engine may
+      ask :meth:`decide` about only the tabs whose timers are due and get
+      the decisions it would get for all of them;
+    * **memory pressure** (:meth:`pressure_check`): only while the tabs'
+      memory is over :attr:`memory_budget_bytes`; a pressure decision weighs
+      every tab against the others.
+    """
 
     name: str = ""
+    #: The renderer memory above which the policy acts under pressure; None: it never looks at memory.
+    memory_budget_bytes: int | None = None
 
     @abc.abstractmethod
     def decide(self, tabs: Sequence[TabFacts], now: float) -> list[Decision]:
         """What to freeze or discard at ``now``, each with its reason."""
 
-    @abc.abstractmethod
+    def timer(self, tab: TabFacts) -> float | None:
+        """How long ``tab`` must have been hidden before :meth:`decide` acts on it (None: no timer runs)."""
+        return None
+
+    def pressure_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
+        """When to act on memory pressure; asked only while over :attr:`memory_budget_bytes`."""
+        return None
+
+    def over_budget(self, used: int) -> bool:
+        """Whether renderers using ``used`` bytes put the policy under memory pressure."""
+        return self.memory_budget_bytes is not None and used > self.memory_budget_bytes
+
     def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
         """When to call :meth:`decide` next if nothing changes (``>= now``), or None."""
+        soonest = self.pressure_check(tabs, now) if self.over_budget(renderer_memory(tabs)) else None
+        for tab in tabs:
+            hidden_for = self.timer(tab)
+            if hidden_for is not None:
+                due = now + max(0.0, hidden_for - tab.idle_s)
+                if soonest is None or due < soonest:
+                    soonest = due
+        return soonest
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -131,9 +164,6 @@ class NoPolicy(DiscardPolicy):
     def decide(self, tabs: Sequence[TabFacts], now: float) -> list[Decision]:
         return []
 
-    def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
-        return None
-
 
 class MinibrowserPolicy(DiscardPolicy):
     """Today's policy: ``broker.lifecycle.decide`` with a ``LifecyclePolicy``."""
@@ -142,27 +172,27 @@ class MinibrowserPolicy(DiscardPolicy):
 
     def __init__(self, settings: LifecyclePolicy | None = None) -> None:
         self.settings = settings or LifecyclePolicy()
+        self.memory_budget_bytes = self.settings.memory_budget_bytes
 
     def decide(self, tabs: Sequence[TabFacts], now: float) -> list[Decision]:
         return decide(tabs, self.settings)
 
-    def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
-        settings = self.settings
-        budget = settings.memory_budget_bytes
-        if budget is not None and renderer_memory(tabs) > budget and any(
-            not t.busy and t.uss and discard_refusal(t) is None for t in tabs
-        ):
+    def pressure_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
+        if any(not t.busy and t.uss and discard_refusal(t) is None for t in tabs):
             return now
-        soonest = math.inf
-        for tab in tabs:
-            if tab.busy or tab.state not in (BACKGROUND, FROZEN):
-                continue
-            if settings.discard_after_s is not None and discard_refusal(tab) is None:
-                soonest = min(soonest, now + max(0.0, settings.discard_after_s - tab.idle_s))
-            if (settings.freeze_after_s is not None and tab.state == BACKGROUND
-                    and freeze_refusal(tab, pinned_may_freeze=settings.freeze_pinned) is None):
-                soonest = min(soonest, now + max(0.0, settings.freeze_after_s - tab.idle_s))
-        return None if soonest == math.inf else soonest
+        return None
+
+    def timer(self, tab: TabFacts) -> float | None:
+        settings = self.settings
+        if tab.busy or tab.state not in (BACKGROUND, FROZEN):
+            return None
+        hidden_for = None
+        if settings.discard_after_s is not None and discard_refusal(tab) is None:
+            hidden_for = settings.discard_after_s
+        if (settings.freeze_after_s is not None and tab.state == BACKGROUND
+                and freeze_refusal(tab, pinned_may_freeze=settings.freeze_pinned) is None):
+            hidden_for = settings.freeze_after_s if hidden_for is None else min(hidden_for, settings.freeze_after_s)
+        return hidden_for
 
 
 @dataclass(frozen=True)
@@ -197,9 +227,8 @@ class ChromeMemorySaver(DiscardPolicy):
             for t in tabs if self._timed(t) and t.idle_s >= mode.hidden_s
         ]
 
-    def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
-        deadlines = [now + max(0.0, self.mode.hidden_s - t.idle_s) for t in tabs if self._timed(t)]
-        return min(deadlines, default=None)
+    def timer(self, tab: TabFacts) -> float | None:
+        return self.mode.hidden_s if self._timed(tab) else None
 
 
 class _PressurePolicy(DiscardPolicy):
@@ -208,7 +237,7 @@ class _PressurePolicy(DiscardPolicy):
     signal_period_s: float = 5.0
 
     def __init__(self, budget_bytes: int) -> None:
-        self.budget_bytes = budget_bytes
+        self.budget_bytes = self.memory_budget_bytes = budget_bytes
 
     @abc.abstractmethod
     def choose(self, tabs: Sequence[TabFacts]) -> TabFacts | None:
@@ -221,9 +250,7 @@ class _PressurePolicy(DiscardPolicy):
         return [Decision(victim.id, Action.DISCARD,
                          f"memory pressure ({_megabytes(used)} of {_megabytes(self.budget_bytes)}); {self.name}")]
 
-    def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
-        if renderer_memory(tabs) <= self.budget_bytes:
-            return None
+    def pressure_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
         period = self.signal_period_s
         return (math.floor(now / period) + 1) * period  # the next signal, strictly after now
 
@@ -308,8 +335,8 @@ class EdgeSleepingTabs(DiscardPolicy):
         return [Decision(t.id, Action.FREEZE, f"inactive for {self.sleep_after_s / HOUR:g} h (sleeping tabs)")
                 for t in tabs if self._may_sleep(t) and t.idle_s >= self.sleep_after_s]
 
-    def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
-        return min((now + max(0.0, self.sleep_after_s - t.idle_s) for t in tabs if self._may_sleep(t)), default=None)
+    def timer(self, tab: TabFacts) -> float | None:
+        return self.sleep_after_s if self._may_sleep(tab) else None
 
 
 POLICY_NAMES = (

@@ -26,7 +26,9 @@ Errors (all with a one-line ``str()`` for a person)::
 
 from __future__ import annotations
 
+import enum
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,7 +48,32 @@ __all__ = [
     "Browser", "BrowserError", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
     "ProcessInfo", "ProcessModel", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings",
+    "UserAction",
 ]
+
+
+class UserAction(enum.Enum):
+    """What the user did through this API, as ``Browser.subscribe_actions`` reports it
+    (the actions of a browsing trace: ``browser.simulate.record``)."""
+
+    OPEN = "open"  # a new tab, with its first page
+    SWITCH = "switch"  # a tab made the active one
+    NAVIGATE = "navigate"  # the address bar, a link, back, forward, reload
+    INPUT = "input"  # typing in or pressing a form control, finding, scrolling
+    CLOSE = "close"
+
+
+# Each browser's action listeners, found from a tab's broker object (the façades hold nothing else).
+_action_listeners: weakref.WeakKeyDictionary[BrowserImpl, list[Callable]] = weakref.WeakKeyDictionary()
+
+
+def _tell(impl: TabImpl, action: UserAction) -> None:
+    """Report ``action`` on a tab to its browser's listeners, with the active tab after it."""
+    listeners = _action_listeners.get(impl.browser)
+    if listeners:
+        active = impl.browser.active_tab
+        for listener in list(listeners):
+            listener(action, _public(impl), _public(active) if active is not None else None)
 
 
 @dataclass(frozen=True)
@@ -156,40 +183,60 @@ class Tab:
 
     async def navigate(self, url: str) -> protocol.Frame:
         """Go to ``url`` as if the user typed it in the address bar."""
-        return await self._impl.navigate(url)
+        answer = await self._impl.navigate(url)
+        _tell(self._impl, UserAction.NAVIGATE)
+        return answer
 
     async def follow(self, number: int) -> protocol.Frame:
         """Follow link ``[number]``.  A navigation the page may not make (a web
         page opening a local file) shows an error page."""
-        return await self._impl.follow(number)
+        answer = await self._impl.follow(number)
+        _tell(self._impl, UserAction.NAVIGATE)
+        return answer
 
     async def set_field(self, field_id: int, *, value: str | None = None, checked: bool | None = None) -> protocol.Frame:
         """Type into, tick or choose in form control ``field_id`` (a checkbox
         or radio with neither ``value`` nor ``checked`` toggles)."""
-        return await self._impl.set_field(field_id, value=value, checked=checked)
+        answer = await self._impl.set_field(field_id, value=value, checked=checked)
+        _tell(self._impl, UserAction.INPUT)
+        return answer
 
     async def press(self, field_id: int) -> protocol.Frame:
         """Press button ``field_id``: a submit button sends its form."""
-        return await self._impl.press(field_id)
+        answer = await self._impl.press(field_id)
+        _tell(self._impl, UserAction.INPUT)
+        return answer
 
     async def find(self, query: str) -> list[tuple[int, int, int]]:
         """Find ``query`` in the page: (line, column, length) of each match."""
-        return await self._impl.find(query)
+        answer = await self._impl.find(query)
+        _tell(self._impl, UserAction.INPUT)
+        return answer
 
     async def resize(self, width: int) -> protocol.Frame:
         return await self._impl.resize(width)
 
     def scroll_to(self, line: int) -> None:
         self._impl.scroll_to(line)
+        _tell(self._impl, UserAction.INPUT)
 
     async def back(self) -> protocol.Frame | None:
-        return await self._impl.back()
+        frame = await self._impl.back()
+        if frame is not None:
+            _tell(self._impl, UserAction.NAVIGATE)
+        return frame
 
     async def forward(self) -> protocol.Frame | None:
-        return await self._impl.forward()
+        frame = await self._impl.forward()
+        if frame is not None:
+            _tell(self._impl, UserAction.NAVIGATE)
+        return frame
 
     async def reload(self) -> protocol.Frame | None:
-        return await self._impl.reload()
+        frame = await self._impl.reload()
+        if frame is not None:
+            _tell(self._impl, UserAction.NAVIGATE)
+        return frame
 
     async def sandbox_report(self) -> list[protocol.SandboxLayer]:
         """The sandbox of this tab's renderer, layer by layer, as it sees it."""
@@ -259,6 +306,7 @@ class Tab:
         """Make this the active tab: a discarded tab is restored from its
         snapshot (no network), a frozen one thawed, a crashed one reloaded
         (unless it keeps crashing)."""
+        _tell(self._impl, UserAction.SWITCH)
         return await self._impl.activate()
 
     def end_process(self) -> None:
@@ -267,6 +315,7 @@ class Tab:
         self._impl.end_process()
 
     async def close(self) -> None:
+        _tell(self._impl, UserAction.CLOSE)
         await self._impl.close()
 
 
@@ -274,7 +323,7 @@ class Browser:
     """The browser: tabs and the sandboxed renderer processes behind them
     (one per tab by default; see ``process_model``)."""
 
-    __slots__ = ("_impl",)
+    __slots__ = ("_impl", "_recorder")
 
     def __init__(
         self,
@@ -292,6 +341,7 @@ class Browser:
         process_model: ProcessModel | str = ProcessModel.PER_TAB,
         process_limit: int | None = None,
         spare: bool = True,
+        record_trace: str | os.PathLike | None = None,
     ) -> None:
         """``started_early``: a runtime directory and zygote that the command
         line started before its imports (``broker.zygote_launch.start_early``).
@@ -300,13 +350,23 @@ class Browser:
         ``site-per-process``, ``process-per-site``, ``single``: see
         ``ProcessModel``); ``process_limit``: the renderer process limit
         (default: Chromium's formula for this machine); ``spare``: keep a
-        renderer forked, sandboxed and connected ahead of need."""
+        renderer forked, sandboxed and connected ahead of need.
+
+        ``record_trace``: a file to record the session in as a browsing trace,
+        written at shutdown (``browser.simulate.record``); created at once, so
+        a path that cannot be written raises ``OSError`` here."""
         self._impl = BrowserImpl(
             sandbox=sandbox, width=width, load_timeout=load_timeout, request_timeout=request_timeout,
             renderer_uid=renderer_uid,
             renderer_gid=renderer_gid, cold_renderers=cold_renderers, policy=policy, profile=profile,
             started_early=started_early, process_model=process_model, process_limit=process_limit, spare=spare,
         )
+        self._recorder = None
+        if record_trace is not None:
+            from browser.simulate.record import TraceRecorder
+
+            self._recorder = TraceRecorder(record_trace)
+            self.subscribe_actions(self._recorder.on_action)
 
     async def __aenter__(self) -> Browser:
         await self.start()
@@ -320,8 +380,12 @@ class Browser:
         await self._impl.start()
 
     async def shutdown(self) -> None:
-        """Close every tab and end every process the browser started."""
-        await self._impl.shutdown()
+        """Close every tab and end every process the browser started (and write the recorded trace)."""
+        try:
+            await self._impl.shutdown()
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()
 
     @property
     def started(self) -> bool:
@@ -331,7 +395,9 @@ class Browser:
 
     async def open(self, url: str = "about:welcome", *, width: int | None = None, activate: bool = True) -> Tab:
         """Open ``url`` in a new tab with its own renderer process."""
-        return _public(await self._impl.open(url, width=width, activate=activate))
+        tab = await self._impl.open(url, width=width, activate=activate)
+        _tell(tab, UserAction.OPEN)
+        return _public(tab)
 
     @property
     def tabs(self) -> list[Tab]:
@@ -346,6 +412,7 @@ class Browser:
         """Make ``tab`` the active tab.  A frozen tab is thawed at once; a
         discarded (or crashed) one is brought back in the background; use
         ``await tab.activate()`` to wait for it."""
+        _tell(tab._impl, UserAction.SWITCH)
         self._impl.activate(tab._impl)
 
     async def restore_session(self) -> list[Tab]:
@@ -429,6 +496,13 @@ class Browser:
     def subscribe(self, callback: Callable[[TabEvent], None]) -> Callable[[], None]:
         """Call ``callback`` on every lifecycle transition; returns an unsubscribe."""
         return self._impl.subscribe(callback)
+
+    def subscribe_actions(self, callback: Callable[[UserAction, Tab, Tab | None], None]) -> Callable[[], None]:
+        """Call ``callback(action, tab, active_tab)`` for everything the user does
+        through this API (see :class:`UserAction`); returns an unsubscribe."""
+        listeners = _action_listeners.setdefault(self._impl, [])
+        listeners.append(callback)
+        return lambda: listeners.remove(callback)
 
     def subscribe_ipc(self, callback: Callable[[IpcEvent], None]) -> Callable[[], None]:
         """Call ``callback`` for every IPC message (for the IPC inspector)."""

@@ -1,10 +1,10 @@
 """The ``minibrowser`` command.
 
-    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox]
+    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox] [--record-trace FILE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
-    minibrowser tui [URL ...]
+    minibrowser tui [URL ...] [--record-trace FILE]
     minibrowser simulate generate|calibrate|run ...
 
 Exit status: 0 when everything asked for worked, 1 when a page or check
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_flag(open_cmd)
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
+    _record_trace_flag(open_cmd)
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
     _process_model_flags(tui_cmd)
+    _record_trace_flag(tui_cmd)
 
     from browser.simulate.command import add_parser as add_simulate_parser
 
@@ -131,6 +133,13 @@ def _process_model_flags(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--no-spare", action="store_true", help="do not keep a spare renderer started ahead of need",
+    )
+
+
+def _record_trace_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--record-trace", metavar="FILE", default=None,
+        help="record the session (opens, switches, navigations, input, closes) as a trace for 'minibrowser simulate run'",
     )
 
 
@@ -264,8 +273,20 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     except ImportError:
         print("minibrowser: the terminal UI is not available in this build; use --dump", file=sys.stderr)
         return EXIT_USAGE
+    if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
     return await run_app(urls, sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
-                         process_limit=args.process_limit, spare=not args.no_spare)
+                         process_limit=args.process_limit, spare=not args.no_spare, record_trace=args.record_trace)
+
+
+def _unwritable(path: str) -> str | None:
+    """The one line to show when the trace file ``path`` cannot be written, or None (it is created, empty)."""
+    try:
+        with open(path, "w", encoding="utf-8"):
+            return None
+    except OSError as error:
+        return f"minibrowser: {safe_line(path)}: cannot write the trace ({error.strerror or error})"
 
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
@@ -281,11 +302,15 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
             print("minibrowser: --json goes with --dump", file=sys.stderr)
             return EXIT_USAGE
         return await _tui(urls, args)
+    if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
                            started_early=early, process_model=args.process_model,
-                           process_limit=args.process_limit, spare=not args.no_spare) as browser:
+                           process_limit=args.process_limit, spare=not args.no_spare,
+                           record_trace=args.record_trace) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):

@@ -62,12 +62,13 @@ TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "t
 
 
 def default_browser_factory(*, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                            process_limit: int | None = None, spare: bool = True) -> Callable[[], object]:
+                            process_limit: int | None = None, spare: bool = True,
+                            record_trace=None) -> Callable[[], object]:
     def make():
         from browser.api import Browser
 
         return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
-                       spare=spare)
+                       spare=spare, record_trace=record_trace)
 
     return make
 
@@ -107,8 +108,12 @@ class BrowserApp(App[int]):
         browser_factory: Callable[[], object] | None = None,
         process_source: ProcessSource | None = None,
         sample_seconds: float = SAMPLE_SECONDS,
+        follow_active: bool = False,
     ) -> None:
+        """``follow_active``: the window shows whichever tab the browser makes
+        active, as when something else drives it (a trace being played)."""
         super().__init__()
+        self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
         self.process_source = process_source or ProcessSource()
@@ -317,8 +322,9 @@ class BrowserApp(App[int]):
         if self.browser is None or not self.has_window:
             return
         tabs = list(self.browser.tabs)
-        if self.current not in tabs:
-            self.current = self.browser.active_tab if self.browser.active_tab in tabs else (tabs[-1] if tabs else None)
+        active = self.browser.active_tab
+        if self.current not in tabs or (self.follow_active and active in tabs and active is not self.current):
+            self.current = active if active in tabs else (tabs[-1] if tabs else None)
             if self.current is not None:
                 self._show_tab(self.current)
         tab = self.current
@@ -780,10 +786,11 @@ class FieldEditor(ModalScreen[str | None]):
 
 
 async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                  process_limit: int | None = None, spare: bool = True) -> int:
-    """Run the terminal UI until the user quits; returns the exit status."""
+                  process_limit: int | None = None, spare: bool = True, record_trace=None) -> int:
+    """Run the terminal UI until the user quits; returns the exit status.
+    ``record_trace``: a file the session is recorded in as a browsing trace."""
     factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
-                                      process_limit=process_limit, spare=spare)
+                                      process_limit=process_limit, spare=spare, record_trace=record_trace)
     app = BrowserApp(urls, browser_factory=factory)
     loop = asyncio.get_running_loop()
 

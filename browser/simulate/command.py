@@ -4,7 +4,7 @@
     minibrowser simulate calibrate [-o FILE] [--no-sandbox]
     minibrowser simulate run TRACE [--engine model|real] [--policy A,B] [--process-model X,Y]
                                    [--budget SIZE] [--costs FILE] [--speed X] [--json | --csv]
-                                   [--plot PREFIX] [--format png|svg] [--workers N]
+                                   [--plot PREFIX] [--format png|svg] [--workers N] [--tui]
 
 Bad input (a missing or bad trace, an unknown policy or process model, a
 bad size) gives one line on stderr and exit status 2; a failed run, 1.
@@ -13,6 +13,7 @@ bad size) gives one line on stderr and exit status 2; a failed run, 1.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -93,6 +94,8 @@ def add_parser(commands) -> None:
     run.add_argument("--format", choices=("png", "svg"), default="png")
     run.add_argument("--chart", action="store_true", help="draw the charts in the terminal")
     run.add_argument("--workers", type=_whole("--workers", 1, 256), default=None)
+    run.add_argument("--tui", action="store_true",
+                     help="real engine: show the browser window, process tree and task manager while the trace plays")
     run.add_argument("--no-sandbox", action="store_true")
 
 
@@ -185,18 +188,22 @@ async def _run(args) -> int:
     except (UnknownPolicy, ValueError, TraceError, CostsError) as error:
         return _fail(str(error))
     designs = [Design(p, m, args.budget) for p in policies for m in models]
+    if args.tui and args.engine != "real":
+        return _fail("--tui shows the real engine's browser; add --engine real")
+    if args.tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _fail("--tui needs a terminal")
     if args.engine == "real":
-        from browser.simulate.real import RealEngineUnsupported, check_design, run_real
+        from browser.simulate.real import run_real
+        from browser.simulate.watch import SimulationStopped, TraceWindow
 
+        results = []
         try:
             for design in designs:
-                check_design(design)
-        except RealEngineUnsupported as error:
-            return _fail(str(error))
-        results = []
-        for design in designs:
-            results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
-                                          progress=_progress(design.label)))
+                results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
+                                              progress=None if args.tui else _progress(design.label),
+                                              window=TraceWindow() if args.tui else None))
+        except SimulationStopped as error:
+            return _fail(str(error), EXIT_FAILED)
     else:
         results = run_designs(trace, designs, costs, workers=args.workers, progress=_progress("designs"))
     if args.json:
@@ -218,4 +225,15 @@ async def _run(args) -> int:
             sys.stdout.write("\n" + output.terminal_charts(results))
     elif args.chart:
         sys.stdout.write("\n" + output.terminal_charts(results))
+    _stop_if_the_reader_left()
     return EXIT_OK
+
+
+def _stop_if_the_reader_left() -> None:
+    """``simulate run ... | head``: a reader that left before the end makes the command stop
+    quietly, as ``open --dump`` does (the CLI's handling of a broken pipe)."""
+    from browser.cli import _output_reader_gone
+
+    sys.stdout.flush()
+    if _output_reader_gone():
+        raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")

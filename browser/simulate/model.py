@@ -23,12 +23,24 @@ renderer's base (as Firefox's ``TabUnloader`` and Chromium's
 A discarded tab's document leaves its renderer, which ends when it holds
 nothing.  Freezing stops a renderer but frees no memory.
 
-Designs run in parallel, one worker process per core (``run_designs``).
+The engine is incremental: an event touches only the tabs it names.  Each
+tab's policy timer (``DiscardPolicy.timer``: how long it must be hidden
+before the policy acts on it) becomes an absolute deadline in a heap, so
+the clock moves from event to deadline to event, and at a deadline the
+policy is asked about the due tabs alone (a timed decision depends on the
+tab alone).  Only while the tabs' memory is over the policy's budget does
+the policy see every tab, as memory pressure weighs them against each
+other.  The decisions are those of asking about every tab at every step.
+
+Designs run in parallel, one worker process per core (``run_designs``);
+when there are fewer designs than cores, a design's users are split
+between the workers.
 """
 
 from __future__ import annotations
 
-import enum
+
+import heapq
 import math
 import multiprocessing
 import os
@@ -36,20 +48,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from broker.discard_policies import DiscardPolicy, make_policy
+from broker.process_model import ProcessModel
 from broker.lifecycle import ACTIVE, BACKGROUND, DISCARDED, FROZEN, Action, TabFacts
 from browser.simulate.costs import CostModel
 from browser.simulate.results import DesignResult, UserResult, combine
 from browser.simulate.trace import Action as Do
 from browser.simulate.trace import Event, SizeClass, Trace
-
-
-class ProcessModel(enum.Enum):
-    """Which renderer hosts a document (see the module docstring)."""
-
-    PER_TAB = "per-tab"
-    SITE_PER_PROCESS = "site-per-process"
-    PROCESS_PER_SITE = "process-per-site"
-    SINGLE = "single"
 
 
 @dataclass(frozen=True)
@@ -71,18 +75,25 @@ class _Tab:
     url: str
     site: str
     size: SizeClass
+    opened: int  # the order of opening: the order in which the policy sees tabs
     state: str = ACTIVE
     last_active: float = 0.0
     revisits: int = 0
     renderer: tuple | None = None
+    timer_at: float | None = None  # the policy's deadline for this tab; heap entries with another are stale
 
 
-@dataclass
+@dataclass(slots=True)
 class _Renderer:
     number: int
     site: str | None
-    documents: set[int] = field(default_factory=set)
+    documents: dict[int, SizeClass] = field(default_factory=dict)  # tab -> size class of its document
     memory: int = 0
+    policy_memory: int = 0  # the sum of its tabs' memory as the policy sees it (``TabFacts.uss``)
+
+
+# A tab due this close after a deadline is asked about with it (the policy itself decides whether it is due).
+_DUE_SLACK_S = 1e-6
 
 
 class UserBrowser:
@@ -93,11 +104,17 @@ class UserBrowser:
         self.design = design
         self.costs = costs
         self.policy: DiscardPolicy = make_policy(design.policy, budget_bytes=design.budget_bytes)
+        self.policy_has_timers = type(self.policy).timer is not DiscardPolicy.timer
+        self.page_bytes = {size: costs.page_bytes[size.value] for size in SizeClass}  # by class, not its name
         self.tabs: dict[int, _Tab] = {}
         self.active: _Tab | None = None
         self.renderers: dict[tuple, _Renderer] = {}
         self.renderer_numbers = 0
         self.memory = 0
+        self.policy_memory = 0  # renderer_memory() of the tabs' facts, kept up to date
+        self.opened = 0
+        self.timers: list[tuple[float, int, _Tab]] = []  # (deadline, sequence, tab): a heap
+        self.timer_sequence = 0
         self.result = UserResult(budget_bytes=design.budget_bytes, start=start, end=end, grid=list(grid))
         self.result.begin(start)
         self.decisions: list[tuple[float, int, str]] | None = [] if record_decisions else None
@@ -129,10 +146,11 @@ class UserBrowser:
             renderer.memory = self.costs.renderer_base_bytes
             self.memory += renderer.memory
         page = self.costs.page(tab.size)
-        renderer.documents.add(tab.id)
+        renderer.documents[tab.id] = tab.size
         renderer.memory += page
         self.memory += page
         tab.renderer = key
+        self._shares_changed(renderer)
         return spawned
 
     def _detach(self, tab: _Tab) -> None:
@@ -140,25 +158,36 @@ class UserBrowser:
         if key is None:
             return
         renderer = self.renderers[key]
-        renderer.documents.discard(tab.id)
+        del renderer.documents[tab.id]
         page = self.costs.page(tab.size)
         renderer.memory -= page
         self.memory -= page
+        self._shares_changed(renderer)
         if not renderer.documents:
             self.memory -= renderer.memory
             del self.renderers[key]
+
+    def _shares_changed(self, renderer: _Renderer) -> None:
+        """The renderer's documents changed: so did every one of its tabs' share of its base."""
+        page_bytes = self.page_bytes
+        share = self.costs.renderer_base_bytes / len(renderer.documents) if renderer.documents else 0.0
+        total = sum(int(page_bytes[size] + share) for size in renderer.documents.values())
+        self.policy_memory += total - renderer.policy_memory
+        renderer.policy_memory = total
 
     # -- the user's actions ----------------------------------------------------------------
 
     def _show(self, tab: _Tab, now: float) -> None:
         """Make ``tab`` the active tab; the one before it is hidden from ``now``."""
         previous = self.active
+        self.active = tab
+        tab.last_active = now
         if previous is not None and previous is not tab:
             previous.last_active = now
             if previous.state == ACTIVE:
                 previous.state = BACKGROUND
-        self.active = tab
-        tab.last_active = now
+            self._set_timer(previous)
+        self._set_timer(tab)
 
     def _activate(self, tab: _Tab, now: float) -> None:
         """The user switches to ``tab``: a revisit; a discarded tab is restored."""
@@ -179,7 +208,8 @@ class UserBrowser:
         self.result.advance(now, self.memory, len(self.renderers))
         match event.action:
             case Do.OPEN:
-                tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size)
+                self.opened += 1
+                tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size, self.opened)
                 spawned = self._attach(tab)
                 self._show(tab, now)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
@@ -193,38 +223,77 @@ class UserBrowser:
                 if tab.state in (DISCARDED, FROZEN):
                     tab.state = ACTIVE if tab is self.active else BACKGROUND
                 spawned = self._attach(tab)
+                self._set_timer(tab)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.CLOSE:
                 tab = self.tabs.pop(event.tab)
                 self._detach(tab)
+                tab.timer_at = None
                 if self.active is tab:
                     self.active = None
 
     # -- the policy -----------------------------------------------------------------------------
 
+    def fact(self, tab: _Tab, now: float) -> TabFacts:
+        """What the policy knows about ``tab`` at ``now``."""
+        key = tab.renderer
+        if key is None:
+            uss, number = None, None
+        else:
+            renderer = self.renderers[key]
+            uss = int(self.page_bytes[tab.size] + self.costs.renderer_base_bytes / len(renderer.documents))
+            number = renderer.number
+        is_active = tab is self.active
+        return TabFacts(id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
+                        uss=uss, revisits=tab.revisits, renderer=number)
+
     def facts(self, now: float) -> list[TabFacts]:
-        renderers = self.renderers
-        base = self.costs.renderer_base_bytes
-        page_bytes = self.costs.page_bytes
-        active = self.active
-        facts = []
-        for tab in self.tabs.values():
-            key = tab.renderer
-            if key is None:
-                uss, number = None, None
-            else:
-                renderer = renderers[key]
-                uss, number = int(page_bytes[tab.size.value] + base / len(renderer.documents)), renderer.number
-            is_active = tab is active
-            facts.append(TabFacts(
-                id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
-                uss=uss, revisits=tab.revisits, renderer=number,
-            ))
-        return facts
+        """Every open tab, in the order they were opened."""
+        return [self.fact(tab, now) for tab in self.tabs.values()]
+
+    def _set_timer(self, tab: _Tab) -> None:
+        """Put the policy's deadline for ``tab`` (after a change to it) in the heap."""
+        if not self.policy_has_timers:
+            return
+        hidden_for = self.policy.timer(self.fact(tab, tab.last_active))
+        if hidden_for is None:
+            tab.timer_at = None
+            return
+        hidden_since = tab.last_active
+        deadline = hidden_since + hidden_for
+        while deadline - hidden_since < hidden_for:  # rounding: at the deadline the policy must see the time passed
+            deadline = math.nextafter(deadline, math.inf)
+        tab.timer_at = deadline
+        self.timer_sequence += 1
+        heapq.heappush(self.timers, (deadline, self.timer_sequence, tab))
+
+    def _earliest_timer(self) -> float | None:
+        timers = self.timers
+        while timers and timers[0][2].timer_at != timers[0][0]:
+            heapq.heappop(timers)  # stale: the tab changed or closed since
+        return timers[0][0] if timers else None
+
+    def _due_tabs(self, now: float) -> list[_Tab]:
+        """The tabs whose timers are due at ``now``, taken off the heap, in opening order."""
+        due = []
+        timers = self.timers
+        while timers and timers[0][0] <= now + _DUE_SLACK_S:
+            deadline, _, tab = heapq.heappop(timers)
+            if tab.timer_at == deadline:
+                tab.timer_at = None
+                due.append(tab)
+        due.sort(key=lambda tab: tab.opened)
+        return due
 
     def run_policy(self, now: float) -> None:
         self.result.advance(now, self.memory, len(self.renderers))
-        for decision in self.policy.decide(self.facts(now), now):
+        if self.policy.over_budget(self.policy_memory):
+            asked = None  # memory pressure: every tab is weighed against the others
+            facts = self.facts(now)
+        else:
+            asked = self._due_tabs(now)
+            facts = [self.fact(tab, now) for tab in asked]
+        for decision in self.policy.decide(facts, now):
             tab = self.tabs[decision.tab]
             if decision.action is Action.DISCARD:
                 self._detach(tab)
@@ -233,11 +302,20 @@ class UserBrowser:
             else:
                 tab.state = FROZEN
                 self.result.freezes += 1
+            self._set_timer(tab)
             if self.decisions is not None:
                 self.decisions.append((now, tab.id, decision.action.value))
+        for tab in asked or ():
+            if tab.timer_at is None:
+                self._set_timer(tab)  # asked but not acted on (or acted on: a frozen tab's discard timer)
 
     def next_check(self, now: float) -> float | None:
-        return self.policy.next_check(self.facts(now), now)
+        if self.policy.over_budget(self.policy_memory):
+            return self.policy.next_check(self.facts(now), now)
+        return self._earliest_timer()
+
+
+_ROUNDING_STEPS = 16
 
 
 def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, end: float,
@@ -245,6 +323,7 @@ def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, 
     """Replay one user's events under ``design`` on the virtual clock."""
     browser = UserBrowser(design, costs, start=0.0, end=end, grid=grid, record_decisions=record_decisions)
     deadline: float | None = None
+    rounding_steps = 0
     index, count = 0, len(events)
     while True:
         next_event = events[index].t if index < count else end
@@ -254,7 +333,12 @@ def simulate_user(events: Sequence[Event], design: Design, costs: CostModel, *, 
             browser.run_policy(now)
             deadline = browser.next_check(now)
             if deadline is not None and deadline <= now and before == (browser.result.discards, browser.result.freezes):
-                deadline = None  # a policy that asks again at once but does nothing: wait for an event
+                # A deadline computed as now + (threshold - idle) can fall a rounding error short of the threshold
+                # (at it, now - hidden_since is still below): step past it, a few times at most, then wait for an event.
+                rounding_steps += 1
+                deadline = math.nextafter(now, math.inf) if rounding_steps <= _ROUNDING_STEPS else None
+            else:
+                rounding_steps = 0
             continue
         if index >= count:
             break
@@ -274,50 +358,81 @@ def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
     return [duration_s * i / (points - 1) for i in range(points)]
 
 
-def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
-    """Every user of ``trace`` under one design."""
-    grid = time_grid(trace.duration_s)
-    users = []
-    decisions = {}
-    for number, events in enumerate(trace.by_user()):
-        browser = simulate_user(events, design, costs, end=trace.duration_s, grid=grid, record_decisions=record_decisions)
+def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: CostModel, *, duration: float,
+                    grid: Sequence[float], record_decisions: bool = False) -> tuple[list[UserResult], dict]:
+    """Some users (their events, by user number) under one design: their results and decisions."""
+    users, decisions = [], {}
+    for number, events in per_user:
+        browser = simulate_user(events, design, costs, end=duration, grid=grid, record_decisions=record_decisions)
         users.append(browser.result)
         if record_decisions:
             decisions[number] = browser.decisions
-    result = combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
+    return users, decisions
+
+
+def _combine(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+    return combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
+
+
+def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
+    """Every user of ``trace`` under one design."""
+    grid = time_grid(trace.duration_s)
+    users, decisions = _simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
+                                       grid=grid, record_decisions=record_decisions)
+    result = _combine(design, users, grid)
     result.decisions = decisions if record_decisions else None
     return result
 
 
-_SHARED: tuple | None = None  # the trace and costs, inherited by forked workers
+# What forked workers inherit: the trace's events by user, its length, the time grid and the costs.
+_SHARED: tuple | None = None
 
 
-def _run_shared(design: Design) -> DesignResult:
-    trace, costs = _SHARED
-    return run_design(trace, design, costs)
+def _run_shared(task: tuple[Design, int, int]) -> DesignResult | list[UserResult]:
+    """A worker's task: a whole design (its result), or users ``first`` to ``stop`` of one (their results)."""
+    design, first, stop = task
+    per_user, duration, grid, costs = _SHARED
+    users, _ = _simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
+    return _combine(design, users, grid) if (first, stop) == (0, len(per_user)) else users
 
 
 def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> list[DesignResult]:
-    """Every design on the trace, in parallel on all cores; results in the designs' order."""
+    """Every design on the trace, in parallel on all cores; results in the designs' order.
+
+    A worker runs whole designs (and sends back only their results); with
+    fewer designs than workers, each design's users are split into batches,
+    one per worker, and their results combined here."""
     global _SHARED
-    workers = max(1, min(workers or os.cpu_count() or 1, len(designs)))
-    if workers == 1:
+    workers = max(1, workers or os.cpu_count() or 1)
+    per_user = trace.by_user()
+    batches = 1 if len(designs) >= workers else min(trace.users, -(-workers // len(designs)))
+    if min(workers, len(designs) * batches) == 1:
         results = []
         for done, design in enumerate(designs, start=1):
             results.append(run_design(trace, design, costs))
             if progress:
                 progress(done, len(designs))
         return results
-    _SHARED = (trace, costs)
+    size = -(-trace.users // batches)
+    tasks = [(design, first, min(first + size, trace.users)) for design in designs for first in range(0, trace.users, size)]
+    grid = time_grid(trace.duration_s)
+    _SHARED = (per_user, trace.duration_s, grid, costs)
     try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(workers) as pool:
+        with context.Pool(min(workers, len(tasks))) as pool:
+            finished: dict[Design, list[UserResult]] = {}
             results = []
-            for done, result in enumerate(pool.imap(_run_shared, designs), start=1):
-                results.append(result)
+            for done, answer in enumerate(pool.imap(_run_shared, tasks), start=1):
+                design = tasks[done - 1][0]
+                if isinstance(answer, DesignResult):
+                    results.append(answer)
+                else:
+                    finished.setdefault(design, []).extend(answer)
+                    if len(finished[design]) == trace.users:
+                        results.append(_combine(design, finished.pop(design), grid))
                 if progress:
-                    progress(done, len(designs))
+                    progress(done, len(tasks))
             return results
     finally:
         _SHARED = None

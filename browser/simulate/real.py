@@ -15,16 +15,22 @@ asks) what to do, with the real renderers' measured memory, and carries
 its decisions out through the public API.  Memory is sampled from the real
 processes (USS) after every event and at least once a second of wall time.
 
-Only the ``per-tab`` process model exists in the real browser today; other
-process models run on the model engine.
+Every process model runs on both engines.  :func:`_browser_for` is the one
+place where a design reaches the browser: its process model is handed to
+``Browser(process_model=...)`` there (with no spare renderer, which the
+model engine does not have).
+
+With a :class:`~browser.simulate.watch.TraceWindow` the run is shown in the
+ordinary browser window (``simulate run --engine real --tui``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from broker.discard_policies import make_policy
 from broker.lifecycle import Action, TabFacts
@@ -37,15 +43,21 @@ from browser.simulate.trace import Event, Trace
 SAMPLE_EVERY_S = 1.0  # wall seconds between memory samples
 
 
-class RealEngineUnsupported(ValueError):
-    """A design the real browser cannot run yet; ``str()`` is one line."""
+@contextlib.asynccontextmanager
+async def _browser_for(design: Design, *, sandbox: bool, profile: str, window=None) -> AsyncIterator[object]:
+    """A started browser for one user under ``design`` (the browser's own policy off: the design's decides),
+    shown in ``window`` when there is one."""
+    from browser import Browser, LifecyclePolicy
 
-
-def check_design(design: Design) -> None:
-    if design.process_model is not ProcessModel.PER_TAB:
-        raise RealEngineUnsupported(
-            f"the real engine runs only the per-tab process model today, not {design.process_model.value}; "
-            "use --engine model for the others")
+    # No spare renderer: the model engine has none, and each design pays for its own processes.
+    browser = Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile,
+                      process_model=design.process_model.value, spare=False)
+    if window is None:
+        async with browser:
+            yield browser
+    else:
+        async with window.showing(browser):
+            yield browser
 
 
 class _Player:
@@ -77,9 +89,10 @@ class _Player:
     async def sample(self, t: float) -> None:
         await self.browser.sample_now()
         self.last_sample = time.monotonic()
-        live = [tab for tab in self.tabs.values() if tab.pid]
-        memory = sum(tab.memory.uss for tab in live if tab.memory is not None)
-        self.result.advance(t, memory, len(live))
+        # A renderer that hosts several tabs (the shared process models) counts once.
+        renderers = {tab.pid: tab.memory for tab in self.tabs.values() if tab.pid}
+        memory = sum(m.uss for m in renderers.values() if m is not None)
+        self.result.advance(t, memory, len(renderers))
 
     def facts(self, now: float) -> list[TabFacts]:
         facts = []
@@ -158,6 +171,13 @@ class _Player:
                     self.active = None
 
     async def play(self, events: list[Event], end: float) -> None:
+        """The events at their trace times and, between them, the policy when it asked to be asked.
+
+        When the browser falls behind the trace (a trace that opens 200 tabs
+        in two trace minutes does so in a fifth of a wall second at
+        ``--speed 600``), the clock the policy sees waits for it: it never
+        runs past the next event not yet played, so a policy that wants to
+        act now does so before that event, as on the model engine's clock."""
         index = 0
         deadline = self.policy.next_check(self.facts(0.0), 0.0)
         while True:
@@ -165,32 +185,32 @@ class _Player:
             next_sample = (self.last_sample + SAMPLE_EVERY_S - self.wall_start) * self.speed
             wake = min(next_event, next_sample, deadline if deadline is not None else end)
             await self.until(wake)
-            now = max(wake, self.now()) if wake != next_event else wake
-            if wake == next_sample and wake < next_event:
-                await self.sample(self.now())
-            elif deadline is not None and wake == deadline and deadline < next_event:
+            asked = deadline is not None and wake == deadline and deadline <= next_event and deadline < end
+            if asked:
+                before = (self.result.discards, self.result.freezes)
                 await self.sample(deadline)
                 await self.run_policy(deadline)
                 await self.sample(deadline)
+                acted = before != (self.result.discards, self.result.freezes)
+            elif wake == next_sample and wake < next_event:
+                await self.sample(min(self.now(), next_event))
             else:
                 if index >= len(events):
                     break
                 await self.apply(events[index])
                 index += 1
-                await self.sample(max(now, self.now()))
-            current = self.now()
+                await self.sample(min(self.now(), events[index].t if index < len(events) else end))
+            current = min(self.now(), events[index].t if index < len(events) else end)
             deadline = self.policy.next_check(self.facts(current), current)
-            if deadline is not None and deadline >= end:
-                deadline = None
+            if deadline is not None and (deadline >= end or (asked and not acted and deadline <= current)):
+                deadline = None  # past the end, or a policy asking again at once having done nothing
         self.result.advance(end, self.result.last_memory, self.result.last_processes)
 
 
 async def run_real(trace: Trace, design: Design, *, speed: float, sandbox: bool = True,
-                   record_decisions: bool = False, progress: Callable[[int, int], None] | None = None) -> DesignResult:
-    """Play every user of ``trace`` on a real browser under ``design``."""
-    from browser import Browser, LifecyclePolicy
-
-    check_design(design)
+                   record_decisions: bool = False, progress: Callable[[int, int], None] | None = None,
+                   window=None) -> DesignResult:
+    """Play every user of ``trace`` on a real browser under ``design`` (shown in ``window``, a ``TraceWindow``)."""
     grid_points = 240
     grid = [trace.duration_s * i / (grid_points - 1) for i in range(grid_points)]
     users, decisions = [], {}
@@ -200,7 +220,7 @@ async def run_real(trace: Trace, design: Design, *, speed: float, sandbox: bool 
             result = UserResult(budget_bytes=design.budget_bytes, start=0.0, end=trace.duration_s, grid=grid)
             log: list | None = [] if record_decisions else None
             with tempfile.TemporaryDirectory(prefix="minibrowser-simulate-") as profile:
-                async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile) as browser:
+                async with _browser_for(design, sandbox=sandbox, profile=profile, window=window) as browser:
                     player = _Player(browser, server, design, result, speed, log)
                     await player.play(events, trace.duration_s)
             users.append(result)

@@ -48,6 +48,7 @@ wrong, in one line.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import os
 import urllib.parse
@@ -103,7 +104,7 @@ class Event:
     @property
     def site(self) -> str | None:
         """The host of ``url``: the unit the process models group by."""
-        return urllib.parse.urlsplit(self.url).hostname if self.url else None
+        return _site_of(self.url) if self.url else None
 
     def to_json(self) -> str:
         record: dict = {"t": round(self.t, 3), "user": self.user, "tab": self.tab, "action": self.action.value}
@@ -272,6 +273,12 @@ class _Checker:
             tabs.discard(tab)
         self.last_t = float(t)
         return Event(float(t), user, tab, action, url, size_class)
+
+
+@functools.lru_cache(maxsize=65536)
+def _site_of(url: str) -> str | None:
+    """The host of ``url`` (cached: a trace visits the same URLs again and again)."""
+    return urllib.parse.urlsplit(url).hostname
 
 
 def _whole(value) -> bool:

@@ -114,3 +114,12 @@ def test_unknown_policy_is_named():
     with pytest.raises(UnknownPolicy) as caught:
         make_policy("opera")
     assert str(caught.value).startswith("unknown policy 'opera'; the policies are: minibrowser, chrome-memory-saver,")
+
+
+def test_a_deadline_a_rounding_error_short_still_discards_on_time():
+    """Tab 1 is hidden at 56745.892 s; asked at 73918.222 s, the policy's deadline (now + 6 h - idle) comes out
+    a rounding error before 6 h of hidden time, so at it the tab is not yet due: it must still go then, not
+    at the next event, 12 hours later."""
+    events = [opened(0, 1), opened(56745.892, 2), Event(73918.222, 0, 2, Action.INPUT), switch(120000.0, 1)]
+    log, _ = decisions(events, "chrome-memory-saver-moderate", end=36 * H)
+    assert [(f"{t:.3f}", tab, action) for t, tab, action in log] == [("78345.892", 1, "discard")]

@@ -1,0 +1,66 @@
+"""The model engine's decisions, pinned: every design on seeded traces gives the same decisions.
+
+The digest covers, for every distinct policy under every process model, each
+decision (user, trace time to the millisecond, tab, freeze or discard) and
+the counts that follow from them (discards, freezes, restores,
+activations, peak renderer memory and processes).  It was taken before the
+engine was made incremental; a change to the engine that changes any
+decision changes the digest.  A deliberate change to a policy updates the
+digest in the same commit, with the reason.
+
+Changed once: a timer deadline that fell a rounding error short of its
+threshold used to be dropped until the next event (104 decision lines came
+hours late); see ``test_a_deadline_a_rounding_error_short_still_discards_on_time``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from broker.discard_policies import DISTINCT_POLICY_NAMES
+from browser.simulate.costs import CostModel
+from browser.simulate.generate import generate
+from browser.simulate.model import Design, ProcessModel, run_design
+
+MIB = 1024**2
+COSTS = CostModel(process_limit=6)  # a fixed limit: the machine's own would make the digest depend on its memory
+
+# Several users with the generator's own tab counts, and one heavy user over a small budget (pressure policies act).
+CASES = (
+    (dict(users=3, days=2, seed=2024), 512 * MIB),
+    (dict(users=1, days=1, seed=7, open_tabs=60), 256 * MIB),
+)
+PINNED_DIGEST = "d1a365cdec4bd1f7ea8aabf2639fd4fd360de15b19f8e4f9a6940275de2e372e"
+
+
+def decision_lines() -> list[str]:
+    lines = []
+    for generated, budget in CASES:
+        trace = generate(**generated)
+        for policy in DISTINCT_POLICY_NAMES:
+            for model in ProcessModel:
+                result = run_design(trace, Design(policy, model, budget), COSTS, record_decisions=True)
+                lines.append(f"{result.design} budget={budget} discards={result.discards} freezes={result.freezes} "
+                             f"restores={result.restores} activations={result.activations} "
+                             f"peak={result.peak_memory_bytes} processes={result.peak_processes}")
+                for user, decisions in sorted(result.decisions.items()):
+                    lines.extend(f"  user {user} t={t:.3f} tab {tab} {action}" for t, tab, action in decisions)
+    return lines
+
+
+def test_every_design_decides_as_pinned_on_seeded_traces():
+    lines = decision_lines()
+    assert sum(line.startswith("  ") for line in lines) > 1000  # the traces make every kind of policy act
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    assert digest == PINNED_DIGEST, "the model engine's decisions changed:\n" + "\n".join(lines[:40])
+
+
+def test_users_split_between_workers_give_the_results_of_one_process():
+    """With fewer designs than workers, a design's users are run in batches on several workers."""
+    from browser.simulate.model import run_designs
+
+    trace = generate(users=5, days=1, seed=3)
+    designs = [Design("minibrowser", ProcessModel.PER_TAB, 256 * MIB)]
+    alone = [run_design(trace, design, COSTS).summary() for design in designs]
+    assert [result.summary() for result in run_designs(trace, designs, COSTS, workers=2)] == alone
+    assert alone[0]["discards"] > 0
