@@ -37,7 +37,7 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _whole(name: str, low: int, high: int):
+def _whole(low: int, high: int):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -49,7 +49,7 @@ def _whole(name: str, low: int, high: int):
     return parse
 
 
-def _positive(name: str):
+def _positive():
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -67,10 +67,10 @@ def add_parser(commands) -> None:
     actions = simulate.add_subparsers(dest="simulate_command", metavar="ACTION")
 
     generate = actions.add_parser("generate", help="write a synthetic trace from published browsing figures")
-    generate.add_argument("--users", type=_whole("--users", 1, 100_000), default=1)
-    generate.add_argument("--days", type=_whole("--days", 1, 366), default=1)
-    generate.add_argument("--seed", type=_whole("--seed", 0, 2**63), default=0)
-    generate.add_argument("--open-tabs", type=_whole("--open-tabs", 1, 300), default=None,
+    generate.add_argument("--users", type=_whole(1, 100_000), default=1)
+    generate.add_argument("--days", type=_whole(1, 366), default=1)
+    generate.add_argument("--seed", type=_whole(0, 2**63), default=0)
+    generate.add_argument("--open-tabs", type=_whole(1, 300), default=None,
                           help="every user keeps about N tabs open (default: drawn per user from published figures)")
     generate.add_argument("-o", "--output", metavar="FILE", required=True)
 
@@ -86,14 +86,14 @@ def add_parser(commands) -> None:
     run.add_argument("--process-model", default="per-tab", help="comma-separated, or 'all' (per-tab, site-per-process, process-per-site, single)")
     run.add_argument("--budget", type=parse_size, default=parse_size("1G"), help="renderer memory budget (default 1G)")
     run.add_argument("--costs", metavar="FILE", default=None, help="cost file from 'simulate calibrate'")
-    run.add_argument("--speed", type=_positive("--speed"), default=600.0, help="real engine: trace seconds per wall second")
+    run.add_argument("--speed", type=_positive(), default=600.0, help="real engine: trace seconds per wall second")
     output = run.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", action="store_true")
     run.add_argument("--plot", metavar="PREFIX", default=None, help="write PREFIX-memory.FMT and PREFIX-tradeoff.FMT")
     run.add_argument("--format", choices=("png", "svg"), default="png")
     run.add_argument("--chart", action="store_true", help="draw the charts in the terminal")
-    run.add_argument("--workers", type=_whole("--workers", 1, 256), default=None)
+    run.add_argument("--workers", type=_whole(1, 256), default=None)
     run.add_argument("--tui", action="store_true",
                      help="real engine: show the browser window, process tree and task manager while the trace plays")
     run.add_argument("--no-sandbox", action="store_true")

@@ -19,6 +19,7 @@ import pytest
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import cpu_time_now
 from browser.api import Browser, LifecycleRefused, TabState
+from tests.support.processes import gone
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,12 +38,6 @@ async def until(predicate, timeout: float = 10.0) -> None:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
 
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 @pytest.fixture

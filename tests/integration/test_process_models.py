@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -22,6 +21,7 @@ import pytest
 from broker.bad_message import BadMessage
 from browser import Browser, TabState
 from support.httpserver import LocalHTTPServer
+from support.processes import gone, wait_for
 
 
 @pytest.fixture
@@ -33,20 +33,6 @@ def sites():
         server.close()
 
 
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-async def wait_for(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 def renderers(browser: Browser) -> dict[int, tuple[tuple[int, ...], str | None]]:

@@ -10,29 +10,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 
 from browser import Browser, LifecyclePolicy, TabState
+from tests.support.processes import gone, wait_for
 
 CLI = [sys.executable, "-m", "browser.cli"]
 
 
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-async def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 def sad_tab_text(url: str, cause: str) -> str:
