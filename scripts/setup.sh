@@ -50,6 +50,6 @@ fi
 echo "setup: installing minibrowser and its dependencies (first run only)" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[test]" 2>&1 \
   | grep -vE "is ignored: it is neither a file nor a directory" >&2 || true
-"$venv/bin/python" -c 'import zmq, msgspec, selectolax, httpx, psutil, pyseccomp, textual, pytest' \
+"$venv/bin/python" -c 'import zmq, msgspec, selectolax, httpx, psutil, pyseccomp, textual, rich, plotext, pytest, distributed' \
   || die "the Python dependencies did not install; see the messages above"
 echo "$want" >"$stamp"
