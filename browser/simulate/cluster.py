@@ -21,7 +21,7 @@ from browser.simulate.results import DesignResult, UserResult
 from browser.simulate.trace import Event, Trace
 
 TASKS_PER_THREAD = 4  # enough tasks to keep every worker thread busy to the end, few enough to keep overhead low
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = 5
 
 
 class ClusterError(RuntimeError):
@@ -34,14 +34,20 @@ def _batch_task(batch: list[tuple[int, list[Event]]], design: Design, costs: Cos
     return simulate_users(batch, design, costs, duration=duration, grid=grid, record_decisions=record_decisions)
 
 
+def check_address(address: str) -> None:
+    """``tcp://HOST:PORT`` or :class:`ClusterError` (before any connection is tried)."""
+    host, colon, port = address.removeprefix("tcp://").rpartition(":")
+    if not address.startswith("tcp://") or not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"--cluster needs a scheduler address such as tcp://127.0.0.1:8786, not {address!r}")
+
+
 def connect(address: str):
     """A Dask client for the scheduler at ``address`` (``tcp://HOST:PORT``)."""
+    check_address(address)
     try:
         from distributed import Client
     except ImportError:
         raise ClusterError("--cluster needs Dask: pip install 'minibrowser[cluster]'") from None
-    if not address.startswith("tcp://") or ":" not in address[len("tcp://"):]:
-        raise ClusterError(f"--cluster needs a scheduler address such as tcp://127.0.0.1:8786, not {address!r}")
     try:
         return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as error:
@@ -85,7 +91,7 @@ def _run(client, trace, designs, costs, progress, record_decisions, batch_users)
             futures[future] = (d_index, b_index)
     answers: dict[tuple[int, int], tuple[list[UserResult], dict]] = {}
     try:
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, future in enumerate(as_completed(list(futures), loop=client.loop), start=1):
             answers[futures[future]] = future.result()
             if progress:
                 progress(done, len(futures))

@@ -239,6 +239,13 @@ async def _run(args) -> int:
         return _fail("--tui needs a terminal")
     if args.engine == "real" and (swept or args.cluster):
         return _fail("--param and --cluster work with the model engine; leave out --engine real")
+    if args.cluster:
+        from browser.simulate.cluster import ClusterError, check_address
+
+        try:
+            check_address(args.cluster)
+        except ClusterError as error:
+            return _fail(str(error))
     if args.engine == "real":
         from browser.simulate.real import run_real
         from browser.simulate.watch import SimulationStopped, TraceWindow
