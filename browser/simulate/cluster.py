@@ -81,8 +81,8 @@ def _run(client, trace, designs, costs, progress, record_decisions, batch_users)
     per_user = list(enumerate(trace.by_user()))
     batches = [per_user[first:first + batch_users] for first in range(0, trace.users, batch_users)]
     grid = time_grid(trace.duration_s)
-    shared = client.scatter(batches, broadcast=False)
-    costs_shared = client.scatter(costs, broadcast=True)
+    shared = client.scatter(batches, hash=False)  # unique keys: a key released by an earlier run cannot be lost to this one
+    costs_shared = client.scatter(costs, broadcast=True, hash=False)
     futures = {}
     for d_index, design in enumerate(designs):
         for b_index, batch in enumerate(shared):
