@@ -57,19 +57,27 @@ def connect(address: str):
 
 def run_designs_on_cluster(trace: Trace, designs: Sequence[Design], costs: CostModel, address: str, *,
                            progress: Callable[[int, int], None] | None = None, record_decisions: bool = False,
-                           batch_users: int | None = None, client=None) -> list[DesignResult]:
+                           batch_users: int | None = None, client=None,
+                           timings: dict[str, float] | None = None) -> list[DesignResult]:
     """Every design on ``trace`` on the cluster at ``address``; results in the designs' order,
-    equal to ``run_designs``' (and, with ``record_decisions``, to ``run_design``'s decisions)."""
+    equal to ``run_designs``' (and, with ``record_decisions``, to ``run_design``'s decisions).
+
+    ``client``: an open client to use instead of connecting; ``timings``: filled with the seconds
+    spent sending the trace (``scatter_s``), running the tasks (``tasks_s``) and combining here
+    (``combine_s``), and the number of tasks (``tasks``)."""
     own = client is None
     client = client or connect(address)
     try:
-        return _run(client, trace, designs, costs, progress, record_decisions, batch_users)
+        return _run(client, trace, designs, costs, progress, record_decisions, batch_users,
+                    {} if timings is None else timings)
     finally:
         if own:
             client.close()
 
 
-def _run(client, trace, designs, costs, progress, record_decisions, batch_users) -> list[DesignResult]:
+def _run(client, trace, designs, costs, progress, record_decisions, batch_users, timings) -> list[DesignResult]:
+    import time
+
     from distributed import as_completed
 
     threads = sum(client.nthreads().values())
@@ -81,8 +89,11 @@ def _run(client, trace, designs, costs, progress, record_decisions, batch_users)
     per_user = list(enumerate(trace.by_user()))
     batches = [per_user[first:first + batch_users] for first in range(0, trace.users, batch_users)]
     grid = time_grid(trace.duration_s)
+    started = time.perf_counter()
     shared = client.scatter(batches, hash=False)  # unique keys: a key released by an earlier run cannot be lost to this one
     costs_shared = client.scatter(costs, broadcast=True, hash=False)
+    timings["scatter_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     futures = {}
     for d_index, design in enumerate(designs):
         for b_index, batch in enumerate(shared):
@@ -97,6 +108,9 @@ def _run(client, trace, designs, costs, progress, record_decisions, batch_users)
                 progress(done, len(futures))
     except (OSError, TimeoutError) as error:
         raise ClusterError(f"the Dask cluster failed during the run ({error.__class__.__name__}: {error})") from None
+    timings["tasks_s"] = time.perf_counter() - started
+    timings["tasks"] = len(futures)
+    started = time.perf_counter()
     results = []
     for d_index, design in enumerate(designs):
         users, decisions = [], {}
@@ -107,4 +121,5 @@ def _run(client, trace, designs, costs, progress, record_decisions, batch_users)
         result = combine_design(design, users, grid)
         result.decisions = decisions if record_decisions else None
         results.append(result)
+    timings["combine_s"] = time.perf_counter() - started
     return results
