@@ -375,9 +375,11 @@ def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
     return [duration_s * i / (points - 1) for i in range(points)]
 
 
-def simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: CostModel, *, duration: float,
+def simulate_users(per_user: Sequence[tuple[int, Sequence[Event]]], design: Design, costs: CostModel, *, duration: float,
                     grid: Sequence[float], record_decisions: bool = False) -> tuple[list[UserResult], dict]:
-    """Some users (their events, by user number) under one design: their results and decisions."""
+    """Some users ((user number, events) pairs) under one design: their results, in that order,
+    and their decisions by user number (when recorded).  A local worker and a cluster's task
+    both run this."""
     users, decisions = [], {}
     for number, events in per_user:
         browser = simulate_user(events, design, costs, end=duration, grid=grid, record_decisions=record_decisions)
@@ -388,6 +390,7 @@ def simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: C
 
 
 def combine_design(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+    """One design's result from all its users' results, in user order (the order fixes every float sum)."""
     return combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
 
 
