@@ -239,7 +239,11 @@ def run_validation(*, users: int | None = None, progress: Callable[[int, int], N
 def report(rows: list[Row], *, as_json: bool = False) -> str:
     """The table (or JSON): published, simulated, gap, and MATCH or MISS with its reason."""
     if as_json:
-        return json.dumps([dict(asdict(r), gap=round(r.gap, 4), matched=r.matched) for r in rows], indent=2) + "\n"
+        def record(r: Row) -> dict:
+            at_least = r.published_high == float("inf")  # "at least N": JSON has no infinity
+            return dict(asdict(r), published_high=None if at_least else r.published_high, at_least=at_least,
+                        gap=round(r.gap, 4), matched=r.matched)
+        return json.dumps([record(r) for r in rows], indent=2, allow_nan=False) + "\n"
     header = ("figure", "published", "simulated", "gap", "result")
     table = [header] + [(r.figure, r.published_text(), f"{r.simulated:.1f}{r.unit}", f"{100 * r.gap:+.0f}%",
                          "match" if r.matched else "MISS") for r in rows]

@@ -167,3 +167,18 @@ def test_validate_prints_the_published_and_simulated_figures_with_every_miss_exp
     explained = [line for line in lines if line.startswith("   MISS (gap ")]
     assert len(explained) == len(misses) == 8
     assert lines[-1] == "1 of 9 figures matched within 25%; 8 MISS (never tuned away: the reasons are above)"
+
+
+def test_validate_as_json_is_strict_json_with_the_same_rows():
+    import json
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    done = minibrowser("simulate", "validate", "--users", "10", "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    rows = json.loads(done.stdout, parse_constant=refuse)
+    assert len(rows) == 9 and sum(r["matched"] for r in rows) >= 1
+    osmani = next(r for r in rows if r["figure"].startswith("Chrome, memory of 9 background tabs"))
+    assert (osmani["published"], osmani["published_high"], osmani["at_least"]) == (450.0, None, True)
+    assert all(r["miss_reason"] for r in rows)
