@@ -56,7 +56,7 @@ def on_cluster(trace, designs, costs, workers: int):
     from distributed import Client, LocalCluster, get_task_stream
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      host="127.0.0.1", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      host="127.0.0.1", silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         timings: dict[str, float] = {}
         with get_task_stream(client=client) as stream:
             results, wall = timed(lambda: run_designs_on_cluster(trace, designs, costs, cluster.scheduler_address,
