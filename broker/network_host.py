@@ -79,6 +79,7 @@ class _Pending:
     max_bytes: int
     future: asyncio.Future
     head: protocol.Head | None = None
+    declared: int | None = None  # the head's Content-Length, when the body is not content-coded
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
 
@@ -224,9 +225,14 @@ class NetworkHost:
     async def run_probe(self, code: str, *, timeout: float = 30.0) -> protocol.ProbeResult:
         """Compromise simulation (a process started with ``probes=True``)."""
         await self.start()
+        return await asyncio.wait_for(asyncio.shield(self.start_probe(code)), timeout)
+
+    def start_probe(self, code: str) -> asyncio.Future:
+        """Send the probe now (the process must be running); the future gets its result.
+        Requests sent after this are the probe's to answer."""
         self._probe = asyncio.get_running_loop().create_future()
         self._send(protocol.RunProbe(code=code))
-        return await asyncio.wait_for(asyncio.shield(self._probe), timeout)
+        return self._probe
 
     def _send(self, message: msgspec.Struct) -> None:
         if self._writer is None:
@@ -283,12 +289,15 @@ class NetworkHost:
                 if pending.head is not None:
                     return BadMessage.WRONG_REPLY_TYPE
                 pending.head = message
+                pending.declared = _declared_length(message)
             case protocol.Body(data=data):
                 if pending.head is None:
                     return BadMessage.WRONG_REPLY_TYPE
                 pending.size += len(data)
                 if pending.size > pending.max_bytes:
                     return BadMessage.OVER_BUDGET
+                if pending.declared is not None and pending.size > pending.declared:
+                    return BadMessage.LONGER_THAN_DECLARED
                 pending.chunks.append(data)
             case protocol.Done():
                 if pending.head is None:
@@ -350,6 +359,17 @@ class NetworkHost:
         if self._probe is not None and not self._probe.done():
             self._probe.set_exception(error)
             self._probe.exception()
+
+
+def _declared_length(head: protocol.Head) -> int | None:
+    """The length a head declares for its body as delivered, if it does: an
+    honest network process never delivers more (decoded bytes differ from the
+    wire's only under a content coding)."""
+    lengths = [h.value.strip() for h in head.headers if h.name == "content-length"]
+    coded = any(h.value.strip().lower() not in ("", "identity") for h in head.headers if h.name == "content-encoding")
+    if coded or not lengths or not lengths[0].isdigit():
+        return None
+    return int(lengths[0])
 
 
 def _signal_name(number: int) -> str:

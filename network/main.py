@@ -70,12 +70,19 @@ class NetworkService:
         self.probes = probes
         self._writer: asyncio.StreamWriter | None = None
         self._fetches: dict[int, asyncio.Task] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.probe_fetches: asyncio.Queue[protocol.Fetch] = asyncio.Queue()  # probes answer fetches themselves
 
     async def send(self, message: msgspec.Struct) -> None:
         self._writer.write(protocol.frame_message(message))
         await self._writer.drain()
 
+    async def send_raw(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
     async def run(self, hello: protocol.Hello) -> None:
+        self.loop = asyncio.get_running_loop()
         reader, self._writer = await asyncio.open_unix_connection(sock=self.channel,
                                                                   limit=protocol.MAX_MESSAGE_BYTES)
         await self.send(hello)
@@ -87,6 +94,8 @@ class NetworkService:
                     return
                 message = protocol.to_network_decoder.decode(await reader.readexactly(length))
                 match message:
+                    case protocol.Fetch() if 0 in self._fetches:  # a probe runs: it answers
+                        self.probe_fetches.put_nowait(message)
                     case protocol.Fetch():
                         task = asyncio.create_task(self._fetch(message))
                         self._fetches[message.request] = task
@@ -95,7 +104,7 @@ class NetworkService:
                         if task is not None:
                             task.cancel()
                     case protocol.RunProbe(code=code) if self.probes:
-                        await self.send(_run_probe(code, self))
+                        self._fetches[0] = asyncio.create_task(self._probe(code))
                     case protocol.Shutdown():
                         return
                     case _:
@@ -106,6 +115,14 @@ class NetworkService:
             for task in self._fetches.values():
                 task.cancel()
             self.client.close()
+
+    async def _probe(self, code: str) -> None:
+        # In a thread of its own, so that the loop goes on reading the broker's
+        # requests for the probe to answer (next_fetch) and writing what it sends.
+        try:
+            await self.send(await asyncio.to_thread(_run_probe, code, self))
+        finally:
+            self._fetches.pop(0, None)
 
     async def _fetch(self, fetch: protocol.Fetch) -> None:
         try:
@@ -124,43 +141,24 @@ class NetworkService:
 
 
 def _run_probe(code: str, service: NetworkService) -> protocol.ProbeResult:
-    """Compromise simulation: ``code`` runs as an attacker in this process would."""
-    channel = service.channel
+    """Compromise simulation: ``code`` runs as an attacker in this process
+    would, with ``send(message)``, ``send_raw(bytes)`` (anything, to the
+    broker) and ``next_fetch()`` (the next request the broker makes)."""
+    loop = service.loop
 
-    def send_raw(data: bytes) -> None:
-        channel.setblocking(True)
-        channel.sendall(data)
+    def wait(coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
-    def send(message: msgspec.Struct) -> None:
-        send_raw(protocol.frame_message(message))
-
-    def next_fetch() -> protocol.Fetch:
-        """Read the channel until the broker asks for something (blocking)."""
-        channel.setblocking(True)
-        while True:
-            header = _read_exactly(channel, protocol.LENGTH_BYTES)
-            message = protocol.to_network_decoder.decode(_read_exactly(channel, protocol.frame_length(header)))
-            if isinstance(message, protocol.Fetch):
-                return message
-
-    scope = {"send": send, "send_raw": send_raw, "next_fetch": next_fetch, "protocol": protocol,
-             "channel": channel, "result": None}
+    scope = {"send": lambda message: wait(service.send(message)),
+             "send_raw": lambda data: wait(service.send_raw(data)),
+             "next_fetch": lambda: wait(service.probe_fetches.get()),
+             "protocol": protocol, "channel": service.channel, "result": None}
     try:
         exec(compile(code, "<attack>", "exec"), scope)  # noqa: S102 - the point of a probe
     except BaseException as error:  # noqa: BLE001 - how it ended is the result
-        detail = f"{type(error).__name__}: {error}"
-        return protocol.ProbeResult(outcome="raised", detail=detail[:400])
+        number = error.errno if isinstance(error, OSError) and isinstance(error.errno, int) else None
+        return protocol.ProbeResult(outcome="raised", detail=f"{type(error).__name__}: {error}"[:400], errno=number)
     return protocol.ProbeResult(outcome="completed", detail=repr(scope.get("result"))[:400])
-
-
-def _read_exactly(channel: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = channel.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the broker closed the channel")
-        data += chunk
-    return data
 
 
 def main(argv: list[str] | None = None) -> int:

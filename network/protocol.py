@@ -218,6 +218,7 @@ class ProbeResult(msgspec.Struct, tag="probe_result", forbid_unknown_fields=True
 
     outcome: Annotated[str, Meta(pattern=r"^(completed|raised)$")]
     detail: Annotated[str, Meta(max_length=400)] = ""
+    errno: Annotated[int, Meta(ge=0, le=4095)] | None = None
 
 
 FromNetwork = Union[Hello, Head, Body, Done, Failed, ProbeResult]
