@@ -1,11 +1,19 @@
-"""How long to wait before starting a process that died again.
+"""When to start a helper process again after it died.
 
-Used for the broker's child processes that it restarts itself (the zygote,
-the network process).  The first restart waits ``initial`` seconds; each
-death soon after the previous one doubles the wait, up to ``maximum``; a
-process that stayed up for ``reset_after`` seconds starts from ``initial``
-again.  It never gives up: a browser that lost its zygote or its network
-process three times in a row still gets them back, only more slowly.
+The broker restarts the processes it depends on (the zygote, the network
+process) when they die.  Soon at first, so that one crash costs the user
+nothing; later and later while deaths follow one another, so that a process
+that dies at once does not spin; and never "not at all": a browser that
+refuses every new tab until it is restarted is worse than one that waits
+half a minute.  A process that ran for ``reset_after`` seconds after its
+last start was healthy: its next death starts the sequence again.
+
+    backoff = RestartBackoff()
+    delay = backoff.record_death()   # 0.1, 0.2, 0.4, ... up to 30 s
+    backoff.delay_now()              # seconds left before a start is allowed
+
+One instance per process kind; it holds no timers and starts nothing: the
+owner sleeps for the delay (or tells the user how long it is) and starts.
 """
 
 from __future__ import annotations
@@ -15,27 +23,36 @@ from collections.abc import Callable
 
 
 class RestartBackoff:
-    def __init__(self, initial: float = 0.1, maximum: float = 30.0, reset_after: float = 60.0,
+    """Exponential backoff between restarts: ``initial`` after the first
+    death, doubling with each further death up to ``maximum``; reset once a
+    start was allowed ``reset_after`` seconds ago without a death since.
+    ``clock`` (seconds, monotonic) is injectable for tests."""
+
+    def __init__(self, *, initial: float = 0.1, maximum: float = 30.0, reset_after: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 < initial <= maximum:
+            raise ValueError(f"need 0 < initial <= maximum, got initial={initial}, maximum={maximum}")
+        if reset_after <= 0:
+            raise ValueError(f"reset_after must be positive, got {reset_after}")
         self.initial = initial
         self.maximum = maximum
         self.reset_after = reset_after
         self.clock = clock
-        self.deaths = 0  # in the current run of deaths
-        self._last_death: float | None = None
-        self._next_start = 0.0  # clock time before which no restart should begin
+        self.deaths = 0  # deaths in a row (since the last reset)
+        self._start_allowed_at: float | None = None
 
     def record_death(self) -> float:
-        """A death now: the delay before the next start."""
+        """The process died now: returns the delay before it may start again."""
         now = self.clock()
-        if self._last_death is not None and now - self._last_death >= self.reset_after:
-            self.deaths = 0
+        if self._start_allowed_at is not None and now - self._start_allowed_at >= self.reset_after:
+            self.deaths = 0  # it had run long enough: this death is a first one
         self.deaths += 1
-        self._last_death = now
         delay = min(self.initial * 2 ** (self.deaths - 1), self.maximum)
-        self._next_start = now + delay
+        self._start_allowed_at = now + delay
         return delay
 
     def delay_now(self) -> float:
-        """How long a start asked for now must still wait (0 when it may go)."""
-        return max(0.0, self._next_start - self.clock())
+        """Seconds until a start is allowed (0.0: now)."""
+        if self._start_allowed_at is None:
+            return 0.0
+        return max(0.0, self._start_allowed_at - self.clock())
