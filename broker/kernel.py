@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
+from broker.cookies import CookieStore
 from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.network_host import NetworkHost
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
@@ -69,7 +71,7 @@ class LifecycleRecord:
 class ProcessInfo:
     pid: int
     ppid: int
-    role: str  # broker, zygote, renderer, spare (a renderer waiting for its first document)
+    role: str  # broker, network, zygote, renderer, spare (a renderer waiting for its first document)
     tab: int | None = None  # a renderer's first tab
     state: str = ""
     title: str = ""
@@ -114,7 +116,9 @@ class BrowserImpl:
         self.request_timeout = request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
-        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
+        # The network process: started by the first http(s) load, never by a
+        # file:, data: or about: page; sandboxed like a renderer, as its uid.
+        self.network = NetworkHost(sandbox=sandbox, uid=self.sandbox.uid, gid=self.sandbox.gid)
         self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
@@ -122,6 +126,9 @@ class BrowserImpl:
         # -- lifecycle
         self.policy = policy or LifecyclePolicy()
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
+        self.cookies = CookieStore(self.profile.path)  # opened on first use too
+        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url),
+                             network=self.network, cookies=self.cookies)
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._policy_task: asyncio.Task | None = None
@@ -143,6 +150,7 @@ class BrowserImpl:
             zygote_restart_window_s=self.policy.crash_window_s,
             started_early=early,
         )
+        self.network.log_dir = self.processes.runtime.path  # network.log beside the renderers' logs
         self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")
 
     async def shutdown(self) -> None:
@@ -159,6 +167,8 @@ class BrowserImpl:
             log.warning("could not close the profile: %s", error)
         await self.processes.shutdown()
         await self.loader.aclose()
+        await self.network.stop()
+        await asyncio.to_thread(self.cookies.close)
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
@@ -325,6 +335,8 @@ class BrowserImpl:
         zygote_pid = self.processes.zygote_pid
         if zygote_pid:
             result.append(ProcessInfo(zygote_pid, os.getpid(), "zygote", state="running", title="zygote"))
+        if self.network.pid:
+            result.append(ProcessInfo(self.network.pid, os.getpid(), "network", state="running", title="network"))
         by_id = {tab.id: tab for tab in self.tabs}
         seen: set[int] = set()
         for tab in self.tabs:

@@ -60,6 +60,9 @@ from browser.decoding import (
     UnsupportedEncoding,
     parse_content_encoding,
 )
+from broker.cookies import CookieStore
+from broker.network_host import NetworkFailure, NetworkHost, NetworkProcessLost
+from network.protocol import Failed, FailureKind, Method, ProtocolProblem
 from renderer.protocol import MAX_DOCUMENT_BYTES
 
 
@@ -523,20 +526,26 @@ class Loader:
         max_redirects: int = 10,
         about_pages: Callable[[str], str | None] | None = None,
         deadline: float | None = None,
+        network: NetworkHost | None = None,
+        cookies: CookieStore | None = None,
     ) -> None:
         """``timeout`` bounds each network step (connect, each read);
-        ``deadline`` (default twice ``timeout``) bounds a whole http load."""
+        ``deadline`` (default twice ``timeout``) bounds a whole http load.
+        ``network`` carries every http(s) exchange (default: a sandboxed
+        network process of this loader's own, started on the first one);
+        ``cookies`` is the profile's cookie store (default: in memory)."""
         self.timeout = timeout
         self.deadline = deadline if deadline is not None else 2 * timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.about_pages = about_pages
-        self._client: httpx.AsyncClient | None = None
+        self._owns_network = network is None
+        self.network = network if network is not None else NetworkHost()
+        self.cookies = cookies if cookies is not None else CookieStore(None)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        if self._owns_network:
+            await self.network.stop()
 
     async def __aenter__(self) -> Loader:
         return self
@@ -624,26 +633,6 @@ class Loader:
 
     # -- http(s) -----------------------------------------------------------
 
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(self.timeout),
-                headers={
-                    "User-Agent": USER_AGENT,
-                    "Accept": ACCEPT,
-                    "Accept-Encoding": ACCEPT_ENCODING,
-                },
-                cookies=_CookieJar(policy=_CookiePolicy()),
-                event_hooks={"response": [_take_location]},
-                # No connection is used twice: bytes a server sends beyond its
-                # Content-Length would otherwise be read as the answer to the
-                # next request (a broken or smuggled response for another page).
-                limits=httpx.Limits(max_keepalive_connections=0),
-            )
-        return self._client
-
     async def _load_http(
         self, url: str, *, initiator: str | None, method: str, form_body: str
     ) -> tuple[str, int, str, str | None, bytes]:
@@ -664,41 +653,38 @@ class Loader:
         current = url
         while True:
             visited.append(current)
-            headers = {}
+            headers = [("User-Agent", USER_AGENT), ("Accept", ACCEPT), ("Accept-Encoding", ACCEPT_ENCODING)]
             # As in Fetch, the referrer stays the initiator's across redirects.
             if (referer := _referer(initiator, current)) is not None:
-                headers["Referer"] = referer
-            content = None
+                headers.append(("Referer", referer))
+            if (cookie := self.cookies.header_for(current)) is not None:
+                headers.append(("Cookie", cookie))
+            body = b""
             if method == "POST":
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-                content = form_body.encode("utf-8")
+                headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+                body = form_body.encode("utf-8")
             try:
-                request = self._http_client().build_request(
-                    method, current, headers=headers, content=content
-                )
-                response = await self._http_client().send(request, stream=True)
-            except (*_httpx_errors(), OSError, UnicodeError) as exc:
-                raise _network_error(exc, current) from None
-            try:
-                locations = response.extensions.get(_LOCATIONS, [])
-                if response.status_code in _REDIRECT_STATUSES and any(locations):
-                    next_url = self._redirect_target(current, locations)
-                    if len(visited) > self.max_redirects:
-                        raise _too_many_redirects(url, visited, next_url, self.max_redirects)
-                    if response.status_code == 303 or (
-                        response.status_code in (301, 302) and method == "POST"
-                    ):
-                        method, form_body = "GET", ""
-                    current = next_url
-                    continue
-                body = await self._read_body(response, current)
-                content_type, charset = _parse_content_type(response.headers.get("content-type", ""))
-                return current, response.status_code, content_type, charset, body
-            finally:
-                try:
-                    await response.aclose()
-                except (*_httpx_errors(), OSError):
-                    pass  # the connection is dropped either way
+                reply = await self.network.fetch(method=Method(method), url=current, headers=headers, body=body,
+                                                 max_bytes=self.max_bytes, timeout_s=self.timeout)
+            except NetworkFailure as failure:
+                raise failure_error(failure.failed, current, timeout=self.timeout, max_bytes=self.max_bytes) from None
+            except NetworkProcessLost as lost:
+                raise NetworkError(
+                    f"the network process ended while loading {_shown(current)} ({lost}): try again",
+                    url=current,
+                ) from None
+            self.cookies.store(current, [_header_text(v) for v in reply.header_list("set-cookie")])
+            locations = [_header_text(v) for v in reply.header_list("location")]
+            if reply.status in _REDIRECT_STATUSES and any(locations):
+                next_url = self._redirect_target(current, locations)
+                if len(visited) > self.max_redirects:
+                    raise _too_many_redirects(url, visited, next_url, self.max_redirects)
+                if reply.status == 303 or (reply.status in (301, 302) and method == "POST"):
+                    method, form_body = "GET", ""
+                current = next_url
+                continue
+            content_type, charset = _parse_content_type(_header_text(reply.header("content-type") or ""))
+            return current, reply.status, content_type, charset, reply.body
 
     def _redirect_target(self, current: str, locations: list[str]) -> str:
         """Where a redirect from ``current`` leads, checked as a page's navigation would be.
@@ -727,36 +713,6 @@ class Loader:
                 url=current,
             )
         return target
-
-    async def _read_body(self, response: httpx.Response, url: str) -> bytes:
-        """The decoded body, refused as soon as the wire bytes or the decoded
-        bytes of all content-coding layers together pass ``max_bytes``."""
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise _too_large(url, self.max_bytes, int(declared))
-        try:
-            encodings = parse_content_encoding(
-                response.headers.get_list("content-encoding", split_commas=True)
-            )
-        except UnsupportedEncoding as exc:
-            raise _undecodable(exc, url) from None
-        decoder = ContentDecoder(encodings, budget=self.max_bytes)
-        pieces: list[bytes] = []
-        received = 0
-        try:
-            async for chunk in response.aiter_raw():
-                received += len(chunk)
-                if received > self.max_bytes:
-                    raise _too_large(url, self.max_bytes)
-                pieces.extend(decoder.feed(chunk))
-            decoder.finish()
-        except OverBudget:
-            raise _too_large(url, self.max_bytes) from None
-        except DecodingError as exc:
-            raise _undecodable(exc, url) from None
-        except (*_httpx_errors(), OSError) as exc:
-            raise _network_error(exc, url) from None
-        return b"".join(pieces)
 
     # -- file: -------------------------------------------------------------
 
@@ -1125,3 +1081,76 @@ def _referer(initiator: str | None, target: str) -> str | None:
     if (source.scheme, source.netloc) == (dest.scheme, dest.netloc):
         return urllib.parse.urlunsplit(source._replace(netloc=origin.partition("//")[2], fragment=""))
     return origin + "/"
+
+
+def _header_text(value: str) -> str:
+    """A header value as a server meant it: the network process sends each
+    byte as one ISO-8859-1 character; UTF-8 is read as UTF-8 (as httpx does)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+#: How a response was not valid HTTP, in words for a person.
+PROBLEMS = {
+    ProtocolProblem.NO_RESPONSE: "no HTTP response",
+    ProtocolProblem.SHORT_BODY: "less of the page than it announced",
+    ProtocolProblem.BROKEN_CHUNKS: "a broken chunked body",
+    ProtocolProblem.HEADERS_TOO_LARGE: "headers that are far too large",
+    ProtocolProblem.BAD_CONTENT_LENGTH: "a malformed Content-Length",
+    ProtocolProblem.BAD_TRANSFER_ENCODING: "a Transfer-Encoding this browser does not support",
+    ProtocolProblem.BAD_STATUS_LINE: "a malformed status line",
+    ProtocolProblem.BAD_HEADER: "a malformed header",
+    ProtocolProblem.OTHER: "a response that is not valid HTTP",
+}
+
+
+def failure_error(failed: Failed, url: str, *, timeout: float, max_bytes: int) -> LoadError:
+    """The one line a person reads for a failure the network process reported."""
+    where = _host_port(url)
+    detail = failed.detail
+    match failed.kind:
+        case FailureKind.CONNECT_TIMEOUT | FailureKind.READ_TIMEOUT:
+            step = "connecting to" if failed.kind is FailureKind.CONNECT_TIMEOUT else "waiting for"
+            return LoadTimeout(f"timed out {step} {where} (no answer within {timeout:g} s): "
+                               "try again later or check your connection", url=url)
+        case FailureKind.DNS_FAILED:
+            return HostUnreachable(f"cannot find host {where} (DNS lookup failed): "
+                                   "check the spelling of the address and your connection", url=url)
+        case FailureKind.REFUSED:
+            return HostUnreachable(f"cannot reach {where} (connection refused): "
+                                   "check the address and that the server is running", url=url)
+        case FailureKind.CONNECT_FAILED:
+            return HostUnreachable(f"cannot reach {where} ({detail or 'connect failed'}): "
+                                   "check the address and your connection", url=url)
+        case FailureKind.TLS_FAILED:
+            return NetworkError(f"secure connection to {where} failed ({detail or 'tls error'}): "
+                                "the site's certificate is not trusted; do not enter private data there", url=url)
+        case FailureKind.RESET:
+            return NetworkError(f"the server at {where} reset the connection: try again; if it keeps failing "
+                                "the site may be down", url=url)
+        case FailureKind.PROTOCOL:
+            problem = PROBLEMS[failed.problem or ProtocolProblem.OTHER]
+            return InvalidResponse(f"the server at {where} sent {problem}: the site is broken; try again later",
+                                   url=url)
+        case FailureKind.TOO_LARGE:
+            return _too_large(url, max_bytes, failed.size)
+        case FailureKind.UNSUPPORTED_ENCODING | FailureKind.TOO_MANY_LAYERS:
+            if failed.kind is FailureKind.TOO_MANY_LAYERS:
+                what = "compressed in more layers than this browser decodes"
+            elif failed.encoding is not None:
+                what = f"in the {failed.encoding!r} content encoding, which this browser cannot decode"
+            else:
+                what = "in a content encoding this browser cannot recognise"
+            return UndecodableContent(f"the server at {where} sent the page {what}: open it with another tool",
+                                      url=url)
+        case FailureKind.CORRUPT_ENCODING | FailureKind.TRUNCATED_ENCODING:
+            damage = ("ends before its compressed data does" if failed.kind is FailureKind.TRUNCATED_ENCODING
+                      else "is corrupt")
+            return UndecodableContent(f"the server at {where} sent a {failed.encoding or 'compressed'}-compressed "
+                                      f"page that {damage}: the site is broken; try again later", url=url)
+        case FailureKind.INVALID_URL:
+            return InvalidURL(f"{_shown(url)} is not a valid address: check it", url=url)
+    return NetworkError(f"the connection to {where} failed ({detail or 'the load was dropped'}): try again; "
+                        "if it keeps failing the site may be down", url=url)

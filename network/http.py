@@ -144,7 +144,7 @@ class _Connection:
         self.origin = origin
         self.wire = wire
         self.parser = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=protocol.MAX_HEAD_BYTES)
-        self.used = False  # has carried a request before
+        self.reused = False  # taken from the pool: the server may have closed it meanwhile
 
     def close(self) -> None:
         if self.wire.transport is not None:
@@ -189,9 +189,6 @@ class HttpClient:
             try:
                 response = await self._request(connection, fetch, target, host_header)
             except _ClosedBeforeAnswer:
-                if not reused:
-                    raise FetchFailed(protocol.FailureKind.PROTOCOL,
-                                      problem=protocol.ProtocolProblem.NO_RESPONSE) from None
                 connection.close()  # the server had closed the idle connection: once more, on a new one
                 connection, reused = await self._connection(origin, fetch.timeout_s, fresh=True)
                 response = await self._request(connection, fetch, target, host_header)
@@ -208,6 +205,7 @@ class HttpClient:
             connection = idle.pop()
             if connection.reusable():
                 connection.parser.start_next_cycle()
+                connection.reused = True
                 return connection, True
             connection.close()
         scheme, host, port = origin
@@ -257,7 +255,6 @@ class HttpClient:
         except h11.LocalProtocolError:
             raise FetchFailed(protocol.FailureKind.INVALID_URL) from None
         wire.transport.write(data)
-        connection.used = True
         answered = False
         while True:
             try:
@@ -268,11 +265,13 @@ class HttpClient:
                     except TimeoutError:
                         raise FetchFailed(protocol.FailureKind.READ_TIMEOUT) from None
                     except OSError as error:
-                        if not answered and isinstance(error, ConnectionResetError):
+                        if not answered and connection.reused:
                             raise _ClosedBeforeAnswer() from None
                         raise transfer_failure(error) from None
-                    if not chunk and not answered and parser.their_state is h11.SEND_RESPONSE:
-                        raise _ClosedBeforeAnswer()
+                    if not chunk and parser.their_state is h11.SEND_RESPONSE:
+                        if not answered and connection.reused:
+                            raise _ClosedBeforeAnswer()
+                        raise FetchFailed(protocol.FailureKind.PROTOCOL, problem=protocol.ProtocolProblem.NO_RESPONSE)
                     answered = answered or bool(chunk)
                     parser.receive_data(chunk)
                     continue
@@ -355,7 +354,8 @@ async def _send_body(send: Send, request: int, pieces: list[bytes]) -> None:
 
 
 class _ClosedBeforeAnswer(Exception):
-    """The connection ended before a single byte of answer."""
+    """A reused connection ended before a single byte of answer: the server
+    had closed it while it was idle, so the request is sent again."""
 
 
 def _split(url: str) -> tuple[str, str, int, str, str]:
