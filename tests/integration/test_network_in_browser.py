@@ -1,0 +1,112 @@
+"""The network process inside the whole browser: who opens TCP connections,
+when the process starts, what a tab shows when it dies, cookies on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import psutil
+
+from browser import Browser
+from support.httpserver import HELLO_HTML
+from support.processes import wait_for
+
+
+def connections_to(pid: int, port: int) -> list:
+    """TCP connections of process ``pid`` to ``port`` (a server's), now."""
+    return [c for c in psutil.Process(pid).net_connections(kind="tcp") if c.raddr and c.raddr.port == port]
+
+
+def network_pids(browser: Browser) -> list[int]:
+    return [p.pid for p in browser.processes() if p.role == "network"]
+
+
+async def test_the_broker_never_opens_a_tcp_connection(http_server):
+    """The broker is this test's process.  While pages load, a sampler looks
+    at its sockets and at the network process's: the network process's
+    connection to the server shows (so the sampler can see one), the
+    broker's list stays empty."""
+    seen = {"broker": 0, "network": 0}
+    done = asyncio.Event()
+
+    async def sample(browser: Browser) -> None:
+        while not done.is_set():
+            seen["broker"] += len(connections_to(os.getpid(), http_server.port))
+            for pid in network_pids(browser):
+                try:
+                    seen["network"] += len(connections_to(pid, http_server.port))
+                except psutil.Error:
+                    pass
+            await asyncio.sleep(0.005)
+
+    async with Browser() as browser:
+        sampler = asyncio.ensure_future(sample(browser))
+        tab = await browser.open(http_server.url("/slow?seconds=0.3"))
+        for _ in range(5):
+            await tab.navigate(http_server.url("/hello"))
+        await tab.navigate(http_server.url("/slow?seconds=0.3"))
+        done.set()
+        await sampler
+    assert tab.error is None
+    assert seen["network"] > 0
+    assert seen["broker"] == 0
+
+
+async def test_local_pages_start_no_network_process(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_bytes(HELLO_HTML)
+    async with Browser() as browser:
+        tab = await browser.open(page.as_uri())
+        await tab.navigate("about:welcome")
+        await tab.navigate("data:text/html,<title>data</title>")
+        assert tab.error is None and tab.title == "data"
+        assert [p.role for p in browser.processes() if p.role not in ("renderer", "spare")] == ["broker", "zygote"]
+        children = [" ".join(child.cmdline()) for child in psutil.Process().children(recursive=True)]
+        assert not any("network.main" in command for command in children)
+
+
+async def test_an_http_page_starts_the_network_process_once(http_server):
+    async with Browser() as browser:
+        first = await browser.open(http_server.url("/hello"))
+        second = await browser.open(http_server.url("/text"))
+        assert first.error is None and second.error is None
+        pids = network_pids(browser)
+        assert len(pids) == 1
+        row = next(p for p in browser.processes() if p.role == "network")
+        assert (row.ppid, row.title, row.state) == (os.getpid(), "network", "running")
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_kill_9_of_the_network_process_mid_load_is_one_line_and_the_next_load_works(http_server):
+    async with Browser() as browser:
+        tab = await browser.open(http_server.url("/hello"))
+        (victim,) = network_pids(browser)
+        slow_url = http_server.url("/slow?seconds=30")
+        load = asyncio.ensure_future(tab.navigate(slow_url))
+        assert await wait_for(lambda: http_server.count("/slow") == 1)
+        os.kill(victim, signal.SIGKILL)
+        await load
+        assert tab.error == (f"the network process ended while loading {slow_url} (killed by SIGKILL): "
+                             "try again")
+        await tab.navigate(http_server.url("/hello"))
+        assert (tab.error, tab.title) == (None, "Hello")
+        assert network_pids(browser) not in ([], [victim])
+
+
+async def test_cookies_persist_across_browsers_with_the_same_profile(http_server, tmp_path):
+    http_server.route("/set", b"<title>set</title>",
+                      headers={"Set-Cookie": "kept=1; Max-Age=3600; Path=/"})
+    http_server.route("/session", b"<title>session</title>", headers={"Set-Cookie": "session=2; Path=/"})
+    async with Browser(profile=tmp_path) as browser:
+        tab = await browser.open(http_server.url("/set"))
+        await tab.navigate(http_server.url("/session"))
+        await tab.navigate(http_server.url("/headers"))
+        assert http_server.last.headers.get("Cookie") == "kept=1; session=2"
+    async with Browser(profile=tmp_path) as browser:
+        await browser.open(http_server.url("/headers"))
+        assert http_server.last.headers.get("Cookie") == "kept=1"  # the session cookie ended with its session
+    async with Browser(profile=tmp_path / "other") as browser:
+        await browser.open(http_server.url("/headers"))
+        assert "Cookie" not in http_server.last.headers
