@@ -456,9 +456,22 @@ class Browser:
     # -- processes, memory, lifecycle --------------------------------------------------------
 
     def processes(self) -> list[ProcessInfo]:
-        """The live process tree: broker, zygote, each renderer with the tabs
-        it hosts and the site it is locked to, and the spare renderer."""
+        """The live process tree: broker, network process (once an http(s)
+        page started it), zygote, each renderer with the tabs it hosts and
+        the site it is locked to, and the spare renderer."""
         return self._impl.processes_info()
+
+    @property
+    def network_sandbox_layers(self) -> list:
+        """The network process's sandbox layers as it reported them in its
+        handshake (``network.protocol.SandboxLayer``); empty until an
+        http(s) page started it."""
+        return list(self._impl.network.layers)
+
+    async def network_sandbox_report(self) -> list:
+        """The network process's sandbox layers, starting it if no page has."""
+        await self._impl.network.start()
+        return list(self._impl.network.layers)
 
     @property
     def zygote_pid(self) -> int:

@@ -688,6 +688,14 @@ class BrowserApp(App[int]):
     def _sandbox_of(self, row: ProcessRow) -> SandboxStatus:
         if row.target.role == "broker":
             return SandboxStatus("privileged")
+        if row.target.role == "network":
+            layers = self.browser.network_sandbox_layers
+            if not self.browser.sandbox.enabled:
+                return SandboxStatus("NOT sandboxed", layers)
+            if not layers:
+                return SandboxStatus("checking")
+            return SandboxStatus("sandboxed" if all(l.active for l in layers if l.required) else "partly sandboxed",
+                                 layers)
         if row.target.role != "renderer":
             return SandboxStatus("n/a")  # the zygote runs no page: it only forks renderers
         if not row.pid:
