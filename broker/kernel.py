@@ -22,7 +22,7 @@ from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
 from broker.cookies import CookieStore
 from broker.lifecycle import Action, LifecyclePolicy, decide
-from broker.network_host import NetworkHost
+from broker.network_host import NetworkHost, NetworkProcessLost
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
@@ -30,7 +30,7 @@ from broker.sites import site_of
 from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
 from browser import about
-from browser.loader import Loader
+from browser.loader import LoadError, Loader
 from browser.profile import Profile
 from renderer import protocol
 
@@ -307,6 +307,44 @@ class BrowserImpl:
         if not self.started:
             raise BrowserError("the browser is not started")
         return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
+
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, started
+        with the full sandbox for this purpose (never the browser's own).
+        With ``load_page`` the broker loads a page through it meanwhile, so
+        that the code can answer (or lie in answer to) a real request; the
+        load's failure, if any, is ``load_answer``."""
+        host = NetworkHost(sandbox=True, uid=self.sandbox.uid, gid=self.sandbox.gid, probes=True,
+                           log_dir=self.processes.runtime.path if self.processes.runtime else None)
+        loader = Loader(timeout=5.0, network=host, cookies=CookieStore(None))
+        load_answer = None
+        try:
+            await host.start()
+            pid = host.pid
+            probe = host.start_probe(code)
+            load = asyncio.ensure_future(loader.load("http://attacker.invalid/")) if load_page else None
+            try:
+                result = await asyncio.wait_for(asyncio.shield(probe), timeout)
+                outcome = ProbeOutcome(result.outcome, result.detail, errno=result.errno, pid=pid)
+            except NetworkProcessLost as lost:
+                outcome = ProbeOutcome("killed", str(lost), signal=host.last_signal, pid=pid,
+                                       bad_message=host.last_bad_message.name if host.last_bad_message else None)
+            except asyncio.TimeoutError:
+                outcome = ProbeOutcome("timeout", f"no answer within {timeout:g} s", pid=pid)
+            if load is not None:
+                try:
+                    await asyncio.wait_for(load, timeout)
+                except LoadError as error:
+                    load_answer = f"{error.short}: {error}"
+                except asyncio.TimeoutError:
+                    load_answer = "timeout"
+                else:
+                    load_answer = "loaded"
+            outcome.load_answer = load_answer
+            return outcome
+        finally:
+            host.kill()
+            await host.stop()
 
     # -- events -------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ class NetworkHost:
         self.starts = 0  # processes started
         self.last_exit: str | None = None  # why the last one ended
         self.last_bad_message: BadMessage | None = None
+        self.last_signal: int | None = None  # the signal that ended the last one, if one did
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
         self._pending: dict[int, _Pending] = {}
@@ -336,6 +337,7 @@ class NetworkHost:
                 process.kill()
                 await asyncio.to_thread(process.wait)
         code = process.returncode
+        self.last_signal = -code if code is not None and code < 0 else None
         if self._bad is not None:
             cause = self._bad.describe()
         elif code is not None and code < 0:

@@ -539,6 +539,14 @@ class Browser:
         document, so the code can answer, or lie in answer to, a real request."""
         return await self._impl.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
 
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, fully
+        locked down, as code a hostile server got running there would run
+        (``send``, ``send_raw``, ``next_fetch`` and ``protocol`` are in scope).
+        With ``load_page`` a page load is asked of it meanwhile; how that
+        ended is ``load_answer``."""
+        return await self._impl.run_network_probe(code, load_page=load_page, timeout=timeout)
+
 
 def _public(impl: TabImpl) -> Tab:
     """The one façade object of a tab (so that ``tab in browser.tabs`` works)."""
