@@ -104,6 +104,7 @@ __all__ = [
     "UndecodableContent",
     "UnsupportedScheme",
     "classify",
+    "failure_error",
     "normalize_url",
 ]
 

@@ -381,10 +381,10 @@ def _split(url: str) -> tuple[str, str, int, str, str]:
 #: h11 messages (by a fragment, lower case) -> the problem they report.
 _PROTOCOL_PROBLEMS = (
     ("without sending complete message body", protocol.ProtocolProblem.SHORT_BODY),
+    ("transfer-encoding", protocol.ProtocolProblem.BAD_TRANSFER_ENCODING),  # before "chunk": h11 says "only chunked"
     ("chunk", protocol.ProtocolProblem.BROKEN_CHUNKS),
     ("receive buffer too long", protocol.ProtocolProblem.HEADERS_TOO_LARGE),
     ("content-length", protocol.ProtocolProblem.BAD_CONTENT_LENGTH),
-    ("transfer-encoding", protocol.ProtocolProblem.BAD_TRANSFER_ENCODING),
     ("status line", protocol.ProtocolProblem.BAD_STATUS_LINE),
     ("response line", protocol.ProtocolProblem.BAD_STATUS_LINE),
     ("header", protocol.ProtocolProblem.BAD_HEADER),
