@@ -25,28 +25,44 @@ Then it sends its handshake.  Unlike a renderer it keeps no ZeroMQ: its
 channel is a socketpair the broker made, so the whole lockdown happens
 before the first message.
 
-This module uses the same kernel interfaces as the renderer's sandbox
-(``renderer/sandbox``) but not its code: the network process imports
-nothing of the renderer.
+The building blocks (prctl, the privilege drop, Landlock, seccomp policies
+from groups) are the renderer's too, in ``lockdown/``, which both import;
+the network process imports nothing of the renderer.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import errno
-import grp
-import mmap
 import os
-import pwd
 import resource
 import signal
 import socket
 import sysconfig
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from lockdown import landlock, privileges
+from lockdown.native import (
+    PR_GET_DUMPABLE,
+    PR_GET_NO_NEW_PRIVS,
+    PR_GET_NAME,
+    PR_GET_PDEATHSIG,
+    PR_GET_SECCOMP,
+    PR_SET_DUMPABLE,
+    PR_SET_NAME,
+    prctl,
+)
+from lockdown.process import die_with_parent, parent_death_signal, parent_death_signal_kept
+from lockdown.seccomp import (
+    ERRNO,
+    KILL,
+    Policy,
+    allow_exit,
+    allow_memory,
+    allow_time,
+    eq,
+    filter_of,
+    masked,
+)
 from network.protocol import SandboxLayer
 
 NO_SANDBOX_HINT = "run with --no-sandbox to load pages without the network sandbox"
@@ -58,37 +74,6 @@ ORDER = (PROCESS, LIMITS, PRIVILEGES, NO_NEW_PRIVS, LANDLOCK, SECCOMP)
 
 class SandboxUnavailable(Exception):
     """A required layer could not be applied.  str() is one line for a person."""
-
-
-# --------------------------------------------------------------------------
-# libc
-# --------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-
-PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
-PR_GET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 21, 38, 39
-PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 23, 24, 47, 4
-PR_SET_NAME, PR_GET_NAME = 15, 16
-SYS_CAPSET = 126
-SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
-
-
-def _prctl(option: int, arg2: int = 0) -> int:
-    result = _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
-    if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl({option}): {os.strerror(err)}")
-    return result
-
-
-def _syscall(number: int, *args) -> int:
-    result = _libc.syscall(ctypes.c_long(number), *args)
-    if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"syscall({number}): {os.strerror(err)}")
-    return result
 
 
 # --------------------------------------------------------------------------
@@ -120,33 +105,28 @@ class SandboxState:
 def fresh_process_state(*, broker_pid: int, keep_fds: tuple[int, ...]) -> None:
     """Own session, death with the broker, nothing inherited, not dumpable.
     (stdin, stdout and stderr are set by the broker when it starts us.)"""
-    with contextlib.suppress(PermissionError):  # already a session leader
+    try:
         os.setsid()
-    _die_with(broker_pid)
+    except PermissionError:
+        pass  # already a session leader
+    die_with_parent(broker_pid)
     keep = sorted(set(keep_fds))
     low = 3
     for fd in keep + [65536]:
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1
-    _prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_DUMPABLE, 0)
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL if sig != signal.SIGPIPE else signal.SIG_IGN)
 
 
-def _die_with(parent_pid: int) -> None:
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
 def _process_layer() -> SandboxLayer:
-    dumpable = _prctl(PR_GET_DUMPABLE)
-    value = ctypes.c_int(0)
-    _prctl(PR_GET_PDEATHSIG, ctypes.addressof(value))
+    dumpable = prctl(PR_GET_DUMPABLE)
+    death_signal = parent_death_signal()
     leader = os.getsid(0) == os.getpid()
-    dies = f"dies with the broker ({signal.Signals(value.value).name})" if value.value else "does not die with the broker"
-    return SandboxLayer(name=PROCESS, required=True, active=leader and not dumpable and bool(value.value),
+    dies = f"dies with the broker ({signal.Signals(death_signal).name})" if death_signal else "does not die with the broker"
+    return SandboxLayer(name=PROCESS, required=True, active=leader and not dumpable and bool(death_signal),
                         detail=f"own session: {leader}, not dumpable: {not dumpable}, {dies}")
 
 
@@ -176,108 +156,19 @@ def _apply_limits() -> str:
 
 
 # --------------------------------------------------------------------------
-# 3. privileges
-# --------------------------------------------------------------------------
-
-
-def default_drop_ids() -> tuple[int, int]:
-    """``nobody`` and ``nogroup`` (what a root broker's children drop to)."""
-    try:
-        uid = pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        uid = 65534
-    for name in ("nogroup", "nobody"):
-        with contextlib.suppress(KeyError):
-            return uid, grp.getgrnam(name).gr_gid
-    return uid, 65534
-
-
-def _last_capability() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return 63
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
-def _drop_privileges(uid: int | None, gid: int | None) -> str:
-    was_root = os.geteuid() == 0 or os.getuid() == 0
-    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-    for cap in range(_last_capability() + 1):
-        if _prctl(PR_CAPBSET_READ, cap) == 1:
-            try:
-                _prctl(PR_CAPBSET_DROP, cap)
-            except OSError as error:
-                if error.errno != errno.EPERM:
-                    raise
-                break
-    if was_root:
-        default_uid, default_gid = default_drop_ids()
-        uid = default_uid if uid is None else uid
-        gid = default_gid if gid is None else gid
-        if uid == 0 or gid == 0:
-            raise OSError(errno.EPERM, "the sandbox policy asks to stay root")
-        # Changing credentials clears the parent-death signal: set it again after.
-        parent = os.getppid()
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-        _die_with(parent)
-    header = _CapHeader(0x20080522, 0)
-    data = (_CapData * 2)()
-    _syscall(SYS_CAPSET, ctypes.byref(header), data)
-    if 0 in os.getresuid() or 0 in os.getresgid():
-        raise OSError(errno.EPERM, "still root after dropping privileges")
-    current = os.getuid(), os.getgid()
-    if was_root:
-        return f"root dropped to uid {current[0]} gid {current[1]}, no groups, no capabilities"
-    return f"n/a: not root (uid {current[0]}); holds no capabilities"
-
-
-# --------------------------------------------------------------------------
+# 3. privileges: lockdown.privileges, as for a renderer
 # 4. Landlock: read-only resolver and CA files, no TCP bind, scoped
+#    (lockdown.landlock, with the paths below)
 # --------------------------------------------------------------------------
-
-_FS_RIGHTS = {  # right -> (bit, ABI that introduced it)
-    "execute": (1 << 0, 1), "write_file": (1 << 1, 1), "read_file": (1 << 2, 1), "read_dir": (1 << 3, 1),
-    "remove_dir": (1 << 4, 1), "remove_file": (1 << 5, 1), "make_char": (1 << 6, 1), "make_dir": (1 << 7, 1),
-    "make_reg": (1 << 8, 1), "make_sock": (1 << 9, 1), "make_fifo": (1 << 10, 1), "make_block": (1 << 11, 1),
-    "make_sym": (1 << 12, 1), "refer": (1 << 13, 2), "truncate": (1 << 14, 3), "ioctl_dev": (1 << 15, 5),
-}
-_BIND_TCP = 1 << 0  # ABI 4; connect_tcp (1 << 1) is left unhandled: connecting is the job
-_SCOPES = 0b11  # ABI 6: abstract UNIX sockets, signals
-_READ_FILE, _READ_DIR = 1 << 2, 1 << 3
-_RULE_PATH_BENEATH = 1
 
 #: What name resolution reads (glibc: NSS config, hosts, resolver, address sorting).
 RESOLVER_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf")
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
-
-
-class _PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-
-def landlock_abi() -> int:
-    return max(_libc.syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0),
-                             ctypes.c_uint32(1)), 0)
-
-
 def read_only_paths(ca_paths: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """``(files, directories)`` the network process may read, those that exist."""
+    """``(files, directories)`` the network process may read, those that exist:
+    the resolver's files, the CA bundle, and the interpreter's own library (a
+    late import, a traceback's source line)."""
     files = [p for p in (*RESOLVER_FILES, *ca_paths) if os.path.isfile(p)]
     dirs = [p for p in ca_paths if os.path.isdir(p)]
     library = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -289,65 +180,18 @@ def _open_paths(files: list[str], dirs: list[str]) -> list[tuple[int, int]]:
     """``(O_PATH descriptor, rights)`` for each readable path, opened while
     the process still has the rights to open them (before the uid drop)."""
     opened = []
-    for path, access in [(p, _READ_FILE) for p in files] + [(p, _READ_FILE | _READ_DIR) for p in dirs]:
+    for path, rights in ([(p, landlock.READ_FILE) for p in files]
+                         + [(p, landlock.READ_FILE | landlock.READ_DIR) for p in dirs]):
         try:
-            opened.append((os.open(path, os.O_PATH | os.O_CLOEXEC), access))
+            opened.append((os.open(path, os.O_PATH | os.O_CLOEXEC), rights))
         except OSError:
             continue
     return opened
 
 
-def _landlock(opened: list[tuple[int, int]], files: list[str], dirs: list[str]) -> str:
-    abi = landlock_abi()
-    if abi < 1:
-        raise OSError(errno.EOPNOTSUPP, "Landlock is not available on this kernel")
-    fs = 0
-    for bit, since in _FS_RIGHTS.values():
-        if abi >= since:
-            fs |= bit
-    net = _BIND_TCP if abi >= 4 else 0
-    scoped = _SCOPES if abi >= 6 else 0
-    attr = _RulesetAttr(fs, net, scoped)
-    size = 8 if abi < 4 else (16 if abi < 6 else ctypes.sizeof(attr))
-    ruleset = _syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
-    try:
-        for fd, access in opened:
-            rule = _PathBeneath(access, fd)
-            _syscall(SYS_LANDLOCK_ADD_RULE, ctypes.c_long(ruleset), ctypes.c_long(_RULE_PATH_BENEATH),
-                     ctypes.byref(rule), ctypes.c_uint32(0))
-        _syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_long(ruleset), ctypes.c_uint32(0))
-    finally:
-        os.close(ruleset)
-        for fd, _access in opened:
-            os.close(fd)
-    parts = [f"ABI {abi}: filesystem read-only, {len(files)} files and {len(dirs)} library or CA "
-             "directories readable, nothing else"]
-    parts.append("TCP bind denied, connect allowed" if net else "TCP not controllable (ABI < 4)")
-    parts.append("abstract UNIX sockets and signals scoped" if scoped else "no scoping (ABI < 6)")
-    return ", ".join(parts)
-
-
 # --------------------------------------------------------------------------
 # 5. seccomp: named groups
 # --------------------------------------------------------------------------
-
-_SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
-
-
-@contextlib.contextmanager
-def _libraries_by_soname() -> Iterator[None]:
-    """pyseccomp looks its libraries up with find_library, which runs
-    ``ldconfig -p`` (or gcc); the dynamic loader finds them by soname."""
-    real = ctypes.util.find_library
-    ctypes.util.find_library = _SONAMES.get
-    try:
-        yield
-    finally:
-        ctypes.util.find_library = real
-
-
-with _libraries_by_soname():
-    import pyseccomp as seccomp  # noqa: E402
 
 CLONE_THREAD = 0x00010000
 AT_EMPTY_PATH = 0x1000
@@ -356,55 +200,17 @@ F_GETFD, F_SETFD, F_GETFL, F_SETFL = 1, 2, 3, 4
 SCHED_OTHER = 0
 
 
-def _eq(arg: int, value: int):
-    return seccomp.Arg(arg, seccomp.EQ, value & 0xFFFFFFFFFFFFFFFF)
-
-
-def _masked(arg: int, mask: int, value: int):
-    return seccomp.Arg(arg, seccomp.MASKED_EQ, mask, value)
-
-
-@dataclass
-class Policy:
-    """Rules by group, before they become a BPF program."""
-
-    pid: int
-    rules: list[tuple[str, str, object, tuple]] = field(default_factory=list)  # (group, syscall, action, args)
-    _group: str = ""
-
-    def group(self, name: str) -> Policy:
-        self._group = name
-        return self
-
-    def allow(self, *names: str, when: tuple = ()) -> None:
-        for name in names:
-            self.rules.append((self._group, name, seccomp.ALLOW, when))
-
-    def refuse(self, *names: str, action, when: tuple = ()) -> None:
-        for name in names:
-            self.rules.append((self._group, name, action, when))
-
-
-def allow_memory(p: Policy) -> None:
-    """The allocators' heap and the threads' stacks; no executable mapping:
-    nothing is loaded after lockdown, so shellcode cannot be made executable."""
-    p.group("memory")
-    p.allow("brk", "munmap", "mremap", "madvise")
-    p.allow("mmap", when=(_masked(2, mmap.PROT_EXEC, 0),))
-    p.allow("mprotect", when=(_masked(2, mmap.PROT_EXEC, 0),))
-
-
 def allow_threads(p: Policy) -> None:
     """Name resolution blocks in glibc, so asyncio runs it in worker threads:
     new threads are allowed, a new process (clone without CLONE_THREAD) kills."""
     p.group("threads")
     p.allow("futex", "set_robust_list", "rseq", "sched_yield", "sched_getaffinity", "gettid",
             "set_tid_address", "sigaltstack", "sched_getparam", "sched_getscheduler")
-    p.allow("sched_setscheduler", when=(_eq(1, SCHED_OTHER),))
-    p.allow("prctl", when=(_eq(0, PR_SET_NAME),))
-    p.allow("clone", when=(_masked(0, CLONE_THREAD, CLONE_THREAD),))
-    p.refuse("clone", action=seccomp.KILL_PROCESS, when=(_masked(0, CLONE_THREAD, 0),))
-    p.refuse("clone3", action=seccomp.ERRNO(errno.ENOSYS))  # glibc falls back to clone, whose flags we see
+    p.allow("sched_setscheduler", when=(eq(1, SCHED_OTHER),))
+    p.allow("prctl", when=(eq(0, PR_SET_NAME),))
+    p.allow("clone", when=(masked(0, CLONE_THREAD, CLONE_THREAD),))
+    p.refuse("clone", action=KILL, when=(masked(0, CLONE_THREAD, 0),))
+    p.refuse("clone3", action=ERRNO(errno.ENOSYS))  # glibc falls back to clone, whose flags we see
 
 
 def allow_internet_sockets(p: Policy) -> None:
@@ -412,13 +218,13 @@ def allow_internet_sockets(p: Policy) -> None:
     AF_INET6 only.  AF_UNIX fails with EACCES (glibc asks for nscd's socket
     on every lookup and copes); other families fail with EPERM (the default)."""
     p.group("internet sockets")
-    p.allow("socket", when=(_eq(0, socket.AF_INET),))
-    p.allow("socket", when=(_eq(0, socket.AF_INET6),))
-    p.refuse("socket", action=seccomp.ERRNO(errno.EACCES), when=(_eq(0, socket.AF_UNIX),))
+    p.allow("socket", when=(eq(0, socket.AF_INET),))
+    p.allow("socket", when=(eq(0, socket.AF_INET6),))
+    p.refuse("socket", action=ERRNO(errno.EACCES), when=(eq(0, socket.AF_UNIX),))
     p.allow("connect", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
             "getsockopt", "setsockopt", "getsockname", "getpeername", "shutdown")
-    p.allow("ioctl", when=(_eq(1, FIONBIO),))  # socket.setblocking
-    p.allow("ioctl", when=(_eq(1, FIONREAD),))  # the resolver sizes a UDP answer
+    p.allow("ioctl", when=(eq(1, FIONBIO),))  # socket.setblocking
+    p.allow("ioctl", when=(eq(1, FIONREAD),))  # the resolver sizes a UDP answer
 
 
 def allow_event_loop(p: Policy) -> None:
@@ -435,35 +241,25 @@ def allow_descriptors(p: Policy) -> None:
             "newfstatat", "statx", "openat", "open", "getdents64", "readlink", "readlinkat", "access",
             "faccessat", "faccessat2", "getcwd", "stat", "lstat", "uname")
     for command in (F_GETFD, F_SETFD, F_GETFL, F_SETFL):
-        p.allow("fcntl", when=(_eq(1, command),))
-
-
-def allow_time(p: Policy) -> None:
-    p.group("time")
-    p.allow("clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep")
+        p.allow("fcntl", when=(eq(1, command),))
 
 
 def allow_signals_to_self(p: Policy) -> None:
     """Signal handling, and signals to itself only: never to the broker or a renderer."""
     p.group("signals to self")
     p.allow("rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "restart_syscall")
-    p.allow("kill", when=(_eq(0, p.pid),))
-    p.allow("tgkill", when=(_eq(0, p.pid),))
+    p.allow("kill", when=(eq(0, p.pid),))
+    p.allow("tgkill", when=(eq(0, p.pid),))
 
 
 def allow_self_inspection(p: Policy) -> None:
     p.group("self inspection")
     p.allow("getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
             "getgroups", "getrandom", "getrlimit", "getrusage")
-    p.allow("getsid", when=(_eq(0, 0),))
-    p.allow("prlimit64", when=(_eq(0, 0), _eq(2, 0)))
+    p.allow("getsid", when=(eq(0, 0),))
+    p.allow("prlimit64", when=(eq(0, 0), eq(2, 0)))
     for option in (PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS, PR_GET_NAME):
-        p.allow("prctl", when=(_eq(0, option),))
-
-
-def allow_exit(p: Policy) -> None:
-    p.group("exit")
-    p.allow("exit", "exit_group")
+        p.allow("prctl", when=(eq(0, option),))
 
 
 #: What an exploit wants and the network process never does: death by SIGSYS.
@@ -483,7 +279,7 @@ KILLED = (
 
 def refuse_dangerous(p: Policy) -> None:
     p.group("dangerous (SIGSYS)")
-    p.refuse(*KILLED, action=seccomp.KILL_PROCESS)
+    p.refuse(*KILLED, action=KILL)
 
 
 GROUPS = (allow_memory, allow_threads, allow_internet_sockets, allow_event_loop, allow_descriptors, allow_time,
@@ -497,19 +293,8 @@ def network_policy(pid: int) -> Policy:
     return policy
 
 
-def build_filter(pid: int, *, default_errno: int = errno.EPERM):
-    f = seccomp.SyscallFilter(seccomp.ERRNO(default_errno))
-    f.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
-    f.set_attr(seccomp.Attr.CTL_TSYNC, 1)
-    for _group, name, action, when in network_policy(pid).rules:
-        if seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) < 0:
-            continue
-        f.add_rule(action, name, *when)
-    return f
-
-
 def allowed_syscalls(pid: int = 0) -> frozenset[str]:
-    return frozenset(name for _g, name, action, _w in network_policy(pid).rules if action == seccomp.ALLOW)
+    return frozenset(rule.syscall for rule in network_policy(pid).rules if rule.action.name == "allow")
 
 
 # --------------------------------------------------------------------------
@@ -524,7 +309,7 @@ def lockdown(*, enabled: bool, uid: int | None, gid: int | None, ca_paths: tuple
     state.layers[PROCESS] = _process_layer()
     if not enabled:
         return state
-    seccomp_filter = build_filter(os.getpid())  # libseccomp's work, before the files go away
+    seccomp_filter = filter_of(network_policy(os.getpid()))  # libseccomp's work, before the files go away
     files, dirs = read_only_paths(ca_paths)
     opened = _open_paths(files, dirs)
     try:
@@ -532,23 +317,26 @@ def lockdown(*, enabled: bool, uid: int | None, gid: int | None, ca_paths: tuple
     except (OSError, ValueError) as error:
         raise SandboxUnavailable(f"resource limits could not be set ({error}): {NO_SANDBOX_HINT}") from None
     try:
-        detail = _drop_privileges(uid, gid)
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    except OSError as error:
-        raise SandboxUnavailable(f"could not drop privileges ({error.strerror}): {NO_SANDBOX_HINT}") from None
-    root = detail.startswith("root")
-    state.record(PRIVILEGES, required=root, active=root, detail=detail)
-    state.record(NO_NEW_PRIVS, required=True, active=_prctl(PR_GET_NO_NEW_PRIVS) == 1,
-                 detail="PR_SET_NO_NEW_PRIVS")
+        with parent_death_signal_kept():
+            dropped = privileges.drop_privileges(uid, gid)
+        privileges.set_no_new_privs()
+    except (privileges.CannotDropPrivileges, OSError) as error:
+        raise SandboxUnavailable(f"could not drop privileges ({error}): {NO_SANDBOX_HINT}") from None
+    state.record(PRIVILEGES, required=dropped.dropped_root, active=dropped.dropped_root, detail=dropped.detail)
+    state.record(NO_NEW_PRIVS, required=True, active=privileges.no_new_privs(), detail="PR_SET_NO_NEW_PRIVS")
     try:
-        state.record(LANDLOCK, required=True, active=True, detail=_landlock(opened, files, dirs))
+        result = landlock.restrict_self(readable=tuple(opened), tcp_connect=True)
     except OSError as error:
         raise SandboxUnavailable(f"Landlock could not be applied ({error.strerror}): {NO_SANDBOX_HINT}") from None
+    finally:
+        for fd, _rights in opened:
+            os.close(fd)
+    state.record(LANDLOCK, required=True, active=True, detail=result.detail)
     try:
         seccomp_filter.load()
     except OSError as error:
         raise SandboxUnavailable(f"seccomp filter could not be loaded ({error}): {NO_SANDBOX_HINT}") from None
-    state.record(SECCOMP, required=True, active=_prctl(PR_GET_SECCOMP) == 2,
+    state.record(SECCOMP, required=True, active=prctl(PR_GET_SECCOMP) == 2,
                  detail=f"default deny, {len(allowed_syscalls())} syscalls allowed, {len(KILLED)} kill, "
                         "socket() only for AF_INET/AF_INET6, all threads (TSYNC)")
     state.layers[PROCESS] = _process_layer()
