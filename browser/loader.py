@@ -24,7 +24,10 @@ person, and whose ``short`` is a stable code for the CLI and JSON output::
      ├── FileNotReadable       file-not-readable    missing, permission denied
      └── BadDataURL            bad-data-url
 
-No ``httpx`` or ``OSError`` exception leaves this module raw, and no text a
+The http(s) exchange itself happens in the network process
+(``network/``): this module gets a status, headers as data and the decoded
+body, or a typed failure it words for a person (:func:`failure_error`).
+No ``OSError`` leaves this module raw, and no text a
 server chose (a reason phrase, a header, an encoding, a refused redirect
 target) is quoted in a message beyond the percent-encoded address of a page it
 redirected to: a hostile server must not be able to write the user's error line.
@@ -37,54 +40,21 @@ import base64
 import binascii
 import errno
 import html
-import http.cookiejar
 import ipaddress
 import mimetypes
 import os
 import re
-import socket
-import ssl
 import stat
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from browser.decoding import (
-    ACCEPT_ENCODING,
-    ContentDecoder,
-    CorruptData,
-    DecodingError,
-    OverBudget,
-    TruncatedData,
-    UnsupportedEncoding,
-    parse_content_encoding,
-)
 from broker.cookies import CookieStore
 from broker.network_host import NetworkFailure, NetworkHost, NetworkProcessLost
 from network.protocol import Failed, FailureKind, Method, ProtocolProblem
 from renderer.protocol import MAX_DOCUMENT_BYTES
 
-
-def _lazy_module(name: str):
-    """``name``, imported on first attribute access (importlib's LazyLoader)."""
-    import importlib.util
-    import sys
-
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-if TYPE_CHECKING:
-    import httpx
-else:
-    httpx = _lazy_module("httpx")  # about 15 ms to import: a file:, data: or about: page never needs it
 
 __all__ = [
     "BadDataURL",
@@ -110,6 +80,8 @@ __all__ = [
 
 USER_AGENT = "minibrowser/0.1"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.8"
+#: Offered in ``Accept-Encoding``: exactly what the network process decodes.
+ACCEPT_ENCODING = "gzip, deflate"
 
 #: about: URLs that act on the browser (crash or hang a tab...).  Only the
 #: person at the keyboard may open them, never a page, not even about:welcome.
@@ -120,13 +92,7 @@ DEBUG_PAGES = frozenset(
 _SUPPORTED_SCHEMES = ("http", "https", "file", "data", "about")
 _MAX_LISTING_ENTRIES = 5000
 
-#: Every exception httpx raises.  Most derive from ``httpx.HTTPError``, but
-#: ``InvalidURL``, ``CookieConflict`` and the ``StreamError`` family do not.
-def _httpx_errors() -> tuple[type[BaseException], ...]:
-    return (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-#: Where :func:`_take_location` keeps a redirect's Location values (response extensions).
-_LOCATIONS = "minibrowser.locations"
 
 
 # --------------------------------------------------------------------------
@@ -464,47 +430,6 @@ def _host_port(url: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# Cookies
-# --------------------------------------------------------------------------
-
-#: RFC 6265 cookie-octets (and the space and comma old servers use), for names and values.
-_COOKIE_TEXT_RE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
-#: Per cookie and in all, the limits RFC 6265 section 6.1 asks browsers to allow at least.
-MAX_COOKIE_BYTES = 4096
-MAX_COOKIES = 3000
-
-
-class _CookiePolicy(http.cookiejar.DefaultCookiePolicy):
-    """Refuse cookies a request could not carry back.
-
-    httpx decodes a ``Set-Cookie`` header as Latin-1 and stores what it gets;
-    a cookie with bytes outside ASCII would then make every later request to
-    that site fail to encode.  Cookies over the size limit are refused too.
-    """
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
-        name, value = cookie.name or "", cookie.value or ""
-        if len(name) + len(value) > MAX_COOKIE_BYTES:
-            return False
-        if not (_COOKIE_TEXT_RE.fullmatch(name) and _COOKIE_TEXT_RE.fullmatch(value)):
-            return False
-        if not all(_COOKIE_TEXT_RE.fullmatch(part or "") for part in (cookie.domain, cookie.path)):
-            return False
-        return super().set_ok(cookie, request)
-
-
-class _CookieJar(http.cookiejar.CookieJar):
-    """A cookie jar that holds at most :data:`MAX_COOKIES` (new ones are dropped past it)."""
-
-    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
-        if len(self) >= MAX_COOKIES:
-            self.clear_expired_cookies()
-            if len(self) >= MAX_COOKIES:
-                return
-        super().set_cookie(cookie)
-
-
-# --------------------------------------------------------------------------
 # The loader
 # --------------------------------------------------------------------------
 
@@ -512,11 +437,11 @@ class _CookieJar(http.cookiejar.CookieJar):
 class Loader:
     """Fetch documents for the broker, with the browser's navigation policy.
 
-    One shared ``httpx.AsyncClient`` (created on first use) carries every
-    http(s) request; redirects are followed here, not by httpx, so that each
-    hop is checked (nothing but http and https) and counted.  Bodies are read
-    raw and decoded by :mod:`browser.decoding`, so the size cap holds for the
-    decoded bytes of every content-coding layer together.
+    Every http(s) exchange goes through the network process (``network``, a
+    :class:`~broker.network_host.NetworkHost`), which never follows a
+    redirect: each hop comes back here, is checked (nothing but http and
+    https) and counted.  The network process decodes bodies under the size
+    cap across every content-coding layer; cookies are ``cookies``'s.
     """
 
     def __init__(
@@ -832,170 +757,6 @@ class Loader:
 # --------------------------------------------------------------------------
 # Helpers: error mapping in one place
 # --------------------------------------------------------------------------
-
-
-async def _take_location(response: httpx.Response) -> None:
-    """Response hook: take a redirect's Location out of httpx's sight.
-
-    Even with ``follow_redirects`` off, httpx builds the next request from
-    any redirect's Location, and raises on addresses it cannot parse
-    (``about:crash``, ``data:``, ``javascript:``).  The loader judges every
-    hop itself (:meth:`Loader._redirect_target`), so the values move to the
-    response's extensions before httpx looks.
-    """
-    if response.status_code in _REDIRECT_STATUSES and "location" in response.headers:
-        response.extensions[_LOCATIONS] = response.headers.get_list("location")
-        del response.headers["location"]
-
-
-def _network_error(exc: BaseException, url: str) -> LoadError:
-    """Map any httpx (or socket) failure to a :class:`LoadError` with advice."""
-    where = _host_port(url)
-    if isinstance(exc, httpx.TimeoutException):
-        step = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for"
-        return LoadTimeout(
-            f"timed out {step} {where} (no answer within {_timeout_shown(exc)}): "
-            "try again later or check your connection",
-            url=url,
-        )
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-        return InvalidURL(f"{_shown(url)} is not a valid address: check it", url=url)
-    if isinstance(exc, httpx.ProtocolError):
-        return InvalidResponse(
-            f"the server at {where} sent {_protocol_problem(exc)}: "
-            "the site is broken; try again later",
-            url=url,
-        )
-    cause = _os_error_in(exc)
-    if isinstance(exc, (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)):
-        if isinstance(cause, socket.gaierror):
-            return HostUnreachable(
-                f"cannot find host {where} (DNS lookup failed): "
-                "check the spelling of the address and your connection",
-                url=url,
-            )
-        if isinstance(cause, ssl.SSLError):
-            reason = getattr(cause, "reason", None) or cause.strerror or "TLS error"
-            return NetworkError(
-                f"secure connection to {where} failed ({reason.lower().replace('_', ' ')}): "
-                "the site's certificate is not trusted; do not enter private data there",
-                url=url,
-            )
-        if isinstance(cause, ConnectionRefusedError):
-            return HostUnreachable(
-                f"cannot reach {where} (connection refused): "
-                "check the address and that the server is running",
-                url=url,
-            )
-        reason = (cause.strerror if cause is not None else None) or str(exc) or "connect failed"
-        return HostUnreachable(
-            f"cannot reach {where} ({reason.lower()}): check the address and your connection",
-            url=url,
-        )
-    if isinstance(cause, ConnectionResetError):
-        return NetworkError(
-            f"the server at {where} reset the connection: try again; if it keeps failing "
-            "the site may be down",
-            url=url,
-        )
-    reason = (cause.strerror.lower() if cause is not None and cause.strerror else None) or (
-        _httpx_reasons().get(type(exc)) or type(exc).__name__
-    )
-    return NetworkError(
-        f"the connection to {where} failed ({reason}): try again; if it keeps failing "
-        "the site may be down",
-        url=url,
-    )
-
-
-def _httpx_reasons() -> dict[type, str]:
-    """What went wrong, for errors whose own text is no use to a person.
-    (A function: naming httpx's classes imports it, which a local page never needs.)"""
-    return {
-        httpx.ReadError: "the connection broke while reading",
-        httpx.WriteError: "the connection broke while sending",
-        httpx.CloseError: "the connection broke while closing",
-        httpx.ProxyError: "a proxy failed",
-        httpx.DecodingError: "the body could not be decoded",
-        httpx.TooManyRedirects: "too many redirects",
-        httpx.HTTPStatusError: "an error status",
-        httpx.CookieConflict: "conflicting cookies",
-        UnicodeEncodeError: "the request holds characters HTTP cannot carry",
-    }
-
-#: h11 and httpcore messages (by a fragment, lower case) -> what to tell a person.
-#: Their own text can quote the server's bytes, so it is never shown.
-_PROTOCOL_PROBLEMS = (
-    ("without sending a response", "no HTTP response"),
-    ("without sending complete message body", "less of the page than it announced"),
-    ("chunk", "a broken chunked body"),
-    ("receive buffer too long", "headers that are far too large"),
-    ("content-length", "a malformed Content-Length"),
-    ("transfer-encoding", "a Transfer-Encoding this browser does not support"),
-    ("status line", "a malformed status line"),
-    ("response line", "a malformed status line"),
-    ("header", "a malformed header"),
-)
-
-
-def _protocol_problem(exc: httpx.ProtocolError) -> str:
-    message = str(exc).lower()
-    for fragment, problem in _PROTOCOL_PROBLEMS:
-        if fragment in message:
-            return problem
-    return "a response that is not valid HTTP"
-
-
-def _undecodable(exc: DecodingError, url: str) -> UndecodableContent:
-    """A :class:`UndecodableContent` for a decoding failure of the page at ``url``."""
-    where = _host_port(url)
-    if isinstance(exc, UnsupportedEncoding):
-        if exc.too_many:
-            what = "compressed in more layers than this browser decodes"
-        elif exc.name is not None:
-            what = f"in the {exc.name!r} content encoding, which this browser cannot decode"
-        else:
-            what = "in a content encoding this browser cannot recognise"
-        return UndecodableContent(
-            f"the server at {where} sent the page {what}: open it with another tool", url=url
-        )
-    encoding = exc.encoding.value if isinstance(exc, CorruptData) else "compressed"
-    damage = "ends before its compressed data does" if isinstance(exc, TruncatedData) else "is corrupt"
-    return UndecodableContent(
-        f"the server at {where} sent a {encoding}-compressed page that {damage}: "
-        "the site is broken; try again later",
-        url=url,
-    )
-
-
-def _timeout_shown(exc: httpx.TimeoutException) -> str:
-    """The timeout that fired, as "15 s", read from the request's extensions."""
-    try:
-        timeouts = exc.request.extensions.get("timeout", {})
-        value = next(v for v in timeouts.values() if v is not None)
-        return f"{value:g} s"
-    except (RuntimeError, StopIteration, TypeError):
-        return "the time limit"
-
-
-def _os_error_in(exc: BaseException) -> OSError | None:
-    """The most specific OSError behind an httpx error (anyio wraps the real one)."""
-    found: OSError | None = None
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and (found is None or current.errno is not None):
-            found = current
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-        for nxt in (current.__cause__, current.__context__):
-            if nxt is not None:
-                stack.append(nxt)
-    return found
 
 
 def _too_many_redirects(url: str, visited: list[str], next_url: str, limit: int) -> TooManyRedirects:
