@@ -7,6 +7,8 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
+import threading
 
 import psutil
 
@@ -109,3 +111,41 @@ async def test_cookies_persist_across_browsers_with_the_same_profile(http_server
     async with Browser(profile=tmp_path / "other") as browser:
         await browser.open(http_server.url("/headers"))
         assert "Cookie" not in http_server.last.headers
+
+
+TLS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "support", "tls")
+
+
+async def test_https_to_a_server_whose_certificate_is_not_trusted_is_one_line(http_server):
+    """TLS runs in the sandboxed network process: the handshake, and the
+    verification against the CA bundle, which a self-signed certificate
+    fails.  A plain TLS socket shows the server answers TLS at all."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.path.join(TLS_DIR, "localhost.pem"), os.path.join(TLS_DIR, "localhost.key"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                connection, _ = listener.accept()
+                with context.wrap_socket(connection, server_side=True) as tls:
+                    tls.recv(1024)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            except (OSError, ssl.SSLError):
+                continue
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    trusting = ssl.create_default_context(cafile=os.path.join(TLS_DIR, "localhost.pem"))
+    with socket.create_connection(("127.0.0.1", port)) as raw, trusting.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert tls.recv(1024).startswith(b"HTTP/1.1 200 OK")
+    try:
+        async with Browser() as browser:
+            tab = await browser.open(f"https://localhost:{port}/")
+        assert tab.error == (f"secure connection to localhost:{port} failed (certificate verify failed): "
+                             "the site's certificate is not trusted; do not enter private data there")
+    finally:
+        listener.close()
+        server.join(timeout=5)
