@@ -219,8 +219,11 @@ class NetworkHost:
             self._send(message)
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            if request in self._pending:
+            if request in self._pending and self._writer is not None:
                 self._send(protocol.Cancel(request=request))  # its Failed(CANCELLED) closes the record
+            raise
+        except NetworkProcessLost:
+            self._pending.pop(request, None)
             raise
 
     async def run_probe(self, code: str, *, timeout: float = 30.0) -> protocol.ProbeResult:
@@ -342,11 +345,16 @@ class NetworkHost:
             cause = self._bad.describe()
         elif code is not None and code < 0:
             cause = f"killed by {_signal_name(-code)}"
+        elif code == protocol.SANDBOX_UNAVAILABLE_EXIT:
+            cause = ("its sandbox could not be applied on this kernel (see network.log in the runtime "
+                     "directory); run with --no-sandbox to load pages without it")
         else:
             cause = f"exited with code {code}"
         self.last_exit = cause
         if not self._closed:
-            if self._bad is None:
+            handshaken = self._ready is not None and self._ready.done() and not self._ready.cancelled() \
+                and self._ready.exception() is None
+            if self._bad is None and handshaken:  # one that never started is reported by the load that waited
                 log.warning("network process %d ended: %s", process.pid, cause)
             self.backoff.record_death()
         error = NetworkProcessLost(cause)

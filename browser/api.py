@@ -37,6 +37,7 @@ from broker.host import IpcCounters, IpcEvent
 from broker.kernel import DEFAULT_WIDTH, BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
+from broker.network_host import NetworkProcessLost
 from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
 from broker.zygote_launch import EarlyStart
@@ -470,7 +471,10 @@ class Browser:
 
     async def network_sandbox_report(self) -> list:
         """The network process's sandbox layers, starting it if no page has."""
-        await self._impl.network.start()
+        try:
+            await self._impl.network.start()
+        except NetworkProcessLost as lost:
+            raise BrowserError(f"the network process did not start: {lost}") from None
         return list(self._impl.network.layers)
 
     @property

@@ -92,10 +92,11 @@ async def run_sandbox_report(*, as_json: bool, process_model: str = "per-tab", p
     async def report(browser: Browser):
         uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
         note = f"renderer forked by zygote pid {browser.zygote_pid}, running as uid {uid}"
+        layers = await sandbox_layers(browser)
         network = await browser.network_sandbox_report()
         network_pid = next((p.pid for p in browser.processes() if p.role == "network"), 0)
         network_note = f"pid {network_pid}, started by the broker, running as uid {uid}"
-        return await sandbox_layers(browser), note, browser.describe_process_model(), network, network_note
+        return layers, note, browser.describe_process_model(), network, network_note
 
     answer = await _in_browser(report, process_model=process_model, process_limit=process_limit, spare=spare)
     if answer is None:

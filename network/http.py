@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import socket
 import ssl
 import urllib.parse
@@ -399,11 +400,12 @@ def protocol_problem(error: BaseException) -> protocol.ProtocolProblem:
     return protocol.ProtocolProblem.OTHER
 
 
+_NOT_A_WORD = re.compile(r"[^a-z0-9 ,.'()_/-]")
+
+
 def _words(text: str | None, fallback: str) -> str:
     """An OS or TLS reason as the words Failed.detail accepts."""
-    import re
-
-    cleaned = re.sub(r"[^a-z0-9 ,.'()_/-]", "", (text or "").lower().replace("_", " "))[:80].strip()
+    cleaned = _NOT_A_WORD.sub("", (text or "").lower().replace("_", " "))[:80].strip()
     return cleaned or fallback
 
 

@@ -27,6 +27,8 @@ from network.http import FetchFailed, HttpClient
 
 #: Threads that run blocking name lookups (glibc's getaddrinfo).
 RESOLVER_THREADS = 4
+#: The exit status when a required sandbox layer cannot be applied (the log says which).
+SANDBOX_UNAVAILABLE_EXIT = protocol.SANDBOX_UNAVAILABLE_EXIT
 
 
 def _ca_paths() -> tuple[str, ...]:
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         state = sandbox.lockdown(enabled=not args.no_sandbox, uid=args.uid, gid=args.gid, ca_paths=ca_paths)
     except sandbox.SandboxUnavailable as error:
         print(f"network: {error}", file=sys.stderr)
-        return 2
+        return SANDBOX_UNAVAILABLE_EXIT
     service = NetworkService(channel, client, probes=args.probes)
     hello = protocol.Hello(pid=os.getpid(), layers=state.describe())
     try:

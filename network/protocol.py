@@ -71,6 +71,10 @@ MAX_LAYER_NAME_CHARS = 32
 MAX_LAYER_DETAIL_CHARS = 400
 MAX_SANDBOX_LAYERS = 16
 
+#: The network process's exit status when a required sandbox layer cannot be
+#: applied on this kernel (it exits before its handshake; its log says which).
+SANDBOX_UNAVAILABLE_EXIT = 3
+
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 Url = Annotated[str, Meta(min_length=1, max_length=MAX_URL_CHARS)]
 
