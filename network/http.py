@@ -9,7 +9,7 @@ kept per origin and reused; the framing is strict about it:
   sent beyond a response can never be read as the answer to the next one.
 * An idle connection that has received anything at all (bytes, or its end)
   while nothing was asked is closed too, for the same reason.
-* A request sent on a reused connection that the server had just closed
+* A GET sent on a reused connection that the server had just closed
   (no byte of answer) is sent once more on a new one.
 
 Why h11 and not httpx here: these two checks need the connection's
@@ -172,7 +172,6 @@ class HttpClient:
     def __init__(self, tls: ssl.SSLContext) -> None:
         self.tls = tls
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self.opened = 0  # connections opened, for tests and the benchmark
 
     def close(self) -> None:
         for connections in self._idle.values():
@@ -185,13 +184,15 @@ class HttpClient:
         :class:`FetchFailed` on any failure (the caller sends it on)."""
         scheme, host, port, target, host_header = _split(fetch.url)
         origin = (scheme, host, port)
-        connection, reused = await self._connection(origin, fetch.timeout_s)
+        # A POST is never sent on an idle connection: if the server had closed
+        # it, the request could not safely be sent again.
+        connection = await self._connection(origin, fetch.timeout_s, fresh=fetch.method is protocol.Method.POST)
         try:
             try:
                 response = await self._request(connection, fetch, target, host_header)
             except _ClosedBeforeAnswer:
                 connection.close()  # the server had closed the idle connection: once more, on a new one
-                connection, reused = await self._connection(origin, fetch.timeout_s, fresh=True)
+                connection = await self._connection(origin, fetch.timeout_s, fresh=True)
                 response = await self._request(connection, fetch, target, host_header)
             await self._deliver(connection, fetch, response, send)
         except BaseException:
@@ -200,14 +201,14 @@ class HttpClient:
         self._release(connection)
 
     async def _connection(self, origin: tuple[str, str, int], timeout: float, *,
-                          fresh: bool = False) -> tuple[_Connection, bool]:
+                          fresh: bool = False) -> _Connection:
         idle = self._idle.get(origin, [])
         while idle and not fresh:
             connection = idle.pop()
             if connection.reusable():
                 connection.parser.start_next_cycle()
                 connection.reused = True
-                return connection, True
+                return connection
             connection.close()
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
@@ -227,8 +228,7 @@ class HttpClient:
             if isinstance(error, (OSError, ssl.SSLError, UnicodeError, ValueError)):
                 raise connect_failure(error) from None
             raise
-        self.opened += 1
-        return _Connection(origin, wire), False
+        return _Connection(origin, wire)
 
     def _release(self, connection: _Connection) -> None:
         if not connection.reusable():
