@@ -27,9 +27,9 @@ from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, d
 from broker.sites import site_of
 from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
-from browser import about
-from browser.loader import Loader
-from browser.profile import Profile
+from broker import pages
+from broker.loader import Loader
+from broker.profile import Profile
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
@@ -114,7 +114,7 @@ class BrowserImpl:
         self.request_timeout = request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
-        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
+        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: pages.page(self, url))
         self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
@@ -162,7 +162,7 @@ class BrowserImpl:
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
-        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
+        return pages.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
                                   process_model=self.describe_process_model())
 
     # -- tabs ---------------------------------------------------------------------

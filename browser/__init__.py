@@ -1,8 +1,7 @@
 """minibrowser's public API: ``Browser`` and ``Tab`` (see ``browser.api``).
 
 The names are loaded on first use, so that ``import browser.cli`` (the
-command's start-up) and the broker's own imports of ``browser.loader`` do
-not pull in the whole browser.
+command's start-up) does not pull in the whole browser.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
 from broker.zygote_launch import EarlyStart
 from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
-from browser.profile import Profile
+from broker.profile import Profile
 from renderer import protocol
 
 __all__ = [
