@@ -27,14 +27,20 @@ from typing import Protocol
 
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout
-from broker.lifecycle import CrashHistory, DiscardRefusal, TabFacts, discard_refusal, freeze_refusal
+from broker.lifecycle import (
+    CrashHistory,
+    DiscardRefusal,
+    LifecyclePolicy,
+    TabFacts,
+    discard_refusal,
+    freeze_refusal,
+)
 from broker.loader import LoadError, Loader, Response, normalize_url
 from broker.memory import MemoryInfo, MemorySampler
 from broker.pages import error_html
 from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
 from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
-from broker.lifecycle import LifecyclePolicy
 from broker.safe_text import safe_frame
 from renderer import protocol
 

@@ -28,7 +28,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from broker.safe_text import safe_line
+from browser import Sandboxing, judge_sandbox, safe_line
 from tui.ipc_inspector import IpcInspector, IpcLog
 from tui.key_bar import KeyBar, key_name
 from tui.page_view import PageView
@@ -61,14 +61,12 @@ KEY_PRIORITY = [
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
 
-def default_browser_factory(*, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                            process_limit: int | None = None, spare: bool = True,
-                            record_trace=None) -> Callable[[], object]:
+def default_browser_factory(options=None, /, **settings) -> Callable[[], object]:
+    """Makes a ``Browser`` with ``options`` (a ``BrowserOptions``) or its fields as keywords."""
     def make():
         from browser.api import Browser
 
-        return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
-                       spare=spare, record_trace=record_trace)
+        return Browser(options, **settings)
 
     return make
 
@@ -695,7 +693,7 @@ class BrowserApp(App[int]):
         tab = next((t for t in self.browser.tabs if t.id == row.target.tab), None)
         report = self._sandbox_reports.get(tab.pid if tab is not None and tab.pid else -1)
         if not self.browser.sandbox.enabled:
-            return SandboxStatus("NOT sandboxed", report.layers if report else [])
+            return SandboxStatus(Sandboxing.OFF.value, report.layers if report else [])
         return report or SandboxStatus("checking")
 
     def _check_sandboxes(self) -> None:
@@ -714,12 +712,7 @@ class BrowserApp(App[int]):
         except Exception:  # noqa: BLE001 - the renderer went away; ask the next one
             self._sandbox_reports.pop(pid, None)
             return
-        if not self.browser.sandbox.enabled:
-            mark = "NOT sandboxed"
-        elif all(layer.active for layer in layers if layer.required):
-            mark = "sandboxed"
-        else:
-            mark = "partly sandboxed"
+        mark = judge_sandbox(layers, enabled=self.browser.sandbox.enabled).sandboxing.value
         self._sandbox_reports[pid] = SandboxStatus(mark, layers)
         self._schedule_chrome()
 
@@ -729,7 +722,7 @@ class BrowserApp(App[int]):
         if not self.browser.sandbox.enabled:
             return False
         status = self._sandbox_reports.get(tab.pid or -1)
-        return None if status is None or status.mark == "checking" else status.mark == "sandboxed"
+        return None if status is None or status.mark == "checking" else status.mark == Sandboxing.SANDBOXED.value
 
     def action_toggle_tree(self) -> None:
         """Show or hide the process tree; the page view's resize lays the page
@@ -785,13 +778,10 @@ class FieldEditor(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                  process_limit: int | None = None, spare: bool = True, record_trace=None) -> int:
+async def run_app(urls: list[str], *, browser_factory: Callable[[], object] | None = None) -> int:
     """Run the terminal UI until the user quits; returns the exit status.
-    ``record_trace``: a file the session is recorded in as a browsing trace."""
-    factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
-                                      process_limit=process_limit, spare=spare, record_trace=record_trace)
-    app = BrowserApp(urls, browser_factory=factory)
+    ``browser_factory()`` makes the browser (default: ``Browser()``)."""
+    app = BrowserApp(urls, browser_factory=browser_factory)
     loop = asyncio.get_running_loop()
 
     def terminal_closed(signum, frame) -> None:

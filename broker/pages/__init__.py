@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Protocol
 
+from broker.sandbox_verdict import Sandboxing, judge_sandbox
+
 
 class ProcessRow(Protocol):
     """What about:processes shows of one process (``broker.kernel.ProcessInfo``)."""
@@ -117,11 +119,11 @@ def sandbox_html(layers, *, enabled: bool, process_model: str = "") -> str:
         f"</td><td>{'required' if layer.required else 'optional'}</td><td>{html.escape(layer.detail)}</td></tr>"
         for layer in layers
     )
-    missing = [layer.name for layer in layers if layer.required and not layer.active]
-    if not enabled:
+    judged = judge_sandbox(layers, enabled=enabled)
+    if judged.sandboxing is Sandboxing.OFF:
         verdict = "This browser runs with --no-sandbox: pages are NOT sandboxed."
-    elif missing:
-        verdict = f"NOT sandboxed: required layers missing: {', '.join(missing)}."
+    elif judged.missing:
+        verdict = f"NOT sandboxed: required layers missing: {', '.join(judged.missing)}."
     else:
         verdict = "Sandboxed: every required layer is on."
     return (

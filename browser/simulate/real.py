@@ -20,7 +20,7 @@ place where a design reaches the browser: its process model is handed to
 ``Browser(process_model=...)`` there (with no spare renderer, which the
 model engine does not have).
 
-With a :class:`~browser.simulate.watch.TraceWindow` the run is shown in the
+With a ``TraceWindow`` (``browser.frontends``: the terminal UI's) the run is shown in the
 ordinary browser window (``simulate run --engine real --tui``).
 """
 

@@ -1,11 +1,13 @@
 """Recording a real session as a trace, so that a user can replay their own browsing.
 
 A :class:`TraceRecorder` listens to what the user does through the public
-API (``Browser.subscribe_actions``): ``Browser(record_trace=FILE)``,
-``minibrowser open --record-trace FILE`` and the terminal UI make one.  It
-writes the trace (``browser.simulate.trace``, one user) when the browser
-shuts down; the file is created at once, so a path that cannot be written
-fails before the session starts.
+API's hooks: :meth:`TraceRecorder.attach` subscribes it to a browser's
+actions (``Browser.subscribe_actions``) and shutdown
+(``Browser.subscribe_shutdown``); ``minibrowser open --record-trace FILE``
+and ``minibrowser tui --record-trace FILE`` attach one.  It writes the trace
+(``browser.simulate.trace``, one user) when the browser shuts down; the file
+is created at once, so a path that cannot be written fails before the
+session starts.
 
 What is recorded, with the time since recording began:
 
@@ -68,6 +70,12 @@ class TraceRecorder:
         self.events: list[Event] = []
         self._traced: set[int] = set()  # tabs in the trace (open, not closed)
         self._active: int | None = None  # the tab the trace says the user looks at
+
+    def attach(self, browser) -> None:
+        """Record what the user does on ``browser`` (a ``browser.api.Browser``),
+        and write the trace when it shuts down."""
+        browser.subscribe_actions(self.on_action)
+        browser.subscribe_shutdown(self.close)
 
     def _now(self) -> float:
         t = round(self._clock() - self._started, 3)
