@@ -26,7 +26,6 @@ Errors (all with a one-line ``str()`` for a person)::
 
 from __future__ import annotations
 
-import enum
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +39,10 @@ from broker.memory import MemoryInfo
 from broker.options import BrowserOptions
 from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
-from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
 from broker.profile import Profile
 from broker.sandbox_verdict import Sandboxing, SandboxVerdict, judge_sandbox
+from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
+from browser.actions import UserAction
 from browser.frontends import SimulationStopped
 from renderer import protocol
 
@@ -52,17 +52,6 @@ __all__ = [
     "ProcessInfo", "ProcessModel", "SandboxInfo", "SandboxVerdict", "Sandboxing", "SimulationStopped", "Tab",
     "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings", "UserAction", "judge_sandbox",
 ]
-
-
-class UserAction(enum.Enum):
-    """What the user did through this API, as ``Browser.subscribe_actions`` reports it
-    (a trace recorder, ``browser.simulate.record``, listens to them)."""
-
-    OPEN = "open"  # a new tab, with its first page
-    SWITCH = "switch"  # a tab made the active one
-    NAVIGATE = "navigate"  # the address bar, a link, back, forward, reload
-    INPUT = "input"  # typing in or pressing a form control, finding, scrolling
-    CLOSE = "close"
 
 
 # Each browser's action listeners, found from a tab's broker object (the façades hold nothing else).

@@ -37,7 +37,7 @@ from broker.lifecycle import Action, TabFacts
 from browser.simulate.model import Design, ProcessModel
 from browser.simulate.pages import PageServer
 from browser.simulate.results import DesignResult, UserResult, combine
-from browser.simulate.trace import Action as Do
+from browser.simulate.trace import UserAction as Do
 from browser.simulate.trace import Event, Trace
 
 SAMPLE_EVERY_S = 1.0  # wall seconds between memory samples

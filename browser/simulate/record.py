@@ -37,7 +37,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
-from browser.simulate.trace import SECONDS_PER_DAY, Action, Event, SizeClass, Trace, write_trace
+from browser.simulate.trace import SECONDS_PER_DAY, Event, SizeClass, Trace, UserAction, write_trace
 
 MEDIUM_FROM_TEXT_BYTES = int(math.sqrt(SizeClass.SMALL.document_bytes * SizeClass.MEDIUM.document_bytes))
 HOUR = 3600.0
@@ -81,38 +81,37 @@ class TraceRecorder:
         t = round(self._clock() - self._started, 3)
         return max(t, self.events[-1].t) if self.events else max(t, 0.0)
 
-    def _add(self, action: Action, tab: int, url: str | None = None, size: SizeClass | None = None) -> None:
+    def _add(self, action: UserAction, tab: int, url: str | None = None, size: SizeClass | None = None) -> None:
         self.events.append(Event(self._now(), 0, tab, action, url, size))
 
     def on_action(self, action, tab, active) -> None:
-        """One user action (``browser.api.UserAction``) on ``tab``; ``active`` is the browser's active tab after it."""
-        kind = Action(action.value)
+        """One user action on ``tab``; ``active`` is the browser's active tab after it."""
         number = tab.id
-        if kind is Action.CLOSE:
+        if action is UserAction.CLOSE:
             if number in self._traced:
-                self._add(Action.CLOSE, number)
+                self._add(UserAction.CLOSE, number)
                 self._traced.discard(number)
                 if self._active == number:
                     self._active = None
             return
         if number not in self._traced:
-            if kind is Action.SWITCH or not _traceable(tab.url):
+            if action is UserAction.SWITCH or not _traceable(tab.url):
                 return
-            self._add(Action.OPEN, number, tab.url, size_class_of(tab.frame))  # the trace makes it the active tab
+            self._add(UserAction.OPEN, number, tab.url, size_class_of(tab.frame))  # the trace makes it the active tab
             self._traced.add(number)
             self._active = number
             if active is not None and active.id != number and active.id in self._traced:
-                self._add(Action.SWITCH, active.id)  # opened in the background: the user still looks at that one
+                self._add(UserAction.SWITCH, active.id)  # opened in the background: the user still looks at that one
                 self._active = active.id
             return
-        if kind is Action.NAVIGATE:
+        if action is UserAction.NAVIGATE:
             if _traceable(tab.url):
-                self._add(Action.NAVIGATE, number, tab.url, size_class_of(tab.frame))
-        elif kind is Action.INPUT:
-            self._add(Action.INPUT, number)
+                self._add(UserAction.NAVIGATE, number, tab.url, size_class_of(tab.frame))
+        elif action is UserAction.INPUT:
+            self._add(UserAction.INPUT, number)
             self._active = number
-        elif kind is Action.SWITCH and self._active != number:
-            self._add(Action.SWITCH, number)
+        elif action is UserAction.SWITCH and self._active != number:
+            self._add(UserAction.SWITCH, number)
             self._active = number
 
     def trace(self) -> Trace:
