@@ -232,7 +232,7 @@ async def _take_location(response: httpx.Response) -> None:
     Even with ``follow_redirects`` off, httpx builds the next request from
     any redirect's Location, and raises on addresses it cannot parse
     (``about:crash``, ``data:``, ``javascript:``).  The loader judges every
-    hop itself (:meth:`Loader._redirect_target`), so the values move to the
+    hop itself (:meth:`HttpFetcher._redirect_target`), so the values move to the
     response's extensions before httpx looks.
     """
     if response.status_code in _REDIRECT_STATUSES and "location" in response.headers:
