@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     import httpx
 else:
     httpx = _lazy_module("httpx")  # about 15 ms to import: a file:, data: or about: page never needs it
+
 USER_AGENT = "minibrowser/0.1"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.8"
 

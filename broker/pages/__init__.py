@@ -41,6 +41,7 @@ class Browser(Protocol):
 
     def sandbox_page(self) -> str: ...
 
+
 #: An error page's heading, by the ``short`` name of the load error's class
 #: (``broker/loader``): what kind of failure it was, in a few words.
 ERROR_HEADINGS = {
