@@ -340,6 +340,12 @@ class BrowserApp(App[int]):
             self._chrome_pending = True
             self.call_later(self._refresh_chrome)
 
+    def show_current_state(self) -> None:
+        """Draw the tab strip, info bar, address and page as the browser has
+        them now, without waiting for the refresh already scheduled (a trace
+        window calls it once the trace has played, before it reports)."""
+        self._refresh_chrome()
+
     def _refresh_chrome(self) -> None:
         self._chrome_pending = False
         if self.browser is None or not self.has_window:

@@ -38,6 +38,7 @@ class TraceWindow:
             async with app.run_test(size=self.headless_size):
                 await self._until_ready(app)
                 yield browser
+                app.show_current_state()
                 await self.finished(app)
                 await app.shutdown_browser()
             return
@@ -56,6 +57,7 @@ class TraceWindow:
         try:
             await self._until_ready(app, running)
             yield browser
+            app.show_current_state()
             await self.finished(app)
         except asyncio.CancelledError:
             if closed_by_user:
