@@ -631,6 +631,9 @@ class BrowserApp(App[int]):
 
     # -- lifecycle actions (the task manager's buttons) -----------------------------
 
+    def on_task_manager_lifecycle_requested(self, event: TaskManager.LifecycleRequested) -> None:
+        self.lifecycle_action(event.action, event.tab)
+
     def lifecycle_action(self, action: str, tab_id: int) -> None:
         """Ask the API to freeze, discard, restore, end, pin or keep a tab; it may
         refuse, with a reason.  Pin and keep toggle."""
