@@ -14,7 +14,8 @@ import sys
 import psutil
 
 from browser import Browser, LifecyclePolicy, TabState
-from tests.support.processes import gone, wait_for
+from tests.support.processes import gone
+from tests.support.waiting import wait_for
 
 CLI = [sys.executable, "-m", "browser.cli"]
 
@@ -44,13 +45,12 @@ async def test_after_the_zygote_dies_tabs_crash_reload_and_new_tabs_open(http_se
 
         os.kill(first_zygote, signal.SIGKILL)
 
-        assert await wait_for(lambda: all(tab.state is TabState.CRASHED for tab in tabs)), \
-            [tab.state for tab in tabs]
+        await wait_for(lambda: all(tab.state is TabState.CRASHED for tab in tabs), what="both tabs to crash")
         for tab in tabs:
             assert tab.crash_cause == "the zygote process died"
             assert tab.frame.text == sad_tab_text(url, "the zygote process died")
         # The renderers died with their zygote (their parent-death signal).
-        assert await wait_for(lambda: all(gone(pid) for pid in first_renderers))
+        await wait_for(lambda: all(gone(pid) for pid in first_renderers), what="the renderers to die")
 
         frame = await tabs[0].reload()
         assert tabs[0].state is TabState.ACTIVE
@@ -83,13 +83,13 @@ async def test_a_zygote_that_keeps_dying_is_given_up_and_new_tabs_say_why(http_s
             assert tab.error is None and tab.state is TabState.ACTIVE
             zygotes.append(browser.zygote_pid)
             os.kill(browser.zygote_pid, signal.SIGKILL)
-            assert await wait_for(lambda: tab.state is TabState.CRASHED)
+            await wait_for(lambda: tab.state is TabState.CRASHED)
         tab = await browser.open(url)
         assert tab.error is None and tab.state is TabState.ACTIVE
         zygotes.append(browser.zygote_pid)
         assert len(set(zygotes)) == 3
         os.kill(browser.zygote_pid, signal.SIGKILL)  # the third death within the window
-        assert await wait_for(lambda: tab.state is TabState.CRASHED)
+        await wait_for(lambda: tab.state is TabState.CRASHED)
 
         refused = await browser.open(url)
         assert refused.state is TabState.CRASHED

@@ -14,6 +14,8 @@ import time
 
 import psutil
 
+from tests.support.waiting import wait_for_blocking
+
 
 def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     seen = b""
@@ -36,23 +38,21 @@ def test_closing_the_terminal_ends_every_process(http_server):
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         assert b"Hello" in read_until(fd, b"zygote", 15)
         broker = psutil.Process(pid)
-        deadline = time.monotonic() + 10
-        while len(broker.children(recursive=True)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # the zygote and the renderer
-        children = broker.children(recursive=True)
+        children = wait_for_blocking(lambda: len(found := broker.children(recursive=True)) >= 2 and found,
+                                     what="the zygote and the renderer")
         runtime = [f.path for f in broker.open_files()] + [c.laddr for c in broker.net_connections("unix") if c.laddr]
         assert len(children) >= 2
         assert any("minibrowser-" in path for path in runtime)
     finally:
         os.close(fd)  # the terminal goes away: the kernel sends SIGHUP
         os.kill(pid, signal.SIGHUP)
-    deadline = time.monotonic() + 15
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if done[0] == 0:
+    try:
+        done = wait_for_blocking(lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended, timeout=15,
+                                 what="minibrowser to exit when its terminal closed")
+    except AssertionError:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        raise AssertionError("minibrowser did not exit when its terminal closed")
+        raise
     assert os.waitstatus_to_exitcode(done[1]) == 0
     gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
