@@ -179,14 +179,14 @@ async def test_crashed_tab_shows_a_sad_tab_and_reloads():
         app.address.value = "about:crash"
         await pilot.press("enter")
         await wait_for(lambda: tab.state.value == "crashed", what="the crash", pause=pilot.pause)
-        await pilot.pause(0.1)
         bar = app.query_one(InfoBar)
-        assert bar.display and "Aw, snap" in rendered(bar) and "F5" in rendered(bar)
-        assert "Aw, snap" in page_text(app)
+        await wait_for(lambda: bar.display and "Aw, snap" in rendered(bar) and "Aw, snap" in page_text(app),
+                       what="the sad tab", pause=pilot.pause)
+        assert "F5" in rendered(bar)
         await pilot.press("f5")
         await wait_for(lambda: tab.state.value == "active", what="the reload", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert not bar.display
+        await wait_for(lambda: not bar.display, what="the bar to go", pause=pilot.pause)
+        assert tab.crash_cause is None
 
 
 async def test_unresponsive_tab_offers_wait_and_end_process():
@@ -202,12 +202,11 @@ async def test_unresponsive_tab_offers_wait_and_end_process():
         app.address.value = "about:hang"
         await pilot.press("enter")
         await wait_for(lambda: tab.state.value == "unresponsive", what="the hang to be noticed", pause=pilot.pause)
-        await pilot.pause(0.1)
         bar = app.query_one(InfoBar)
-        assert "isn't responding" in rendered(bar)
+        await wait_for(lambda: bar.display and "isn't responding" in rendered(bar), what="the bar", pause=pilot.pause)
         await pilot.press("w")  # wait: the bar goes, the tab stays unresponsive
-        await pilot.pause(0.1)
-        assert not bar.display and tab.state.value == "unresponsive"
+        await wait_for(lambda: not bar.display, what="the bar to go", pause=pilot.pause)
+        assert tab.state.value == "unresponsive"
         await pilot.press("k")  # end process
         await wait_for(lambda: tab.state.value == "crashed", what="the renderer to end", pause=pilot.pause)
         assert "ended by the user" in (tab.crash_cause or "")
@@ -217,9 +216,8 @@ async def test_no_sandbox_is_shown_on_the_page_and_in_the_tree(http_server):
     app = make_app([http_server.url("/hello")], sandbox=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        await pilot.pause(0.1)
         bar = app.query_one(InfoBar)
-        assert bar.display and "not sandboxed" in rendered(bar)
+        await wait_for(lambda: bar.display and "not sandboxed" in rendered(bar), what="the warning", pause=pilot.pause)
         key = f"tab-{app.current.id}"
         await wait_for(lambda: key in app.sandbox_status, what="a sample", pause=pilot.pause)
         assert app.sandbox_status[key].mark == "NOT sandboxed"
@@ -258,10 +256,9 @@ async def test_process_tree_shows_live_processes_measured_off_the_ui_thread(http
         tree.focus()
         await pilot.press("down", "down")
         assert panel.selected == f"tab-{app.browser.tabs[0].id}"
-        await pilot.pause(0.1)
-        details = rendered(panel.query_one("#process-details"))
-        for part in ("Command", "uid", "Sandbox", "IPC out", "IPC in", "Last RTT", "messages"):
-            assert part in details
+        parts = ("Command", "uid", "Sandbox", "IPC out", "IPC in", "Last RTT", "messages")
+        await wait_for(lambda: all(part in rendered(panel.query_one("#process-details")) for part in parts),
+                       what="the process's details", pause=pilot.pause)
         assert panel.query_one("#memory-sparkline").data
         await pilot.press("f3")
         assert not panel.display

@@ -37,7 +37,7 @@ async def test_the_window_draws_the_escapes_as_pictures(http_server):
         await started(pilot)
         await wait_for(lambda: app.current is not None and app.current.title.startswith("title"),
                        what="the hostile page", pause=pilot.pause)
-        await pilot.pause(0.2)
+        await wait_for(lambda: screen_text(app)[7].startswith("[alt"), what="the page drawn", pause=pilot.pause)
         screen = screen_text(app)
         assert [line for line in screen if FORBIDDEN.search(line)] == []
         assert [line.rstrip() for line in screen[:8]] == [

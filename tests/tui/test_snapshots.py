@@ -32,7 +32,14 @@ async def settled(pilot) -> None:
     await wait_for(lambda: all(
         row.key in app.sandbox_status and app.sandbox_status[row.key].mark != "checking" for row in app.process_rows
     ) and len(app.process_rows) == 2 + len(app.browser.tabs), what="the sandbox reports", pause=pilot.pause)
-    await pilot.pause(0.3)
+    await next_sample(pilot)
+
+
+async def next_sample(pilot) -> None:
+    """Wait for the process tree's next sample: what the screen shows now is drawn."""
+    app = pilot.app
+    taken = app.samples_taken
+    await wait_for(lambda: app.samples_taken > taken, what="the next sample", pause=pilot.pause)
 
 
 def test_browser_window(snap_compare):
@@ -60,7 +67,7 @@ def test_task_manager(snap_compare):
         await settled(pilot)
         await pilot.press("f2")
         await wait_for(lambda: isinstance(pilot.app.screen, TaskManager), what="the task manager", pause=pilot.pause)
-        await pilot.pause(0.3)
+        await next_sample(pilot)
 
     assert snap_compare(fixed_app([PAGE, "about:blank"]), terminal_size=SIZE, run_before=run_before)
 
@@ -74,6 +81,6 @@ def test_sad_tab(snap_compare):
         await pilot.press("enter")
         await wait_for(lambda: tab.state.value == "crashed", what="the crash", pause=pilot.pause)
         await wait_for(lambda: any(r.target.state == "crashed" for r in app.process_rows), what="a sample", pause=pilot.pause)
-        await pilot.pause(0.3)
+        await next_sample(pilot)
 
     assert snap_compare(fixed_app(["about:blank"]), terminal_size=SIZE, run_before=run_before)

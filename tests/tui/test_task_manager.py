@@ -64,9 +64,10 @@ async def test_freeze_restore_discard_and_end_process(http_server):
 
         select(screen, f"tab-{active.id}")
         await pilot.press("d")  # the API refuses, and says why
-        await pilot.pause(0.2)
+        refusal = f"Cannot discard tab {active.id}: it is the tab you are looking at"
+        await wait_for(lambda: any(n.message == refusal for n in app._notifications), what="the refusal",
+                       pause=pilot.pause)
         assert active.state.value == "active"
-        assert any("Cannot discard" in n.message for n in app._notifications)
 
         pid = background.pid
         select(screen, key)
@@ -78,13 +79,15 @@ async def test_freeze_restore_discard_and_end_process(http_server):
         await wait_for(lambda: background.state.value in ("active", "background") and background.pid,
                        what="restore", pause=pilot.pause)
         assert background.pid != pid and background.title == "Forms"
+        pid_after_restore = background.pid
 
         select(screen, key)
         await pilot.press("e")
         assert isinstance(app.screen, Confirm)
         await pilot.press("n")  # no: nothing happens
-        await pilot.pause(0.1)
-        assert background.pid and background.state.value != "crashed"
+        await wait_for(lambda: not isinstance(app.screen, Confirm), what="the question to close", pause=pilot.pause)
+        assert await background.ping() > 0  # the same renderer still answers
+        assert background.pid == pid_after_restore and background.state.value != "crashed"
         select(screen, key)
         await pilot.press("e")
         await pilot.press("y")
@@ -106,7 +109,9 @@ async def test_pin_and_keep_protect_a_tab_from_discarding(http_server):
                        what="the reason in the table", pause=pilot.pause)
         select(screen, key)
         await pilot.press("d")  # refused: pinned
-        await pilot.pause(0.2)
+        refusal = f"Cannot discard tab {background.id}: it is pinned"
+        await wait_for(lambda: any(n.message == refusal for n in app._notifications), what="the refusal",
+                       pause=pilot.pause)
         assert background.state.value != "discarded"
         select(screen, key)
         await pilot.press("p")  # unpin

@@ -58,9 +58,8 @@ async def test_a_followed_link_opens_the_new_page_at_its_top(http_server):
         assert app.page.scroll_y == app.page.max_scroll_y > 100
         await pilot.press("3", "enter")  # [3] /other
         await wait_for(lambda: tab.title == "Other" and app.page.frame is tab.frame, what="the other page", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert app.page.scroll_y == 0
-        assert top_line(app) == "Other page"
+        await wait_for(lambda: (app.page.scroll_y, top_line(app)) == (0, "Other page"), what="its top",
+                       pause=pilot.pause)
 
 
 async def test_a_fragment_scrolls_to_its_target_in_the_same_page_without_a_reload(http_server):
@@ -71,18 +70,16 @@ async def test_a_fragment_scrolls_to_its_target_in_the_same_page_without_a_reloa
         tab, pid, fetches = app.current, app.current.pid, http_server.count("/long")
         await pilot.press("1", "enter")  # [1] #s40
         await wait_for(lambda: tab.url == long_url + "#s40", what="the fragment", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert top_line(app) == "Section 40"
+        await wait_for(lambda: top_line(app) == "Section 40", what="the target at the top", pause=pilot.pause)
         assert app.address.value == long_url + "#s40"
         assert (tab.pid, http_server.count("/long")) == (pid, fetches)  # the same document: nothing loaded
         await pilot.press("alt+left")
         await wait_for(lambda: tab.url == long_url, what="back", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert (app.page.scroll_y, top_line(app)) == (0, "Long page")
+        await wait_for(lambda: (app.page.scroll_y, top_line(app)) == (0, "Long page"), what="the page's top",
+                       pause=pilot.pause)
         await pilot.press("alt+right")
         await wait_for(lambda: tab.url == long_url + "#s40", what="forward", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert top_line(app) == "Section 40"
+        await wait_for(lambda: top_line(app) == "Section 40", what="the target at the top again", pause=pilot.pause)
         assert (tab.pid, http_server.count("/long")) == (pid, fetches)
 
 
@@ -97,13 +94,12 @@ async def test_a_fragment_of_another_page_opens_it_at_the_target_and_back_return
         assert app.page.scroll_y == 7 and where == "Text of section 0."
         await pilot.press("2", "enter")  # [2] /other#p20, straight after scrolling
         await wait_for(lambda: tab.title == "Other" and app.page.frame is tab.frame, what="the other page", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert top_line(app) == "Part 20"
+        await wait_for(lambda: top_line(app) == "Part 20", what="the target at the top", pause=pilot.pause)
         assert tab.url == http_server.url("/other#p20")
         await pilot.press("alt+left")
         await wait_for(lambda: tab.title == "Long" and app.page.frame is tab.frame, what="back", pause=pilot.pause)
-        await pilot.pause(0.1)
-        assert (app.page.scroll_y, top_line(app)) == (7, where)
+        await wait_for(lambda: (app.page.scroll_y, top_line(app)) == (7, where), what="the place you were",
+                       pause=pilot.pause)
 
 
 # -- panels and footer adapt to the terminal --------------------------------------------
@@ -186,12 +182,16 @@ async def test_toggling_the_tree_lays_the_page_out_once_per_new_width(http_serve
         before = relayouts()
         await pilot.press("f3")
         await wait_for(lambda: tab.frame.width == 159, what="the wider layout", pause=pilot.pause)
-        await pilot.pause(0.5)  # any second request would have gone out by now
+        # A check that something does NOT happen has no condition to wait for:
+        # a second request would follow the first within the app's resize
+        # settle time (0.15 s); watch for more than three times that.
+        await pilot.pause(0.5)
         assert relayouts()[len(before):] == ["to renderer Resize", "to broker FrameReady"]
         await pilot.press("f3")
         await wait_for(lambda: tab.frame.width == 107, what="the narrower layout", pause=pilot.pause)
         await pilot.resize_terminal(160, 30)  # a change of height only
-        await pilot.pause(0.5)
+        await wait_for(lambda: len(screen_text(app)) == 30, what="the shorter window", pause=pilot.pause)
+        await pilot.pause(0.5)  # as above: no request may follow within the settle time
         assert relayouts()[len(before):] == ["to renderer Resize", "to broker FrameReady"] * 2
 
 
@@ -209,7 +209,8 @@ async def test_a_slow_first_page_shows_its_tab_url_and_loading_time(http_server)
         assert lines[0].rstrip() == f" ⟳ {url[:17]}… │ +"
         assert lines[1].rstrip() == f" {url}"
         await wait_for(app.ready.is_set, timeout=15, what="the page", pause=pilot.pause)
-        await pilot.pause(0.3)
+        await wait_for(lambda: screen_text(app)[0].rstrip() == " ● Slow │ +" and not screen_text(app)[-2].strip(),
+                       what="the loaded tab, and the loading line gone", pause=pilot.pause)
         lines = screen_text(app)
         assert lines[0].rstrip() == " ● Slow │ +"
         assert lines[2].rstrip() == "finally"
@@ -225,7 +226,8 @@ async def test_ctrl_t_opens_a_blank_tab_with_the_address_bar_ready(http_server):
         await started(pilot)
         await pilot.press("ctrl+t")
         await wait_for(lambda: len(app.browser.tabs) == 2 and app.current.frame is not None, what="the tab", pause=pilot.pause)
-        await pilot.pause(0.2)
+        await wait_for(lambda: screen_text(app)[0].rstrip() == " ○ Hello │ ● New tab │ +", what="the new tab drawn",
+                       pause=pilot.pause)
         new = app.current
         assert new.url == "about:blank" and new.frame.text == ""
         address = app.query_one("#address", Input)
@@ -246,6 +248,6 @@ async def test_a_relayout_keeps_the_view_in_the_same_part_of_the_page(http_serve
         await wait_for(lambda: top_line(app) == "Section 40", what="the target", pause=pilot.pause)
         await pilot.press("f3")
         await wait_for(lambda: app.page.frame.width == 159, what="the wider layout", pause=pilot.pause)
-        await pilot.pause(0.1)
         anchors = tab.frame.anchors
-        assert anchors["s40"] <= app.page.scroll_y < anchors["s41"]
+        await wait_for(lambda: anchors["s40"] <= app.page.scroll_y < anchors["s41"], what="the view in section 40",
+                       pause=pilot.pause)
