@@ -5,7 +5,6 @@ given up; a new tab opened while it waits says when it comes back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -15,13 +14,11 @@ import sys
 
 import psutil
 
-from browser import Browser, LifecyclePolicy, TabState
+from browser import Browser, TabState
 from tests.support.processes import gone
 from tests.support.waiting import wait_for
 
 CLI = [sys.executable, "-m", "browser.cli"]
-
-
 
 
 def sad_tab_text(url: str, cause: str) -> str:
