@@ -20,14 +20,16 @@ and each drain turn reads a bounded number of messages and bytes before it
 lets the event loop run the answers that are ready for other tabs.
 
 A frame over ``MAX_WIRE_BYTES`` never reaches the hub: ZeroMQ drops the
-sender's connection as soon as it reads the frame's size.  The hub watches
-its socket's connections (a ZeroMQ socket monitor) and knows, from the
-kernel (``SO_PEERCRED``), which process is at the other end of each.  When a
-renderer's connection is dropped while its process is still running (not
-exiting, as a renderer that dies or is killed is), ZeroMQ refused its frame,
-and the hub ends it by name, TOO_LARGE: after a drop, ZeroMQ's reconnect would
-otherwise be the renderer's next step, which seccomp refuses with SIGSYS,
-and its tab would blame the sandbox instead of the message.
+sender's connection as soon as it reads the frame's size, and the renderer's
+ZeroMQ then reconnects, a ``socket()`` that seccomp refuses (SIGSYS).  So
+that its tab names the message rather than the sandbox, the hub watches its
+socket's connections (a ZeroMQ socket monitor) and knows from the kernel
+(``SO_PEERCRED``) which process is at the other end of each.  A renderer
+whose connection ends while it runs (not exiting, as one that dies or is
+killed is) is marked ``connection_dropped``; if it then dies by SIGSYS, its
+host ends it as TOO_LARGE.  An honest renderer also closes its connection
+while it runs, on its way out (asked to shut down, out of memory): it then
+exits by its own status, and nothing is blamed on it.
 """
 
 from __future__ import annotations
@@ -238,8 +240,7 @@ class IpcHub:
         host = next((h for h in self._by_routing_id.values() if h.pid == pid), None)
         if host is None or host.bad_message is not None or not host.alive or not _running(pid):
             return  # not a renderer's, or it ended (or is ending), and its connection with it
-        # It runs, and yet its connection is gone: ZeroMQ refused its frame.
-        self._bad_message(host, BadMessage.TOO_LARGE)
+        host.connection_dropped = True  # its exit tells why (RendererHost.mark_exited)
 
     def _bad_message(self, host: RendererHost, reason: BadMessage) -> None:
         host.received_bad_message(reason)

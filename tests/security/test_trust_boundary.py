@@ -17,6 +17,7 @@ import os
 import pytest
 
 from broker.bad_message import BadMessage
+from broker.host import describe_exit
 from broker.ipc import MAX_WIRE_BYTES
 from browser import Browser, TabState
 from tests.support.httpserver import LocalHTTPServer
@@ -58,13 +59,13 @@ sock.send(b"\\0" * (30 * 1024 * 1024))
 sock.poll(10000)
 """
 
-#: A renderer that kills itself (SIGKILL) when asked to load: its connection
-#: ends too, because it died.
-DIES_ON_ITS_OWN = """
-import os, signal
-sock.recv()
-os.kill(os.getpid(), signal.SIGKILL)
-"""
+#: Renderers whose connection ends on their way out, as an honest one's does:
+#: killed (by itself), or closing its socket first and exiting with a status.
+DIES_ON_ITS_OWN = {
+    "killed": ("import os, signal\nsock.recv()\nos.kill(os.getpid(), signal.SIGKILL)\n", "killed (SIGKILL)"),
+    "closes-then-exits": ("import os, select\nsock.recv()\nsock.close(linger=0)\nselect.select([], [], [], 1)\nos._exit(3)\n",
+                          describe_exit(3, None)),
+}
 
 
 @pytest.fixture
@@ -149,9 +150,9 @@ async def test_the_api_exposes_no_broker_machinery():
 
 async def test_a_renderer_that_sends_30_mb_is_ended_for_the_message_not_by_the_sandbox(http_server, caplog):
     """ZeroMQ drops a frame over the wire limit together with its connection;
-    the renderer's reconnect would be refused by seccomp (SIGSYS).  The
-    broker sees the connection of a running renderer dropped and ends it by
-    name first: its tab and the log say TOO_LARGE."""
+    the renderer's reconnect is refused by seccomp (SIGSYS).  The broker saw
+    the connection of a running renderer dropped, and names the message:
+    its tab and the log say TOO_LARGE, not the sandbox."""
     assert 30 * 1024 * 1024 > MAX_WIRE_BYTES
     caplog.set_level(logging.INFO, logger="minibrowser.broker")
     page = http_server.url("/hello")
@@ -168,11 +169,14 @@ async def test_a_renderer_that_sends_30_mb_is_ended_for_the_message_not_by_the_s
         assert other.state is TabState.ACTIVE and "Hello, world" in other.frame.text
 
 
-async def test_a_renderer_that_dies_on_its_own_is_not_blamed_for_its_lost_connection(http_server, caplog):
-    """The control: a renderer's connection also ends when it dies; that is
-    its exit, reported as such, and no bad message."""
+@pytest.mark.parametrize("how", list(DIES_ON_ITS_OWN))
+async def test_a_renderer_that_ends_on_its_own_is_not_blamed_for_its_lost_connection(http_server, caplog, how):
+    """The control: a renderer's connection also ends when it dies, or when
+    it closes it on its way out; that is its exit, reported as such, and no
+    bad message."""
+    code, cause = DIES_ON_ITS_OWN[how]
     caplog.set_level(logging.INFO, logger="minibrowser.broker")
     async with Browser() as browser:
-        tab = await browser.open_compromised(http_server.url("/hello"), DIES_ON_ITS_OWN)
-        assert (tab.state, tab.crash_cause) == (TabState.CRASHED, "killed (SIGKILL)")
+        tab = await browser.open_compromised(http_server.url("/hello"), code)
+        assert (tab.state, tab.crash_cause) == (TabState.CRASHED, cause)
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("ending renderer")] == []
