@@ -87,7 +87,8 @@ async def test_a_zygote_that_keeps_dying_is_started_again_later_and_new_tabs_say
                                     what=f"zygote number {death}")
             zygotes.append(zygote)
             os.kill(zygote, signal.SIGKILL)
-            await wait_for(lambda: gone(zygote), what=f"zygote number {death} to die")
+            await wait_for(lambda: gone(zygote) and browser.zygote_pid != zygote,
+                           what=f"zygote number {death} to die, and the browser to notice")
         assert first.state is TabState.CRASHED and first.crash_cause == "the zygote process died"
 
         refused = await browser.open(url)
