@@ -128,8 +128,6 @@ class BrowserImpl:
         await self.processes.start(
             heartbeat_interval_s=self.policy.heartbeat_interval_s,
             heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
-            zygote_restart_limit=self.policy.crash_limit,
-            zygote_restart_window_s=self.policy.crash_window_s,
             started_early=early,
         )
         self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")

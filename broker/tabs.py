@@ -421,6 +421,7 @@ class TabImpl:
         # The one door by which a renderer's frame enters the tab's record.
         self.frame = frame = safe_frame(frame)
         self.title = frame.title
+        self.crash_cause = None  # a renderer drew the page: whatever ended the last one is over
         self.set_state(self._settled_state(), "loaded")
 
     def _record(self, entry: HistoryEntry, history: str) -> None:

@@ -27,7 +27,8 @@ from broker.loader import (
     normalize_url,
 )
 from renderer.protocol import MAX_DOCUMENT_BYTES
-from support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.waiting import wait_for_blocking
 
 ABOUT_PAGES = {
     "about:welcome": "<!DOCTYPE html><title>Welcome</title><a href='about:version'>version</a>",
@@ -615,8 +616,7 @@ def test_server_closes_promptly_with_requests_in_flight():
     kept_alive.get(server.url("/hello"))  # leaves an idle keep-alive connection open
     slow = threading.Thread(target=_get_ignoring_errors, args=(server.url("/slow?seconds=30"),))
     slow.start()
-    while server.count("/slow") == 0:
-        time.sleep(0.01)
+    wait_for_blocking(lambda: server.count("/slow"), what="the slow request to reach the server")
     started = time.monotonic()
     server.close()
     assert time.monotonic() - started < 2

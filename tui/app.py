@@ -410,6 +410,8 @@ class BrowserApp(App[int]):
     def on_page_view_resized(self) -> None:
         """The terminal or a panel changed size: fit the panels to the terminal,
         then lay the page out again once things have settled."""
+        if not self.has_window:  # a resize that arrives while the app closes
+            return
         self._fit_panels()
         if self._reflow_timer is not None:
             self._reflow_timer.stop()
