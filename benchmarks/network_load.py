@@ -28,7 +28,7 @@ import time
 import httpx
 
 from _common import page_of_size, serve
-from browser.loader import Loader, normalize_url
+from broker.loader import Loader, normalize_url
 from network.decoding import ContentDecoder, parse_content_encoding
 
 PAGE_BYTES = 100_000

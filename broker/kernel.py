@@ -17,26 +17,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from broker import pages
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
-from broker.cookies import CookieStore
 from broker.lifecycle import Action, LifecyclePolicy, decide
-from broker.network_host import NetworkHost, NetworkProcessLost
+from broker.loader import CookieStore, LoadError, Loader
 from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.network_host import NetworkHost, NetworkProcessLost
+from broker.options import BrowserOptions
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.profile import Profile
 from broker.sites import site_of
-from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
-from browser import about
-from browser.loader import LoadError, Loader
-from browser.profile import Profile
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
 
-DEFAULT_WIDTH = 80
 
 
 @dataclass(frozen=True)
@@ -83,23 +82,12 @@ class ProcessInfo:
 class BrowserImpl:
     """The broker: tabs, the network, policy, and the processes behind them."""
 
-    def __init__(
-        self,
-        *,
-        sandbox: bool = True,
-        width: int = DEFAULT_WIDTH,
-        load_timeout: float = 15.0,
-        request_timeout: float = 30.0,
-        renderer_uid: int | None = None,
-        renderer_gid: int | None = None,
-        cold_renderers: bool = False,
-        policy: LifecyclePolicy | None = None,
-        profile: str | os.PathLike | None = None,
-        started_early: EarlyStart | None = None,
-        process_model: ProcessModel | str = ProcessModel.PER_TAB,
-        process_limit: int | None = None,
-        spare: bool = True,
-    ) -> None:
+    def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
+        """``options``, or its fields as keywords: see ``BrowserOptions``."""
+        options = BrowserOptions.of(options, **settings)
+        sandbox, renderer_uid, renderer_gid = options.sandbox, options.renderer_uid, options.renderer_gid
+        process_model, process_limit, policy, profile = (
+            options.process_model, options.process_limit, options.policy, options.profile)
         uid, gid = default_drop_ids()
         self.process_model = ProcessModel(process_model)
         if process_limit is not None and process_limit < 1:
@@ -112,14 +100,14 @@ class BrowserImpl:
             uid=renderer_uid if renderer_uid is not None else uid,
             gid=renderer_gid if renderer_gid is not None else gid,
         )
-        self.width = width
-        self.request_timeout = request_timeout  # how long a renderer may take to answer
+        self.width = options.width
+        self.request_timeout = options.request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
         # The network process: started by the first http(s) load, never by a
         # file:, data: or about: page; sandboxed like a renderer, as its uid.
         self.network = NetworkHost(sandbox=sandbox, uid=self.sandbox.uid, gid=self.sandbox.gid)
-        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
+        self.processes = RendererProcesses(self.sandbox, cold=options.cold_renderers, spare=options.spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
@@ -127,13 +115,13 @@ class BrowserImpl:
         self.policy = policy or LifecyclePolicy()
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
         self.cookies = CookieStore(self.profile.path)  # opened on first use too
-        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url),
+        self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url),
                              network=self.network, cookies=self.cookies)
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
-        self._started_early = started_early
+        self._started_early = options.started_early
 
     @property
     def started(self) -> bool:
@@ -146,8 +134,6 @@ class BrowserImpl:
         await self.processes.start(
             heartbeat_interval_s=self.policy.heartbeat_interval_s,
             heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
-            zygote_restart_limit=self.policy.crash_limit,
-            zygote_restart_window_s=self.policy.crash_window_s,
             started_early=early,
         )
         self.network.log_dir = self.processes.runtime.path  # network.log beside the renderers' logs
@@ -172,7 +158,7 @@ class BrowserImpl:
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
-        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
+        return pages.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
                                   process_model=self.describe_process_model())
 
     # -- tabs ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ with _libraries_by_soname():
 
 
 @dataclass(frozen=True)
-class Action:
+class SeccompAction:
     name: str  # allow, kill, errno
     value: int = 0  # errno number for "errno"
 
@@ -61,18 +61,18 @@ class Action:
         return seccomp.ERRNO(self.value)
 
 
-ALLOW = Action("allow")
-KILL = Action("kill")
+ALLOW = SeccompAction("allow")
+KILL = SeccompAction("kill")
 
 
-def ERRNO(value: int) -> Action:  # noqa: N802 - mirrors libseccomp
-    return Action("errno", value)
+def ERRNO(value: int) -> SeccompAction:  # noqa: N802 - mirrors libseccomp
+    return SeccompAction("errno", value)
 
 
 @dataclass(frozen=True)
 class Rule:
     syscall: str
-    action: Action
+    action: SeccompAction
     group: str
     conditions: tuple[tuple[int, int, int, int], ...] = ()  # (arg index, op, a, b)
 
@@ -109,7 +109,7 @@ class Policy:
         for condition in conditions:
             self.rules.append(Rule(name, ALLOW, self._group, (condition,)))
 
-    def refuse(self, *names: str, action: Action, when: tuple = ()) -> None:
+    def refuse(self, *names: str, action: SeccompAction, when: tuple = ()) -> None:
         for name in names:
             self.rules.append(Rule(name, action, self._group, tuple(when)))
 

@@ -1,4 +1,4 @@
-"""browser/loader.py against a real HTTP server (through a real network process) and real files: no mocks."""
+"""broker/loader against a real HTTP server (through a real network process) and real files: no mocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from browser.loader import (
+from broker.loader import (
     BadDataURL,
     FileNotReadable,
     HostUnreachable,
@@ -27,7 +27,8 @@ from browser.loader import (
     normalize_url,
 )
 from renderer.protocol import MAX_DOCUMENT_BYTES
-from support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.waiting import wait_for_blocking
 
 ABOUT_PAGES = {
     "about:welcome": "<!DOCTYPE html><title>Welcome</title><a href='about:version'>version</a>",
@@ -576,8 +577,7 @@ def test_server_closes_promptly_with_requests_in_flight():
     kept_alive.get(server.url("/hello"))  # leaves an idle keep-alive connection open
     slow = threading.Thread(target=_get_ignoring_errors, args=(server.url("/slow?seconds=30"),))
     slow.start()
-    while server.count("/slow") == 0:
-        time.sleep(0.01)
+    wait_for_blocking(lambda: server.count("/slow"), what="the slow request to reach the server")
     started = time.monotonic()
     server.close()
     assert time.monotonic() - started < 2

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from broker.bad_message import BadMessage, classify_decode_failure
-from browser.loader import LoadError, failure_error
+from broker.loader import LoadError, failure_error
 from network import protocol
 from network.http import connect_failure, protocol_problem, transfer_failure
 

@@ -38,7 +38,7 @@ from lockdown.seccomp import (
     ALLOW,
     KILL,
     SONAMES,
-    Action,
+    SeccompAction,
     ERRNO,
     Policy,
     Rule,
@@ -52,7 +52,7 @@ from lockdown.seccomp import (
     seccomp,
 )
 
-__all__ = ["ALLOW", "ERRNO", "KILL", "KILLED", "SONAMES", "Action", "Policy", "Rule", "allowlist", "build_filter",
+__all__ = ["ALLOW", "ERRNO", "KILL", "KILLED", "SONAMES", "SeccompAction", "Policy", "Rule", "allowlist", "build_filter",
            "compile_program", "conditional", "eq", "for_pid", "load", "load_program", "masked", "refusal_of",
            "renderer_policy"]
 
@@ -208,7 +208,7 @@ def conditional(pid: int = 0) -> frozenset[str]:
     return frozenset(r.syscall for r in renderer_policy(pid).rules if r.action == ALLOW and r.conditions)
 
 
-def refusal_of(syscall: str, pid: int = 0, *, default_errno: int = DEFAULT_ERRNO) -> Action:
+def refusal_of(syscall: str, pid: int = 0, *, default_errno: int = DEFAULT_ERRNO) -> SeccompAction:
     """How an unconditional refusal of ``syscall`` shows: KILL or ERRNO(n)."""
     for rule in renderer_policy(pid).rules:
         if rule.syscall == syscall and not rule.conditions and rule.action != ALLOW:

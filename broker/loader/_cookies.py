@@ -1,13 +1,13 @@
 """The profile's cookies: kept and decided by the broker, never by the network process.
 
 The network process only carries them: the broker gives each request its
-``Cookie`` header value, and the network process reports a response's
-``Set-Cookie`` values as data.  :class:`CookieStore` decides which cookies
-to keep with the standard library's RFC 6265 policy
-(``http.cookiejar.DefaultCookiePolicy``: domain and path matching, secure
-cookies only over https, no cookies for a public suffix's whole domain...),
-made stricter for what a request could not carry back (see
-:class:`_CookiePolicy`), and bounded in number.
+``Cookie`` header value (:meth:`CookieStore.header_for`), and the network
+process reports a response's ``Set-Cookie`` values as data, which
+:meth:`CookieStore.store` keeps as the policy allows: the standard library's
+RFC 6265 policy (``http.cookiejar.DefaultCookiePolicy``: domain and path
+matching, secure cookies only over https...), made stricter for what a
+request could not carry back (:class:`CookiePolicy`), and bounded in number
+(:class:`CookieJar`).
 
 Cookies that outlive the session (``Expires`` or ``Max-Age``) are written
 to ``cookies.sqlite`` in the profile directory, so the next browser started
@@ -28,12 +28,44 @@ import threading
 import time
 import urllib.request
 
-DATABASE = "cookies.sqlite"
 #: RFC 6265 cookie-octets (and the space and comma old servers use), for names and values.
 _COOKIE_TEXT_RE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
 #: Per cookie and in all, the limits RFC 6265 section 6.1 asks browsers to allow at least.
 MAX_COOKIE_BYTES = 4096
 MAX_COOKIES = 3000
+
+
+class CookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Refuse cookies a request could not carry back.
+
+    A ``Set-Cookie`` value comes as Latin-1 text; a cookie with bytes outside
+    ASCII would make every later request to that site fail to encode.
+    Cookies over the size limit are refused too.
+    """
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        name, value = cookie.name or "", cookie.value or ""
+        if len(name) + len(value) > MAX_COOKIE_BYTES:
+            return False
+        if not (_COOKIE_TEXT_RE.fullmatch(name) and _COOKIE_TEXT_RE.fullmatch(value)):
+            return False
+        if not all(_COOKIE_TEXT_RE.fullmatch(part or "") for part in (cookie.domain, cookie.path)):
+            return False
+        return super().set_ok(cookie, request)
+
+
+class CookieJar(http.cookiejar.CookieJar):
+    """A cookie jar that holds at most :data:`MAX_COOKIES` (new ones are dropped past it)."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        if len(self) >= MAX_COOKIES:
+            self.clear_expired_cookies()
+            if len(self) >= MAX_COOKIES:
+                return
+        super().set_cookie(cookie)
+
+
+DATABASE = "cookies.sqlite"
 #: Set-Cookie values looked at per response (a response may carry more: the rest are dropped).
 MAX_SET_COOKIES = 50
 
@@ -49,33 +81,6 @@ CREATE TABLE IF NOT EXISTS cookies (
     PRIMARY KEY (domain, path, name)
 );
 """
-
-
-class _CookiePolicy(http.cookiejar.DefaultCookiePolicy):
-    """Refuse cookies a request could not carry back: bytes outside printable
-    ASCII would make every later request to that site fail to encode, and
-    cookies over the size limit are refused too."""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
-        name, value = cookie.name or "", cookie.value or ""
-        if len(name) + len(value) > MAX_COOKIE_BYTES:
-            return False
-        if not (_COOKIE_TEXT_RE.fullmatch(name) and _COOKIE_TEXT_RE.fullmatch(value)):
-            return False
-        if not all(_COOKIE_TEXT_RE.fullmatch(part or "") for part in (cookie.domain, cookie.path)):
-            return False
-        return super().set_ok(cookie, request)
-
-
-class _Jar(http.cookiejar.CookieJar):
-    """At most :data:`MAX_COOKIES` cookies (new ones are dropped past it)."""
-
-    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
-        if len(self) >= MAX_COOKIES:
-            self.clear_expired_cookies()
-            if len(self) >= MAX_COOKIES:
-                return
-        super().set_cookie(cookie)
 
 
 class _SetCookies:
@@ -95,7 +100,7 @@ class CookieStore:
 
     def __init__(self, directory: str | None) -> None:
         self.directory = directory
-        self.jar = _Jar(policy=_CookiePolicy())
+        self.jar = CookieJar(policy=CookiePolicy())
         self._connection: sqlite3.Connection | None = None
         self._loaded = False
         self._lock = threading.Lock()
