@@ -10,6 +10,7 @@ public face is ``browser.api.Browser``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
-from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.discard_policies import DiscardPolicy, MinibrowserPolicy, UnknownPolicy, make_policy
+from broker.lifecycle import Action, DiscardRefusal, LifecyclePolicy, TabFacts, discard_refusal, freeze_refusal
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
@@ -63,6 +65,31 @@ class LifecycleRecord:
     action: str  # freeze, discard
     reason: str
     outcome: str  # done, or why not
+    at: float = 0.0  # when, on the browser's clock (the one the policy sees)
+
+
+#: What a renderer is estimated to cost before any has been measured (a
+#: small page in a fresh renderer forked from the zygote, USS).
+FIRST_RENDERER_ESTIMATE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiscardsRow:
+    """One tab as ``about:discards`` and the task manager show it (Chrome's chrome://discards)."""
+
+    tab: int
+    title: str
+    url: str
+    state: str  # the lifecycle state (TabState's value)
+    visibility: str  # "visible" (the active tab) or "hidden"
+    discard_refusal: DiscardRefusal | None  # None: discardable (proactively, as the policy would)
+    freeze_refusal: DiscardRefusal | None  # None: freezable
+    auto_discardable: bool
+    discard_count: int
+    revisits: int
+    last_active_s: float  # seconds since it was last the active tab (0 for the active tab)
+    renderer: int | None  # the renderer process's pid (None: discarded, crashed)
+    shared_with: tuple[int, ...]  # the other tabs in the same renderer
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,9 @@ class BrowserImpl:
         process_model: ProcessModel | str = ProcessModel.PER_TAB,
         process_limit: int | None = None,
         spare: bool = True,
+        discard_policy: str | DiscardPolicy | None = None,
+        memory_budget: int | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         uid, gid = default_drop_ids()
         self.process_model = ProcessModel(process_model)
@@ -121,6 +151,14 @@ class BrowserImpl:
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
         # -- lifecycle
         self.policy = policy or LifecyclePolicy()
+        if memory_budget is not None and memory_budget < 1:
+            raise BrowserError(f"the memory budget must be a positive number of bytes, not {memory_budget}")
+        self.discard_policy = _discard_policy(discard_policy, self.policy, memory_budget)
+        # The clock the policy sees (seconds).  An injected clock is driven by
+        # its owner, who also asks the policy (``run_policy``); the browser's
+        # own ticks then only measure.
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self._policy_ticks = clock is None
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
@@ -187,7 +225,10 @@ class BrowserImpl:
 
     def make_active(self, tab: TabImpl) -> None:
         previous, self.active_tab = self.active_tab, tab
-        now = time.monotonic()
+        now = self.clock()
+        if previous is not tab and tab.shown:
+            tab.revisits += 1  # back to a tab that was hidden (Chrome's TabRevisitTracker)
+        tab.shown = True
         tab.last_active = now
         if previous is not None and previous is not tab:
             previous.last_active = now  # idle from now on
@@ -251,6 +292,7 @@ class BrowserImpl:
             if tab not in host.observers:
                 host.observers.append(tab)
             return host
+        await self.make_room(tab)
         host = await self.processes.take(observer=tab)
         host.lock = decision.lock
         if decision.over_limit:
@@ -401,7 +443,9 @@ class BrowserImpl:
         return tabs
 
     async def _policy_loop(self) -> None:
-        """Measure the renderers (in a thread) and carry out the policy's decisions."""
+        """Measure the renderers (in a thread) and carry out the policy's decisions
+        (the decisions only on the browser's own clock: an injected clock's
+        owner asks with ``run_policy``)."""
         while True:
             # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a
             # cancellation that races with the event, and shutdown would hang.
@@ -413,26 +457,107 @@ class BrowserImpl:
             self._policy_wakeup.clear()
             try:
                 await self.sample_now()
-                self._apply_policy()
+                if self._policy_ticks:
+                    self._start(self.discard_policy.decide(self.tab_facts(), self.clock()))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the policy must outlive one bad tick
                 log.exception("lifecycle policy tick failed")
 
-    def _apply_policy(self) -> None:
-        now = time.monotonic()
+    # -- the policy's view of the tabs -------------------------------------------------
+
+    def renderer_estimate(self) -> int:
+        """What the next renderer is expected to cost (USS): the measured
+        average of the live renderers, or a first guess before any is measured."""
+        measured = [tab.memory.uss for tab in self._measured_tabs()]
+        return int(sum(measured) / len(measured)) if measured else FIRST_RENDERER_ESTIMATE_BYTES
+
+    def _measured_tabs(self) -> list:
+        seen, tabs = set(), []
+        for tab in self.tabs:
+            if tab.pid and tab.pid not in seen and tab.memory is not None:
+                seen.add(tab.pid)
+                tabs.append(tab)
+        return tabs
+
+    def tab_facts(self, now: float | None = None) -> list[TabFacts]:
+        """What the policy knows of every tab at ``now`` (default: the browser's
+        clock).  A renderer shared by several tabs is split between them in
+        equal shares; one not measured yet counts at the estimate."""
+        now = self.clock() if now is None else now
+        hosted: dict[int, int] = {}
+        for tab in self.tabs:
+            if tab.pid:
+                hosted[tab.pid] = hosted.get(tab.pid, 0) + 1
+        estimate = self.renderer_estimate()
+        return [tab.facts(now, sharing=hosted.get(tab.pid, 1), estimate=estimate) for tab in self.tabs]
+
+    def discards_rows(self) -> list[DiscardsRow]:
+        """Every tab as chrome://discards shows it (``about:discards``, the task manager)."""
+        now = self.clock()
+        by_pid: dict[int, list[int]] = {}
+        for tab in self.tabs:
+            if tab.pid:
+                by_pid.setdefault(tab.pid, []).append(tab.id)
+        rows = []
+        for tab, facts in zip(self.tabs, self.tab_facts(now)):
+            rows.append(DiscardsRow(
+                tab=tab.id, title=tab.title, url=tab.committed_url, state=tab.state.value,
+                visibility="visible" if facts.active else "hidden",
+                discard_refusal=discard_refusal(facts),
+                freeze_refusal=freeze_refusal(facts, pinned_may_freeze=True),
+                auto_discardable=tab.auto_discardable, discard_count=tab.discard_count, revisits=tab.revisits,
+                last_active_s=facts.idle_s, renderer=tab.pid,
+                shared_with=tuple(other for other in by_pid.get(tab.pid, ()) if other != tab.id),
+            ))
+        return rows
+
+    def next_policy_check(self) -> float | None:
+        """When, on the browser's clock, the policy wants to be asked again (None: nothing pending)."""
+        return self.discard_policy.next_check(self.tab_facts(), self.clock())
+
+    async def run_policy(self) -> list[LifecycleRecord]:
+        """Measure, ask the policy now, and carry out what it decides; the records of this round."""
+        await self.sample_now()
+        tasks = self._start(self.discard_policy.decide(self.tab_facts(), self.clock()))
+        return list(await asyncio.gather(*tasks)) if tasks else []
+
+    async def make_room(self, for_tab: TabImpl | None = None) -> list[LifecycleRecord]:
+        """Before a new renderer starts: the policy discards what it must so
+        that the renderers, with the new one at its estimate (and the next
+        spare, when there is one), stay under the budget."""
+        policy = self.discard_policy
+        if policy.memory_budget_bytes is None:
+            return []
+        estimate = self.renderer_estimate()
+        spare = self.processes.spare
+        incoming = estimate
+        if self.processes.spare_enabled:
+            sample = self.sampler.last(spare.pid) if spare is not None else None
+            incoming += sample.memory.uss if sample is not None and sample.memory.uss else estimate // 4
+        facts = [f for f in self.tab_facts() if for_tab is None or f.id != for_tab.id]
+        tasks = self._start(policy.make_room(facts, self.clock(), incoming))
+        return list(await asyncio.gather(*tasks)) if tasks else []
+
+    def _start(self, decisions) -> list[asyncio.Task]:
         by_id = {tab.id: tab for tab in self.tabs}
-        for decision in decide([tab.facts(now) for tab in self.tabs], self.policy):
-            tab = by_id[decision.tab]
+        tasks = []
+        for decision in decisions:
+            tab = by_id.get(decision.tab)
+            if tab is None or tab.policy_busy:
+                continue
             tab.policy_busy = True
             task = asyncio.ensure_future(self._carry_out(tab, decision.action, decision.reason))
             task.add_done_callback(_log_task_failure)
+            tasks.append(task)
+        return tasks
 
-    async def _carry_out(self, tab: TabImpl, action: Action, reason: str) -> None:
+    async def _carry_out(self, tab: TabImpl, action: Action, reason: str) -> LifecycleRecord:
         outcome = "done"
+        at = self.clock()
         try:
             if action is Action.DISCARD:
-                await tab.discard(reason=reason)
+                await tab.discard(reason=reason, urgent=False)
             else:
                 await tab.freeze(reason=reason)
         except LifecycleRefused as refused:
@@ -441,7 +566,25 @@ class BrowserImpl:
             outcome = str(error)
         finally:
             tab.policy_busy = False
-        self.decisions.append(LifecycleRecord(time.time(), tab.id, action.value, reason, outcome))
+        record = LifecycleRecord(time.time(), tab.id, action.value, reason, outcome, at)
+        self.decisions.append(record)
+        return record
+
+
+def _discard_policy(policy: str | DiscardPolicy | None, settings: LifecyclePolicy,
+                    memory_budget: int | None) -> DiscardPolicy:
+    """The policy object the kernel runs: by name (``broker.discard_policies``), as given,
+    or (None) the minibrowser policy with ``settings``."""
+    if isinstance(policy, DiscardPolicy):
+        return policy
+    if policy in (None, "minibrowser"):
+        if memory_budget is not None:
+            settings = dataclasses.replace(settings, memory_budget_bytes=memory_budget)
+        return MinibrowserPolicy(settings)
+    try:
+        return make_policy(policy, budget_bytes=memory_budget)
+    except UnknownPolicy as error:
+        raise BrowserError(str(error)) from None
 
 
 def _facts(host: RendererHost) -> RendererFacts:

@@ -39,6 +39,7 @@ class DiscardRefusal(enum.Enum):
     UNRESPONSIVE = "not responding"
     NO_DOCUMENT = "nothing loaded yet"
     CLOSED = "closed"
+    NOT_AUTO_DISCARDABLE = "not auto-discardable"
 
     def describe(self) -> str:
         return _DESCRIPTIONS[self]
@@ -56,6 +57,7 @@ _DESCRIPTIONS = {
     DiscardRefusal.UNRESPONSIVE: "its renderer is not responding, so it cannot save its state",
     DiscardRefusal.NO_DOCUMENT: "it has no page to save yet",
     DiscardRefusal.CLOSED: "it is closed",
+    DiscardRefusal.NOT_AUTO_DISCARDABLE: "automatic discarding is off for it; an urgent discard still may",
 }
 
 
@@ -106,10 +108,15 @@ class TabFacts:
     uss: int | None = None  # last sampled unique memory of its renderer
     revisits: int = 0  # times the user came back to it after it was hidden (Chrome's TabRevisitTracker)
     renderer: int | None = None  # the process hosting it (tabs may share one under some process models)
+    auto_discardable: bool = True  # False: the user turned automatic discarding off for it (chrome://discards' toggle)
 
 
-def discard_refusal(tab: TabFacts) -> DiscardRefusal | None:
-    """Why ``tab`` may not be discarded, or None.  Frozen tabs may be (as in Chrome)."""
+def discard_refusal(tab: TabFacts, *, urgent: bool = False) -> DiscardRefusal | None:
+    """Why ``tab`` may not be discarded, or None.  Frozen tabs may be (as in Chrome).
+
+    Every automatic discard is a proactive one and respects the tab's
+    auto-discardable switch; an ``urgent`` discard (one the user asks for now)
+    does not."""
     match tab.state:
         case "closed":
             return DiscardRefusal.CLOSED
@@ -129,6 +136,8 @@ def discard_refusal(tab: TabFacts) -> DiscardRefusal | None:
         return DiscardRefusal.KEPT
     if not tab.has_document:
         return DiscardRefusal.NO_DOCUMENT
+    if not urgent and not tab.auto_discardable:
+        return DiscardRefusal.NOT_AUTO_DISCARDABLE
     return None
 
 

@@ -156,7 +156,11 @@ class TabImpl:
         self.history: list[HistoryEntry] = []
         self.history_index = -1
         self.timings = Timings()
-        self.last_active = time.monotonic()
+        self.last_active = browser.clock()  # on the clock the policy sees
+        self.shown = False  # it has been the active tab once (a later activation is a revisit)
+        self.revisits = 0
+        self.discard_count = 0
+        self.auto_discardable = True  # automatic (proactive) discards allowed; chrome://discards' toggle
         self._lock = asyncio.Lock()
         # -- lifecycle
         self._pinned = False
@@ -623,9 +627,18 @@ class TabImpl:
         sample = self.browser.sampler.last(self.pid)
         return sample.cpu_time if sample is not None else None
 
-    def facts(self, now: float) -> TabFacts:
+    def facts(self, now: float, *, sharing: int = 1, estimate: int | None = None) -> TabFacts:
+        """What the policy knows of this tab: its renderer's memory split
+        between the ``sharing`` tabs in it; a live renderer not measured yet
+        at ``estimate``."""
         active = self.browser.active_tab is self
         busy = self._lock.locked() or self._discarding or self.policy_busy
+        uss = None
+        if not self._discarding and self.pid is not None:
+            memory = self.memory
+            uss = memory.uss if memory is not None and memory.uss is not None else estimate
+            if uss is not None:
+                uss //= max(1, sharing)
         return TabFacts(
             id=self.id,
             state=self.state.value,
@@ -635,16 +648,20 @@ class TabImpl:
             has_document=self.frame is not None and self.host is not None and self.host.alive,
             busy=busy,
             idle_s=0.0 if active else max(0.0, now - self.last_active),
-            uss=None if self._discarding else getattr(self.memory, "uss", None),
+            uss=uss,
+            revisits=self.revisits,
+            renderer=self.pid,
+            auto_discardable=self.auto_discardable,
         )
 
-    def discard_refusal(self) -> DiscardRefusal | None:
-        """Why this tab may not be discarded now, or None."""
-        return discard_refusal(self.facts(time.monotonic()))
+    def discard_refusal(self, *, urgent: bool = True) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None (``urgent=False``: as
+        the policy would discard it, respecting its auto-discardable switch)."""
+        return discard_refusal(self.facts(self.browser.clock()), urgent=urgent)
 
     def freeze_refusal(self) -> DiscardRefusal | None:
         """Why this tab may not be frozen now, or None."""
-        return freeze_refusal(self.facts(time.monotonic()))
+        return freeze_refusal(self.facts(self.browser.clock()))
 
     async def freeze(self, *, reason: str = "frozen by the user") -> None:
         """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is
@@ -674,10 +691,12 @@ class TabImpl:
         if self.host is not None:
             self.host.resume()
 
-    async def discard(self, *, reason: str = "discarded by the user") -> None:
+    async def discard(self, *, reason: str = "discarded by the user", urgent: bool = True) -> None:
         """Swap the tab out: its renderer writes a snapshot, the broker stores it
-        in the profile, and the process is ended.  The tab keeps its title."""
-        if (refusal := self.discard_refusal()) is not None:
+        in the profile, and the process is ended.  The tab keeps its title.
+        ``urgent=False`` is a proactive discard, as the policy makes: refused
+        for a tab whose auto-discardable switch is off."""
+        if (refusal := self.discard_refusal(urgent=urgent)) is not None:
             raise LifecycleRefused(self.id, "discarded", refusal)
         self._discarding = True
         try:
@@ -685,7 +704,7 @@ class TabImpl:
                 self.resume_renderer()  # it must run to write its snapshot
             async with self._lock:
                 self._discarding = False
-                if (refusal := self.discard_refusal()) is not None:
+                if (refusal := self.discard_refusal(urgent=urgent)) is not None:
                     raise LifecycleRefused(self.id, "discarded", refusal)
                 self._discarding = True
                 await self._swap_out(reason)
@@ -721,6 +740,7 @@ class TabImpl:
         host.remove_tab(self.id)
         await self.browser.release(host, cause="the tab was discarded")
         self.frame = discarded_frame(self.committed_url, self.title, self.width)
+        self.discard_count += 1
         self.set_state(TabState.DISCARDED, reason)
 
     async def activate(self) -> protocol.Frame | None:

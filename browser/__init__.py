@@ -8,7 +8,7 @@ not pull in the whole browser.
 from __future__ import annotations
 
 __all__ = [
-    "Browser", "BrowserError", "DiscardRefusal", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
+    "POLICY_NAMES", "Browser", "BrowserError", "DiscardRefusal", "DiscardsRow", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
     "MemoryTotals", "NoSuchLink", "ProbeOutcome", "ProcessInfo", "ProcessModel", "Tab", "TabClosed", "TabCrashed", "TabEvent",
     "TabState",
 ]

@@ -71,6 +71,43 @@ def _processes(browser: Browser) -> str:
     )
 
 
+def _discards(browser: Browser) -> str:
+    """about:discards: what chrome://discards shows, per tab, and the policy in force."""
+    policy = browser.discard_policy
+    budget = policy.memory_budget_bytes
+    heading = (f"Policy {policy.name}; memory budget "
+               + (f"{budget / 1024**2:.0f} MB (renderers' USS)" if budget is not None else "none"))
+    rows = "".join(
+        f"<tr><td>{row.tab}</td><td>{html.escape(row.title or row.url)}</td><td>{row.state}</td>"
+        f"<td>{row.visibility}</td><td>{_yes_or_why(row.discard_refusal)}</td>"
+        f"<td>{_yes_or_why(row.freeze_refusal)}</td><td>{'yes' if row.auto_discardable else 'no'}</td>"
+        f"<td>{row.discard_count}</td><td>{row.revisits}</td><td>{_ago(row.last_active_s)}</td></tr>"
+        for row in browser.discards_rows()
+    )
+    return (
+        "<!doctype html><title>Discards</title><h1>Discards</h1>"
+        f"<p>{html.escape(heading)}.</p>"
+        "<table><tr><th>Tab</th><th>Title</th><th>State</th><th>Visibility</th><th>Discardable</th>"
+        "<th>Freezable</th><th>Auto-discardable</th><th>Discards</th><th>Revisits</th><th>Last active</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _yes_or_why(refusal) -> str:
+    return "yes" if refusal is None else f"no: {html.escape(refusal.value)}"
+
+
+def _ago(seconds: float) -> str:
+    """How long ago, for people: "now", "42 s ago", "3 min ago", "2 h ago"."""
+    if seconds < 1:
+        return "now"
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
+
+
 def page(browser: Browser, url: str) -> str | None:
     """The HTML of an about: page, or None if there is no such page."""
     name = url.split("#", 1)[0].split("?", 1)[0].lower()
@@ -84,6 +121,8 @@ def page(browser: Browser, url: str) -> str | None:
         return _processes(browser)
     if name == "about:sandbox":
         return browser.sandbox_page()
+    if name == "about:discards":
+        return _discards(browser)
     return None
 
 

@@ -63,12 +63,14 @@ TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "t
 
 def default_browser_factory(*, sandbox: bool = True, profile=None, process_model: str = "per-tab",
                             process_limit: int | None = None, spare: bool = True,
-                            record_trace=None) -> Callable[[], object]:
+                            record_trace=None, discard_policy: str | None = None,
+                            memory_budget: int | None = None) -> Callable[[], object]:
     def make():
         from browser.api import Browser
 
         return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
-                       spare=spare, record_trace=record_trace)
+                       spare=spare, record_trace=record_trace, discard_policy=discard_policy,
+                       memory_budget=memory_budget)
 
     return make
 
@@ -786,11 +788,13 @@ class FieldEditor(ModalScreen[str | None]):
 
 
 async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                  process_limit: int | None = None, spare: bool = True, record_trace=None) -> int:
+                  process_limit: int | None = None, spare: bool = True, record_trace=None,
+                  discard_policy: str | None = None, memory_budget: int | None = None) -> int:
     """Run the terminal UI until the user quits; returns the exit status.
     ``record_trace``: a file the session is recorded in as a browsing trace."""
     factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
-                                      process_limit=process_limit, spare=spare, record_trace=record_trace)
+                                      process_limit=process_limit, spare=spare, record_trace=record_trace,
+                                      discard_policy=discard_policy, memory_budget=memory_budget)
     app = BrowserApp(urls, browser_factory=factory)
     loop = asyncio.get_running_loop()
 
