@@ -416,6 +416,8 @@ class BrowserImpl:
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
         pids = list(dict.fromkeys(tab.pid for tab in self.tabs if tab.pid))
+        if self.processes.spare is not None:
+            pids.append(self.processes.spare.pid)  # it counts against the budget too
         pids.append(os.getpid())
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
@@ -469,16 +471,16 @@ class BrowserImpl:
     def renderer_estimate(self) -> int:
         """What the next renderer is expected to cost (USS): the measured
         average of the live renderers, or a first guess before any is measured."""
-        measured = [tab.memory.uss for tab in self._measured_tabs()]
-        return int(sum(measured) / len(measured)) if measured else FIRST_RENDERER_ESTIMATE_BYTES
-
-    def _measured_tabs(self) -> list:
-        seen, tabs = set(), []
+        seen: set[int] = set()
+        settled, measured = [], []
         for tab in self.tabs:
-            if tab.pid and tab.pid not in seen and tab.memory is not None:
+            if tab.pid and tab.pid not in seen and (uss := tab.measured_uss()):
                 seen.add(tab.pid)
-                tabs.append(tab)
-        return tabs
+                measured.append(uss)
+                if tab.measured_since_work():
+                    settled.append(uss)
+        figures = settled or measured  # renderers measured since their page loaded; any, before one is
+        return int(sum(figures) / len(figures)) if figures else FIRST_RENDERER_ESTIMATE_BYTES
 
     def tab_facts(self, now: float | None = None) -> list[TabFacts]:
         """What the policy knows of every tab at ``now`` (default: the browser's

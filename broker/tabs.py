@@ -161,6 +161,7 @@ class TabImpl:
         self.revisits = 0
         self.discard_count = 0
         self.auto_discardable = True  # automatic (proactive) discards allowed; chrome://discards' toggle
+        self.worked_at = 0.0  # time.monotonic() when its renderer last did work for it (a page, input)
         self._lock = asyncio.Lock()
         # -- lifecycle
         self._pinned = False
@@ -228,6 +229,7 @@ class TabImpl:
         previous_host, previous = self.host, self.document
         self.host, self.document = host, document
         frame = await self._render(make)
+        self.worked_at = time.monotonic()
         if previous is not None and previous_host is not None and previous != document:
             previous_host.remove_document(previous)
             if previous_host is not host:
@@ -275,7 +277,9 @@ class TabImpl:
         host = self.host if self.host is not None and self.host.alive else await self._renderer()
         await host.wait_running()  # a frozen renderer's messages wait here until it is thawed
         try:
-            return await host.request(make, timeout=self.browser.request_timeout)
+            reply = await host.request(make, timeout=self.browser.request_timeout)
+            self.worked_at = time.monotonic()
+            return reply
         except RendererGone as gone:
             raise TabCrashed(str(gone)) from None
         except RendererTimeout as slow:
@@ -627,16 +631,26 @@ class TabImpl:
         sample = self.browser.sampler.last(self.pid)
         return sample.cpu_time if sample is not None else None
 
+    def measured_uss(self) -> int | None:
+        sample = self.browser.sampler.last(self.pid)
+        return sample.memory.uss if sample is not None and sample.memory is not None else None
+
+    def measured_since_work(self) -> bool:
+        """Whether its renderer's last sample was taken after it last worked for it (loaded, typed)."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample is not None and sample.memory is not None and sample.time >= self.worked_at
+
     def facts(self, now: float, *, sharing: int = 1, estimate: int | None = None) -> TabFacts:
         """What the policy knows of this tab: its renderer's memory split
-        between the ``sharing`` tabs in it; a live renderer not measured yet
-        at ``estimate``."""
+        between the ``sharing`` tabs in it; a renderer not measured since it
+        last worked for the tab at no less than ``estimate``."""
         active = self.browser.active_tab is self
         busy = self._lock.locked() or self._discarding or self.policy_busy
         uss = None
         if not self._discarding and self.pid is not None:
-            memory = self.memory
-            uss = memory.uss if memory is not None and memory.uss is not None else estimate
+            uss = self.measured_uss()
+            if estimate is not None and (uss is None or not self.measured_since_work()):
+                uss = max(uss or 0, estimate)  # measured before its page grew it: at least the estimate
             if uss is not None:
                 uss //= max(1, sharing)
         return TabFacts(
