@@ -108,6 +108,9 @@ class ProcessInfo:
 class BrowserImpl:
     """The broker: tabs, the network, policy, and the processes behind them."""
 
+    #: Where a document goes (``broker.process_model.place``; the simulator's model engine runs it too).
+    place = staticmethod(place)
+
     def __init__(
         self,
         *,
@@ -282,7 +285,7 @@ class BrowserImpl:
         current = tab.host if tab.host is not None and tab.host.alive else None
         site = site_of(url) if url is not None else (current.lock if current is not None else None)
         hosts = {host.id: host for host in self._renderers()}
-        decision = place(self.process_model, tab=tab.id, site=site,
+        decision = self.place(self.process_model, tab=tab.id, site=site,
                          current=_facts(current) if current is not None else None,
                          live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
         if decision.placement is Placement.STAY:

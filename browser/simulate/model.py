@@ -334,7 +334,9 @@ class UserBrowser:
     def next_check(self, now: float) -> float | None:
         if self.policy.over_budget(self.policy_memory):
             return self.policy.next_check(self.facts(now), now)
-        return self._earliest_timer()
+        earliest = self._earliest_timer()
+        # A timer already past (a tab navigated long after it was hidden) is due now, not in the past.
+        return None if earliest is None else max(earliest, now)
 
 
 _ROUNDING_STEPS = 16
