@@ -91,6 +91,18 @@ class DiscardsRow:
     renderer: int | None  # the renderer process's pid (None: discarded, crashed)
     shared_with: tuple[int, ...]  # the other tabs in the same renderer
 
+    @property
+    def last_active(self) -> str:
+        """When it was last active, for people: "now", "42 s ago", "3 min ago", "2 h ago"."""
+        seconds = self.last_active_s
+        if seconds < 1:
+            return "now"
+        if seconds < 120:
+            return f"{seconds:.0f} s ago"
+        if seconds < 7200:
+            return f"{seconds / 60:.0f} min ago"
+        return f"{seconds / 3600:.0f} h ago"
+
 
 @dataclass(frozen=True)
 class ProcessInfo:

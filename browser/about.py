@@ -81,7 +81,7 @@ def _discards(browser: Browser) -> str:
         f"<tr><td>{row.tab}</td><td>{html.escape(row.title or row.url)}</td><td>{row.state}</td>"
         f"<td>{row.visibility}</td><td>{_yes_or_why(row.discard_refusal)}</td>"
         f"<td>{_yes_or_why(row.freeze_refusal)}</td><td>{'yes' if row.auto_discardable else 'no'}</td>"
-        f"<td>{row.discard_count}</td><td>{row.revisits}</td><td>{_ago(row.last_active_s)}</td></tr>"
+        f"<td>{row.discard_count}</td><td>{row.revisits}</td><td>{row.last_active}</td></tr>"
         for row in browser.discards_rows()
     )
     return (
@@ -95,17 +95,6 @@ def _discards(browser: Browser) -> str:
 
 def _yes_or_why(refusal) -> str:
     return "yes" if refusal is None else f"no: {html.escape(refusal.value)}"
-
-
-def _ago(seconds: float) -> str:
-    """How long ago, for people: "now", "42 s ago", "3 min ago", "2 h ago"."""
-    if seconds < 1:
-        return "now"
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.0f} h ago"
 
 
 def page(browser: Browser, url: str) -> str | None:
