@@ -158,8 +158,8 @@ class DiscardPolicy(abc.ABC):
         decisions = []
         while used > budget and (victim := self.room_victim(remaining, now)) is not None:
             decisions.append(Decision(victim.id, Action.DISCARD,
-                                      f"making room for a new renderer ({_megabytes(used)} of "
-                                      f"{_megabytes(budget)} estimated); {self.name}"))
+                                      f"making room for a new renderer under the memory budget "
+                                      f"({_megabytes(used)} of {_megabytes(budget)} estimated); {self.name}"))
             used -= victim.uss or 0
             remaining = [tab for tab in remaining if tab.id != victim.id]
         return decisions

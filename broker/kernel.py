@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
 from broker.discard_policies import DiscardPolicy, MinibrowserPolicy, UnknownPolicy, make_policy
-from broker.lifecycle import Action, DiscardRefusal, LifecyclePolicy, TabFacts, discard_refusal, freeze_refusal
+from broker.lifecycle import LOADING, Action, DiscardRefusal, LifecyclePolicy, TabFacts, discard_refusal, freeze_refusal
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
@@ -177,6 +177,8 @@ class BrowserImpl:
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
+        self._settled_uss: deque[int] = deque(maxlen=32)  # renderers measured after their page loaded
+        self._settled_at: dict[int, float] = {}  # pid -> the time of its sample in _settled_uss
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
         self._started_early = started_early
@@ -307,7 +309,7 @@ class BrowserImpl:
             if tab not in host.observers:
                 host.observers.append(tab)
             return host
-        await self.make_room(tab)
+        await self.make_room()
         host = await self.processes.take(observer=tab)
         host.lock = decision.lock
         if decision.over_limit:
@@ -442,6 +444,7 @@ class BrowserImpl:
         renderers = {host.pid: host for host in self.processes.hosts
                      if host.routing_id is not None and not host.stopped and not host.probe}
         await self.sampler.sample(pids, renderers=renderers)
+        self._remember_settled()
 
     async def restore_session(self) -> list[TabImpl]:
         """Bring back, as discarded tabs, the snapshots a broker that was
@@ -475,7 +478,7 @@ class BrowserImpl:
             try:
                 await self.sample_now()
                 if self._policy_ticks:
-                    self._start(self.discard_policy.decide(self.tab_facts(), self.clock()))
+                    self._start(self.discard_policy.decide(self.policy_facts(), self.clock()))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the policy must outlive one bad tick
@@ -484,18 +487,48 @@ class BrowserImpl:
     # -- the policy's view of the tabs -------------------------------------------------
 
     def renderer_estimate(self) -> int:
-        """What the next renderer is expected to cost (USS): the measured
-        average of the live renderers, or a first guess before any is measured."""
-        seen: set[int] = set()
-        settled, measured = [], []
+        """What the next renderer is expected to cost (USS): the largest of the
+        last renderers measured after their page loaded (kept after they end;
+        the largest because a renderer forked from the zygote goes on touching
+        copy-on-write pages after it has drawn its page); before there is one,
+        the largest renderer measured; before any, a first guess."""
+        if self._settled_uss:
+            return max(self._settled_uss)
+        measured = [uss for tab in self.tabs if tab.pid and (uss := tab.measured_uss())]
+        return max(measured) if measured else FIRST_RENDERER_ESTIMATE_BYTES
+
+    def _remember_settled(self) -> None:
+        """Keep the figures of renderers measured since they last worked (for the estimate)."""
         for tab in self.tabs:
-            if tab.pid and tab.pid not in seen and (uss := tab.measured_uss()):
-                seen.add(tab.pid)
-                measured.append(uss)
-                if tab.measured_since_work():
-                    settled.append(uss)
-        figures = settled or measured  # renderers measured since their page loaded; any, before one is
-        return int(sum(figures) / len(figures)) if figures else FIRST_RENDERER_ESTIMATE_BYTES
+            if not tab.pid or not tab.measured_since_work():
+                continue
+            sample = self.sampler.last(tab.pid)
+            if self._settled_at.get(tab.pid) != sample.time and sample.memory.uss:
+                self._settled_at[tab.pid] = sample.time
+                self._settled_uss.append(sample.memory.uss)
+        if len(self._settled_at) > 4 * len(self.tabs) + 64:
+            live = {tab.pid for tab in self.tabs}
+            self._settled_at = {pid: at for pid, at in self._settled_at.items() if pid in live}
+
+    def _untracked_renderers(self, estimate: int) -> list[TabFacts]:
+        """Live renderers whose memory no tab's facts carry: the spare (or one
+        being started) and renderers still ending (a tab being discarded
+        included), at their last sample or the estimate.  The policy sees each
+        as a tab it can do nothing with (loading, no document), so that the
+        budget covers every renderer."""
+        counted = {tab.pid for tab in self.tabs if tab.pid and not tab.discarding}
+        untracked = []
+        for host in self.processes.hosts:
+            if host.alive and host.pid not in counted and not host.probe:
+                sample = self.sampler.last(host.pid)
+                uss = sample.memory.uss if sample is not None and sample.memory is not None else None
+                untracked.append(TabFacts(id=-host.id, state=LOADING, has_document=False, busy=True,
+                                          uss=uss or estimate, renderer=host.pid))
+        return untracked
+
+    def policy_facts(self, now: float | None = None) -> list[TabFacts]:
+        """What the policy is asked about: every tab, and every renderer no tab counts."""
+        return self.tab_facts(now) + self._untracked_renderers(self.renderer_estimate())
 
     def tab_facts(self, now: float | None = None) -> list[TabFacts]:
         """What the policy knows of every tab at ``now`` (default: the browser's
@@ -531,29 +564,23 @@ class BrowserImpl:
 
     def next_policy_check(self) -> float | None:
         """When, on the browser's clock, the policy wants to be asked again (None: nothing pending)."""
-        return self.discard_policy.next_check(self.tab_facts(), self.clock())
+        return self.discard_policy.next_check(self.policy_facts(), self.clock())
 
     async def run_policy(self) -> list[LifecycleRecord]:
         """Measure, ask the policy now, and carry out what it decides; the records of this round."""
         await self.sample_now()
-        tasks = self._start(self.discard_policy.decide(self.tab_facts(), self.clock()))
+        tasks = self._start(self.discard_policy.decide(self.policy_facts(), self.clock()))
         return list(await asyncio.gather(*tasks)) if tasks else []
 
-    async def make_room(self, for_tab: TabImpl | None = None) -> list[LifecycleRecord]:
+    async def make_room(self) -> list[LifecycleRecord]:
         """Before a new renderer starts: the policy discards what it must so
-        that the renderers, with the new one at its estimate (and the next
-        spare, when there is one), stay under the budget."""
+        that every renderer (the tabs', the spare, those still ending), with
+        the new one at its estimate, stays under the budget."""
         policy = self.discard_policy
         if policy.memory_budget_bytes is None:
             return []
-        estimate = self.renderer_estimate()
-        spare = self.processes.spare
-        incoming = estimate
-        if self.processes.spare_enabled:
-            sample = self.sampler.last(spare.pid) if spare is not None else None
-            incoming += sample.memory.uss if sample is not None and sample.memory.uss else estimate // 4
-        facts = [f for f in self.tab_facts() if for_tab is None or f.id != for_tab.id]
-        tasks = self._start(policy.make_room(facts, self.clock(), incoming))
+        # The new renderer (or, when the spare becomes it, the spare started after it) at the estimate.
+        tasks = self._start(policy.make_room(self.policy_facts(), self.clock(), self.renderer_estimate()))
         return list(await asyncio.gather(*tasks)) if tasks else []
 
     def _start(self, decisions) -> list[asyncio.Task]:

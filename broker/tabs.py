@@ -631,6 +631,11 @@ class TabImpl:
         sample = self.browser.sampler.last(self.pid)
         return sample.cpu_time if sample is not None else None
 
+    @property
+    def discarding(self) -> bool:
+        """A discard is under way: its renderer is saving the tab and will end."""
+        return self._discarding
+
     def measured_uss(self) -> int | None:
         sample = self.browser.sampler.last(self.pid)
         return sample.memory.uss if sample is not None and sample.memory is not None else None

@@ -117,7 +117,7 @@ async def test_the_budget_is_held_before_a_new_renderer_starts(http_server, tmp_
             assert [tab.state.value for tab in tabs] == ["discarded"] * (number - 1) + ["active"]
         assert [(r.tab, r.action, r.outcome, r.at) for r in browser.decisions] == [
             (tabs[n].id, "discard", "done", 10.0 * (n + 2)) for n in range(3)]
-        assert all(r.reason.startswith("making room for a new renderer (") and r.reason.endswith(
+        assert all(r.reason.startswith("making room for a new renderer under the memory budget (") and r.reason.endswith(
             " MB of 0 MB estimated); minibrowser") for r in browser.decisions)
 
 
