@@ -10,9 +10,14 @@ questions:
   to be asked again (an absolute time; ``now`` only when :meth:`decide`
   would do something now; ``None`` when nothing is pending).
 
-Both simulator engines (``browser.simulate``) run the same objects: the
-model engine on a virtual clock, the real engine against a real browser
-with real memory samples.  ``TabFacts.idle_s`` is the time since the tab was
+The browser's kernel runs these objects in its lifecycle loop
+(``--discard-policy``, ``Browser(discard_policy=...)``), and both simulator
+engines (``browser.simulate``) run the same objects: the model engine on a
+virtual clock, the real engine through that kernel loop on the trace's
+clock, with real memory samples.  A third question, :meth:`DiscardPolicy.make_room`,
+is asked before a new renderer starts: which of its own victims the policy
+gives up so that the renderers, with the new one at an estimate, fit the
+budget (``room_victim`` names the next one).  ``TabFacts.idle_s`` is the time since the tab was
 last the active tab (for a background tab: how long it has been hidden).
 
 Memory pressure.  The policies that react to memory pressure (``chrome-urgent``,

@@ -4,8 +4,9 @@ Everything here is pure: it looks at :class:`TabFacts` (a tab's state,
 protections, idle time and last measured memory) and returns decisions with
 reasons, so that it can be tested without processes and so that the UI can
 show *why* a tab was, or was not, discarded (Chromium's ``chrome://discards``
-does the same with ``kActiveTab``, ``kPinnedTab``...).  ``browser/api.py``
-carries the decisions out.
+does the same with ``kActiveTab``, ``kPinnedTab``...).  The named policies
+of ``broker/discard_policies.py`` decide with these; the kernel
+(``broker/kernel.py``) carries the decisions out.
 
 States (the names match ``browser.api.TabState``)::
 

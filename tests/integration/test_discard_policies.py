@@ -8,7 +8,7 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from browser import Browser, TabState
+from browser import Browser, BrowserError, TabState
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -175,3 +175,16 @@ async def test_about_discards_shows_every_tab_as_chrome_discards_does(http_serve
             "Revisits: 0",
             "Last active: now",
         ])
+
+
+def test_an_unknown_policy_or_a_budget_under_a_byte_is_refused_with_one_line():
+    with pytest.raises(BrowserError) as unknown:
+        Browser(discard_policy="opera")
+    assert str(unknown.value) == ("unknown policy 'opera'; the policies are: minibrowser, chrome-memory-saver, "
+                                  "chrome-memory-saver-moderate, chrome-memory-saver-balanced, "
+                                  "chrome-memory-saver-maximum, chrome-urgent, firefox-unloader, edge-sleeping-tabs, none")
+    with pytest.raises(BrowserError) as empty:
+        Browser(memory_budget=0)
+    assert str(empty.value) == "the memory budget must be a positive number of bytes, not 0"
+    browser = Browser(discard_policy="minibrowser", memory_budget=100 * 1024**2)
+    assert (browser.discard_policy.name, browser.memory_budget) == ("minibrowser", 100 * 1024**2)
