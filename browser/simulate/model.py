@@ -7,7 +7,9 @@ asked again (``DiscardPolicy.next_check``), so a policy that discards a tab
 are those of ``broker.discard_policies``; the tabs they see are the same
 ``TabFacts`` the real browser builds, with memory from the cost model.
 
-Process models (``ProcessModel``) decide which renderer hosts a document:
+Process models (``ProcessModel``) decide which renderer hosts a document,
+through the broker's own placement (``broker.process_model.place``, which
+the kernel runs too; ``UserBrowser.place``):
 
 * ``per-tab``: a renderer per tab for its life, whatever sites it visits;
 * ``site-per-process``: a renderer per tab and site (a cross-site
