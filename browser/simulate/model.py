@@ -152,14 +152,16 @@ class UserBrowser:
 
     # -- documents and renderers ----------------------------------------------------------
 
-    def _attach(self, tab: _Tab) -> bool:
+    def _attach(self, tab: _Tab, now: float) -> bool:
         """Put the tab's document in a renderer, where the process model places it
         (a tab's document always leaves its renderer first, so it has none now);
-        True when one had to be spawned."""
+        True when one had to be spawned.  Before a renderer is spawned, the
+        policy makes room for it under its budget, as the kernel does."""
         decision = self.place(self.design.process_model, tab=tab.id, site=tab.site, current=None,
                               live=_LiveRenderers(self.renderers), limit=self.costs.process_limit)
         spawned = decision.placement is Placement.NEW
         if spawned:
+            self._make_room(tab, now)
             self.renderer_numbers += 1
             lock = decision.lock if self.design.process_model.locks_sites else None
             renderer = self.renderers[self.renderer_numbers] = _Renderer(self.renderer_numbers, lock)
@@ -175,6 +177,17 @@ class UserBrowser:
         tab.renderer = renderer.number
         self._shares_changed(renderer)
         return spawned
+
+    def _make_room(self, tab: _Tab, now: float) -> None:
+        """``DiscardPolicy.make_room`` with the cost model's estimate of the new renderer:
+        its base and the page's size class."""
+        budget = self.policy.memory_budget_bytes
+        estimate = self.costs.renderer_base_bytes + self.page_bytes[tab.size]
+        if budget is None or self.policy_memory + estimate <= budget:
+            return
+        facts = [self.fact(other, now) for other in self.tabs.values() if other is not tab]  # it is loading
+        for decision in self.policy.make_room(facts, now, estimate):
+            self._carry_out(decision, now)
 
     def _detach(self, tab: _Tab) -> None:
         key, tab.renderer = tab.renderer, None
@@ -221,7 +234,7 @@ class UserBrowser:
         result.activations += 1
         tab.revisits += 1
         if tab.state == DISCARDED:
-            spawned = self._attach(tab)
+            spawned = self._attach(tab, now)
             result.restores += 1
             result.restore_ms.append(self.costs.restore(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
         tab.state = ACTIVE
@@ -234,7 +247,7 @@ class UserBrowser:
             case Do.OPEN:
                 self.opened += 1
                 tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size, self.opened)
-                spawned = self._attach(tab)
+                spawned = self._attach(tab, now)
                 self._show(tab, now)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.SWITCH | Do.INPUT:
@@ -246,7 +259,7 @@ class UserBrowser:
                 tab.url, tab.site, tab.size = event.url, event.site, event.size
                 if tab.state in (DISCARDED, FROZEN):
                     tab.state = ACTIVE if tab is self.active else BACKGROUND
-                spawned = self._attach(tab)
+                spawned = self._attach(tab, now)
                 self._set_timer(tab)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.CLOSE:
@@ -318,20 +331,23 @@ class UserBrowser:
             asked = self._due_tabs(now)
             facts = [self.fact(tab, now) for tab in asked]
         for decision in self.policy.decide(facts, now):
-            tab = self.tabs[decision.tab]
-            if decision.action is Action.DISCARD:
-                self._detach(tab)
-                tab.state = DISCARDED
-                self.result.discards += 1
-            else:
-                tab.state = FROZEN
-                self.result.freezes += 1
-            self._set_timer(tab)
-            if self.decisions is not None:
-                self.decisions.append((now, tab.id, decision.action.value))
+            self._carry_out(decision, now)
         for tab in asked or ():
             if tab.timer_at is None:
                 self._set_timer(tab)  # asked but not acted on (or acted on: a frozen tab's discard timer)
+
+    def _carry_out(self, decision, now: float) -> None:
+        tab = self.tabs[decision.tab]
+        if decision.action is Action.DISCARD:
+            self._detach(tab)
+            tab.state = DISCARDED
+            self.result.discards += 1
+        else:
+            tab.state = FROZEN
+            self.result.freezes += 1
+        self._set_timer(tab)
+        if self.decisions is not None:
+            self.decisions.append((now, tab.id, decision.action.value))
 
     def next_check(self, now: float) -> float | None:
         if self.policy.over_budget(self.policy_memory):
