@@ -17,9 +17,10 @@ each time the policy asked to be asked again (``next_policy_check``), when
 the engine calls ``run_policy``.  So the tab facts, the decisions and how
 they are carried out are the kernel's; this module only plays the trace.
 Memory is sampled from the real processes (USS) after every event and at
-least once a second of wall time.  One thing the model engine does not do:
-before a new renderer starts, the kernel makes room under the budget
-(``DiscardPolicy.make_room``).
+least once a second of wall time.  Before a new renderer starts, the kernel
+makes room under the budget (``DiscardPolicy.make_room``) with its measured
+estimate of a renderer; the model engine does the same with its cost
+model's.
 
 Every process model runs on both engines.  :func:`_browser_for` is the one
 place where a design reaches the browser: its process model is handed to
