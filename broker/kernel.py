@@ -300,8 +300,8 @@ class BrowserImpl:
         site = site_of(url) if url is not None else (current.lock if current is not None else None)
         hosts = {host.id: host for host in self._renderers()}
         decision = self.place(self.process_model, tab=tab.id, site=site,
-                         current=_facts(current) if current is not None else None,
-                         live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
+                              current=_facts(current) if current is not None else None,
+                              live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
         if decision.placement is Placement.STAY:
             return current
         if decision.placement is Placement.SHARE:
