@@ -18,7 +18,7 @@ from broker.kernel import BrowserImpl
 from browser.simulate.costs import CostModel
 from browser.simulate.model import Design, ProcessModel, UserBrowser, run_design
 from browser.simulate.real import run_real
-from browser.simulate.trace import Action, Event, SizeClass, Trace
+from browser.simulate.trace import Event, SizeClass, Trace, UserAction
 
 H = 3600.0
 GIB = 1024**3
@@ -32,12 +32,12 @@ def revisited_trace() -> Trace:
     tabs 1 and 3 hidden for hours; then tab 1 comes back and tab 3 navigates.  Whole seconds, so that
     no deadline is a rounding error away from its threshold."""
     def opened(t, tab, site, size):
-        return Event(t, 0, tab, Action.OPEN, f"http://{site}/{tab}", size)
+        return Event(t, 0, tab, UserAction.OPEN, f"http://{site}/{tab}", size)
     events = [opened(0, 1, "a.test", SizeClass.SMALL), opened(10, 2, "b.test", SizeClass.MEDIUM),
               opened(20, 3, "c.test", SizeClass.SMALL), opened(30, 4, "a.test", SizeClass.SMALL)]
     for k in range(6):
-        events += [Event(60 + 20 * k, 0, 2, Action.SWITCH), Event(70 + 20 * k, 0, 4, Action.SWITCH)]
-    events += [Event(2.5 * H, 0, 1, Action.SWITCH), Event(2.6 * H, 0, 3, Action.NAVIGATE, "http://d.test/5", SizeClass.SMALL)]
+        events += [Event(60 + 20 * k, 0, 2, UserAction.SWITCH), Event(70 + 20 * k, 0, 4, UserAction.SWITCH)]
+    events += [Event(2.5 * H, 0, 1, UserAction.SWITCH), Event(2.6 * H, 0, 3, UserAction.NAVIGATE, "http://d.test/5", SizeClass.SMALL)]
     return Trace(1, 3 * H / 86400, events)
 
 
@@ -74,8 +74,8 @@ def test_each_engine_places_documents_with_the_brokers_function():
     assert BrowserImpl.place is process_model.place
     # Behaviour: two tabs of one site over a process limit of one share a renderer under site-per-process
     # (and not under per-tab), as the broker's placement says.
-    events = [Event(0, 0, 1, Action.OPEN, "http://a.test/1", SizeClass.SMALL),
-              Event(10, 0, 2, Action.OPEN, "http://a.test/2", SizeClass.SMALL)]
+    events = [Event(0, 0, 1, UserAction.OPEN, "http://a.test/1", SizeClass.SMALL),
+              Event(10, 0, 2, UserAction.OPEN, "http://a.test/2", SizeClass.SMALL)]
     trace = Trace(1, 60 / 86400, events)
     shared = run_design(trace, Design("none", ProcessModel.SITE_PER_PROCESS, GIB), CostModel(process_limit=1))
     apart = run_design(trace, Design("none", ProcessModel.PER_TAB, GIB), CostModel(process_limit=1))
