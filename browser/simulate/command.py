@@ -35,7 +35,7 @@ def parse_size(text: str) -> int:
     number, unit = float(match.group(1)), match.group(2).lower()
     value = int(number * 1024 ** " kmgt".index(unit or " "))
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"--budget must be more than 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
     return value
 
 
@@ -247,16 +247,20 @@ async def _run(args) -> int:
         except ClusterError as error:
             return _fail(str(error))
     if args.engine == "real":
+        from browser.frontends import FrontendMissing, SimulationStopped, find_frontend
         from browser.simulate.real import run_real
-        from browser.simulate.watch import SimulationStopped, TraceWindow
 
+        try:
+            frontend = find_frontend() if args.tui else None
+        except FrontendMissing:
+            return _fail("the terminal UI is not available in this build; leave out --tui")
         results = []
         try:
             for design in designs:
                 with _ProgressBar(design.label) as show:
                     results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
                                                   progress=None if args.tui else show,
-                                                  window=TraceWindow() if args.tui else None))
+                                                  window=frontend.trace_window() if frontend else None))
         except SimulationStopped as error:
             return _fail(str(error), EXIT_FAILED)
     elif args.cluster:
@@ -296,10 +300,10 @@ async def _run(args) -> int:
 def _stop_if_the_reader_left() -> None:
     """``simulate run ... | head``: a reader that left before the end makes the command stop
     quietly, as ``open --dump`` does (the CLI's handling of a broken pipe)."""
-    from browser.cli import _output_reader_gone
+    from browser.output import output_reader_gone
 
     sys.stdout.flush()
-    if _output_reader_gone():
+    if output_reader_gone():
         raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
 
 

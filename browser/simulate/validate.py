@@ -38,7 +38,7 @@ from browser.simulate.profiles import (
     chrome,
     firefox,
 )
-from browser.simulate.trace import Action, Event, SizeClass, Trace
+from browser.simulate.trace import Event, SizeClass, Trace, UserAction
 
 MIB = 1024**2
 TOLERANCE = 0.25
@@ -109,7 +109,7 @@ def _end_memory(trace: Trace, design: Design, costs: CostModel) -> int:
 def _tabs_trace(sites: list[int], *, settle_s: float, size: SizeClass = SizeClass.MEDIUM) -> Trace:
     """One user opening a tab every 10 s (Rahm's and Osmani's settings), tab ``i`` on ``site{sites[i]}``,
     then ``settle_s`` of nothing."""
-    events = [Event(10.0 * i, 0, i + 1, Action.OPEN, f"http://site{site}.test/p/{i}", size) for i, site in enumerate(sites)]
+    events = [Event(10.0 * i, 0, i + 1, UserAction.OPEN, f"http://site{site}.test/p/{i}", size) for i, site in enumerate(sites)]
     end = 10.0 * len(sites) + settle_s
     return Trace(1, end / 86400.0, events, {"note": "validation setting"})
 

@@ -15,7 +15,7 @@ from browser.simulate.model import Design, ProcessModel, simulate_user, time_gri
 from browser.simulate.params import parse_param, settings_for
 from browser.simulate.profiles import EDGE_2022_SAVED_PER_TAB_MB, EDGE_100_SLEEPING_SHARE_SAVED
 from browser.simulate.results import DesignResult, pareto_frontier, terminal_charts
-from browser.simulate.trace import Action, Event, SizeClass
+from browser.simulate.trace import Event, SizeClass, UserAction
 from browser.simulate.validate import Row
 
 MIB = 1024**2
@@ -54,8 +54,8 @@ def test_a_swept_parameter_is_the_brokers_policy_with_that_value():
     edge = Design("edge-sleeping-tabs", ProcessModel.PER_TAB, 1024**3, (("edge.sleep", 60.0),)).make_policy()
     assert isinstance(edge, EdgeSleepingTabs) and edge.sleep_after_s == 60.0
     # On the engine: a tab hidden at 100 s is discarded at 100 s + the swept time, not the mode's 2 h.
-    events = [Event(0.0, 0, 1, Action.OPEN, "http://a.test/", SizeClass.SMALL),
-              Event(100.0, 0, 2, Action.OPEN, "http://b.test/", SizeClass.SMALL)]
+    events = [Event(0.0, 0, 1, UserAction.OPEN, "http://a.test/", SizeClass.SMALL),
+              Event(100.0, 0, 2, UserAction.OPEN, "http://b.test/", SizeClass.SMALL)]
     design = Design("chrome-memory-saver-maximum", ProcessModel.PER_TAB, 1024**3, settings[0])
     browser = simulate_user(events, design, load_costs("chrome"), end=3 * H, grid=time_grid(3 * H, 4),
                             record_decisions=True)

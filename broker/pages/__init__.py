@@ -1,7 +1,8 @@
 """The browser's own pages (about:welcome, about:version, ...) and the
-error page of a load that failed.
+error page of a load that failed, all in this one place.
 
 The broker writes these as HTML and a renderer lays them out, like any page.
+Static pages are package data beside this module (``welcome.html``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,44 @@ import html
 import importlib.metadata
 import os
 import platform
+from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from broker.kernel import BrowserImpl as Browser
+from broker.discard_policies import DiscardPolicy
+from broker.sandbox_verdict import Sandboxing, judge_sandbox
+
+
+class ProcessRow(Protocol):
+    """What about:processes shows of one process (``broker.kernel.ProcessInfo``)."""
+
+    pid: int
+    ppid: int
+    role: str
+    tabs: Iterable[int]
+    tab: int | None
+    site: str | None
+    state: str
+    title: str
+
+
+class Browser(Protocol):
+    """What the live pages (about:processes, about:sandbox, about:discards) ask
+    of the browser kernel that serves them."""
+
+    discard_policy: DiscardPolicy
+
+    def processes_info(self) -> Iterable[ProcessRow]: ...
+
+    def discards_rows(self) -> Iterable: ...  # broker.kernel.DiscardsRow
+
+    def describe_process_model(self) -> str: ...
+
+    def sandbox_page(self) -> str: ...
+
 
 #: An error page's heading, by the ``short`` name of the load error's class
-#: (``browser/loader.py``): what kind of failure it was, in a few words.
+#: (``broker/loader``): what kind of failure it was, in a few words.
 ERROR_HEADINGS = {
     "host-unreachable": "This site can't be reached",
     "network-error": "The connection failed",
@@ -36,7 +67,7 @@ NO_SUCH_ABOUT_PAGE_HEADING = "No such page"
 ERROR_ADDRESS_LIMIT = 200
 
 def _welcome() -> str:
-    return resources.files("browser").joinpath("pages/welcome.html").read_text(encoding="utf-8")
+    return resources.files("broker.pages").joinpath("welcome.html").read_text(encoding="utf-8")
 
 
 def _version() -> str:
@@ -71,6 +102,32 @@ def _processes(browser: Browser) -> str:
     )
 
 
+def _discards(browser: Browser) -> str:
+    """about:discards: what chrome://discards shows, per tab, and the policy in force."""
+    policy = browser.discard_policy
+    budget = policy.memory_budget_bytes
+    heading = (f"Policy {policy.name}; memory budget "
+               + (f"{budget / 1024**2:.0f} MB (renderers' USS)" if budget is not None else "none"))
+    rows = "".join(
+        f"<tr><td>{row.tab}</td><td>{html.escape(row.title or row.url)}</td><td>{row.state}</td>"
+        f"<td>{row.visibility}</td><td>{_yes_or_why(row.discard_refusal)}</td>"
+        f"<td>{_yes_or_why(row.freeze_refusal)}</td><td>{'yes' if row.auto_discardable else 'no'}</td>"
+        f"<td>{row.discard_count}</td><td>{row.revisits}</td><td>{row.last_active}</td></tr>"
+        for row in browser.discards_rows()
+    )
+    return (
+        "<!doctype html><title>Discards</title><h1>Discards</h1>"
+        f"<p>{html.escape(heading)}.</p>"
+        "<table><tr><th>Tab</th><th>Title</th><th>State</th><th>Visibility</th><th>Discardable</th>"
+        "<th>Freezable</th><th>Auto-discardable</th><th>Discards</th><th>Revisits</th><th>Last active</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _yes_or_why(refusal) -> str:
+    return "yes" if refusal is None else f"no: {html.escape(refusal.value)}"
+
+
 def page(browser: Browser, url: str) -> str | None:
     """The HTML of an about: page, or None if there is no such page."""
     name = url.split("#", 1)[0].split("?", 1)[0].lower()
@@ -84,6 +141,8 @@ def page(browser: Browser, url: str) -> str | None:
         return _processes(browser)
     if name == "about:sandbox":
         return browser.sandbox_page()
+    if name == "about:discards":
+        return _discards(browser)
     return None
 
 
@@ -94,11 +153,11 @@ def sandbox_html(layers, *, enabled: bool, process_model: str = "") -> str:
         f"</td><td>{'required' if layer.required else 'optional'}</td><td>{html.escape(layer.detail)}</td></tr>"
         for layer in layers
     )
-    missing = [layer.name for layer in layers if layer.required and not layer.active]
-    if not enabled:
+    judged = judge_sandbox(layers, enabled=enabled)
+    if judged.sandboxing is Sandboxing.OFF:
         verdict = "This browser runs with --no-sandbox: pages are NOT sandboxed."
-    elif missing:
-        verdict = f"NOT sandboxed: required layers missing: {', '.join(missing)}."
+    elif judged.missing:
+        verdict = f"NOT sandboxed: required layers missing: {', '.join(judged.missing)}."
     else:
         verdict = "Sandboxed: every required layer is on."
     return (
