@@ -131,7 +131,7 @@ def _safe_spans(line: protocol.Line) -> protocol.Line:
     """``line`` itself when it is clean (most are, even in a hostile frame), else a safe copy."""
     if _UNSAFE_IN_LINE.search("".join([span.text for span in line.spans])) is None:
         return line
-    return protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field)
+    return protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field, span.color, span.background)
                           for span in line.spans])
 
 

@@ -13,6 +13,8 @@ import urllib.parse
 
 from selectolax.lexbor import LexborHTMLParser
 
+from .style import BLOCKIFYING, DISPLAY_KINDS, Computed, StyleSheets, compute_styles, media_attribute_matches, transform_text
+
 #: Elements whose content is never shown.
 SKIPPED = frozenset(
     {
@@ -55,7 +57,7 @@ def collapse(text: str) -> str:
 class Element:
     """An element as layout sees it; children are Elements and strs."""
 
-    __slots__ = ("tag", "attrs", "children", "link", "field")
+    __slots__ = ("tag", "attrs", "children", "link", "field", "css")
 
     def __init__(self, tag: str, attrs: dict[str, str]):
         self.tag = tag
@@ -63,6 +65,7 @@ class Element:
         self.children: list[Element | str] = []
         self.link = 0  # link number for <a href>, 0 if none
         self.field = 0  # field id for form controls, 0 if none
+        self.css: Computed | None = None  # the author style, None when no sheet touches it
 
     def text(self) -> str:
         """All the text inside, whitespace-collapsed."""
@@ -157,6 +160,8 @@ class Document:
         self.links: list[LinkInfo] = []
         self.fields: list[Field] = []
         self.forms: list[Form] = []
+        #: Linked style sheets in document order (absolute URLs), for the broker to fetch.
+        self.stylesheet_urls: list[str] = []
 
     def resolve(self, href: str) -> str:
         return resolve(self.base_url, href)
@@ -190,24 +195,16 @@ def _int(value: str | None, default: int, *, low: int, high: int) -> int:
     return default if number is None else max(low, min(high, number))
 
 
-def is_display_none(style: str) -> bool:
-    """Whether an inline ``style`` attribute hides the element."""
-    lowered = style.lower()
-    if "display" not in lowered and "visibility" not in lowered:
-        return False
-    for declaration in lowered.split(";"):
-        name, colon, value = declaration.partition(":")
-        if not colon:
-            continue
-        name = name.strip()
-        value = value.replace("!important", "").strip()
-        if (name == "display" and value == "none") or (name == "visibility" and value == "hidden"):
-            return True
-    return False
+#: Linked style sheets a document may ask for; the rest are not fetched.
+MAX_LINKED_SHEETS = 16
 
 
-def parse(text: str, url: str) -> Document:
-    """Parse HTML ``text`` served from ``url``."""
+def parse(text: str, url: str, *, width: int = 80, linked_sheets: dict[str, str] | None = None) -> Document:
+    """Parse HTML ``text`` served from ``url``.
+
+    ``width`` (cells) is the viewport for media queries; ``linked_sheets``
+    maps the absolute URL of a ``<link rel=stylesheet>`` to the sheet's text,
+    as the broker fetched it (missing ones are skipped)."""
     tree = LexborHTMLParser(text)
     document = Document(url)
     base = tree.css_first("base[href]")
@@ -220,11 +217,44 @@ def parse(text: str, url: str) -> Document:
     if title is not None:
         document.title = collapse(clean(title.text(deep=True)))
     builder = _Builder(document)
+    builder.styles = _styles(tree, document, width, linked_sheets or {})
     root = tree.body if tree.body is not None else tree.root
     if root is not None:
-        builder.children(root, document.body, 0)
+        inherited = builder.styles.get(root.mem_id) if builder.styles else None
+        builder.children(root, document.body, 0, inherited)
     builder.associate_forms()
     return document
+
+
+def _styles(tree, document: Document, width: int, linked: dict[str, str]) -> dict[int, Computed]:
+    """The author style of every element it touches (see renderer/style.py)."""
+    sheets = StyleSheets(width)
+    viewport = sheets.viewport_px
+    for node in tree.css("style, link"):
+        attrs = node.attributes
+        if not media_attribute_matches(attrs.get("media") or "", viewport):
+            continue
+        if node.tag == "style":
+            if (attrs.get("type") or "text/css").strip().lower() in ("text/css", ""):
+                sheets.add(node.text(deep=True) or "")
+            continue
+        rel = (attrs.get("rel") or "").lower().split()
+        href = attrs.get("href")
+        if "stylesheet" not in rel or "alternate" in rel or not href:
+            continue
+        if len(document.stylesheet_urls) >= MAX_LINKED_SHEETS:
+            continue
+        sheet_url = urllib.parse.urldefrag(document.resolve(href))[0]
+        document.stylesheet_urls.append(sheet_url)
+        if sheet_url in linked:
+            sheets.add(linked[sheet_url])
+    has_inline = tree.css_first("[style]") is not None
+    if not sheets and not has_inline:
+        return {}
+    root = tree.root
+    if root is None:
+        return {}
+    return compute_styles(root, sheets, has_inline, MAX_DEPTH + 8)
 
 
 class _Builder:
@@ -232,35 +262,56 @@ class _Builder:
         self.document = document
         self.form_stack: list[int] = []
         self.form_attr_fields: list[tuple[Field, str]] = []
+        self.styles: dict[int, Computed] = {}
 
-    def children(self, node, parent: Element, depth: int) -> None:
+    def children(self, node, parent: Element, depth: int, css: Computed | None = None) -> None:
+        """Add ``node``'s children to ``parent``; ``css`` is ``node``'s author style."""
         child = node.child
+        blockify = css is not None and css.display in BLOCKIFYING
         while child is not None:
             tag = child.tag
             if tag == "-text":
                 text = child.text_content
-                if text:
-                    parent.children.append(clean(text))
+                if text and (css is None or not css.hidden):
+                    text = clean(text)
+                    if css is not None and css.transform is not None:
+                        text = transform_text(text, css.transform)
+                    parent.children.append(text)
             elif tag not in SKIPPED:
-                self.element(child, tag, parent, depth + 1)
+                self.element(child, tag, parent, depth + 1, blockify=blockify)
             elif tag == "frameset":
                 self.children(child, parent, depth)
             child = child.next
 
-    def element(self, node, tag: str, parent: Element, depth: int) -> None:
+    def element(self, node, tag: str, parent: Element, depth: int, *, blockify: bool = False) -> None:
         attrs = node.attributes
         if "hidden" in attrs and tag != "input":
             return
-        style = attrs.get("style")
-        if style and is_display_none(style):
-            return
         if tag == "dialog" and "open" not in attrs:
             return
+        css = self.styles.get(node.mem_id) if self.styles else None
+        if css is not None:
+            if css.display == "none" or (css.collapse and _kind(tag, css) in ("row", "group")):
+                return
+            if css.hidden and tag in ("input", "select", "textarea", "button", "img", "hr"):
+                return
+            if blockify and _kind(tag, css) == "inline":
+                css = _blockified(css)
+        elif blockify and _kind(tag, None) == "inline":
+            css = _blockified(Computed())
         if depth > MAX_DEPTH:
             self.flatten(node, parent)
             return
         attrs = {k: (v if v is not None else "") for k, v in attrs.items()}
         element = Element(tag, attrs)
+        if css is not None:
+            element.css = css
+            if css.before is not None and not css.hidden:
+                element.children.append(clean(css.before))
+            self.styled_element(node, tag, attrs, element, parent, depth, css)
+            if css.after is not None and not css.hidden:
+                element.children.append(clean(css.after))
+            return
         if tag in ("input", "select", "textarea", "button"):
             field = self.field(node, tag, attrs)
             if field is None:
@@ -283,6 +334,38 @@ class _Builder:
             return
         self.children(node, element, depth)
         if tag == "a" and "href" in attrs:
+            href = attrs["href"]
+            if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
+                return
+            number = len(self.document.links) + 1
+            element.link = number
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+
+    def styled_element(self, node, tag, attrs, element: Element, parent: Element, depth: int, css: Computed) -> None:
+        """:meth:`element` for an element with an author style (kept apart so
+        that unstyled pages pay nothing for it)."""
+        if tag in ("input", "select", "textarea", "button"):
+            field = self.field(node, tag, attrs)
+            if field is None:
+                return
+            element.field = field.id
+            parent.children.append(element)
+            if tag == "button":
+                self.children(node, element, depth, css)
+                field.label = element.text()
+            return
+        if tag == "frame":
+            self.frame(attrs, parent)
+            return
+        parent.children.append(element)
+        if tag == "form":
+            self.document.forms.append(Form(attrs))
+            self.form_stack.append(len(self.document.forms) - 1)
+            self.children(node, element, depth, css)
+            self.form_stack.pop()
+            return
+        self.children(node, element, depth, css)
+        if tag == "a" and "href" in attrs and not css.hidden:
             href = attrs["href"]
             if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
                 return
@@ -369,3 +452,39 @@ class _Builder:
         for field, form_id in self.form_attr_fields:
             if form_id in by_id:
                 field.form = by_id[form_id]
+
+
+#: How layout treats each element by its tag, when no author style says otherwise.
+UA_KINDS: dict[str, str] = {
+    **{tag: "block" for tag in (
+        "address", "article", "aside", "body", "center", "details", "dialog", "div", "fieldset",
+        "figcaption", "footer", "form", "header", "hgroup", "html", "legend", "main", "menu", "nav",
+        "section", "summary", "frame", "p", "figure", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5",
+        "h6", "pre", "listing", "xmp", "plaintext", "blockquote", "hr", "ul", "ol", "dir", "search")},
+    "li": "list-item",
+    "table": "table",
+    "caption": "block",
+    "tr": "row",
+    "thead": "group", "tbody": "group", "tfoot": "group",
+    "td": "cell", "th": "cell",
+}
+
+
+def _kind(tag: str, css: Computed | None) -> str:
+    if css is not None and css.display is not None:
+        return DISPLAY_KINDS[css.display]
+    return UA_KINDS.get(tag, "inline")
+
+
+def kind(element: Element) -> str:
+    """What layout makes of ``element``: block, inline, list-item, table, row, group, cell."""
+    return _kind(element.tag, element.css)
+
+
+def _blockified(css: Computed) -> Computed:
+    """A flex or grid item: laid out as a block."""
+    copy = Computed()
+    for name in Computed.__slots__:
+        setattr(copy, name, getattr(css, name))
+    copy.display = "block"
+    return copy

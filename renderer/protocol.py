@@ -222,7 +222,15 @@ class Style:
     MARK = 1 << 9  # a find-in-page match
     ERROR = 1 << 10
     FOCUS = 1 << 11  # the form control that has the keyboard focus
-    ALL = (1 << 12) - 1  # every flag above: a span's style has no other bit
+    UNDERLINE = 1 << 12  # text-decoration: underline (author CSS)
+    STRIKE = 1 << 13  # text-decoration: line-through (author CSS)
+    ALL = (1 << 14) - 1  # every flag above: a span's style has no other bit
+
+
+#: An author colour (CSS ``color``, ``background-color``) as 0xRRGGBB, or
+#: NO_COLOR: the UI's own.
+NO_COLOR = -1
+Color = Annotated[int, Meta(ge=NO_COLOR, le=0xFFFFFF)]
 
 
 StyleBits = Annotated[int, Meta(ge=0, le=Style.ALL)]
@@ -233,13 +241,15 @@ StyleBits = Annotated[int, Meta(ge=0, le=Style.ALL)]
 # --------------------------------------------------------------------------
 
 
-class Span(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """A run of text on one line with one style."""
+class Span(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A run of text on one line with one style (trailing defaults are not sent)."""
 
     text: Text
     style: StyleBits = Style.PLAIN
     link: LinkNumber = 0  # link number (1-based) when the span is part of a link
     field: FieldNumber = 0  # form field id (1-based) when the span shows a control
+    color: Color = NO_COLOR  # the page's text colour
+    background: Color = NO_COLOR  # the page's background colour behind this text
 
 
 class Line(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
