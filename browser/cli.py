@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
     open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
+    open_cmd.add_argument("--color", action="store_true",
+                          help="with --dump: the page's colours and emphasis as terminal escape sequences")
     _sandbox_flag(open_cmd)
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
@@ -298,8 +300,8 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
-        if args.json:
-            print("minibrowser: --json goes with --dump", file=sys.stderr)
+        if args.json or args.color:
+            print(f"minibrowser: {'--json' if args.json else '--color'} goes with --dump", file=sys.stderr)
             return EXIT_USAGE
         return await _tui(urls, args)
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
@@ -320,7 +322,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
                     print(problem_line(url, problem), file=sys.stderr)
                 if len(urls) > 1 and not args.json:
                     sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
-                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json))
+                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json, color=args.color))
             sys.stdout.flush()
             if _output_reader_gone():
                 # A large write the reader cut short returns a partial count,
@@ -358,15 +360,22 @@ def dump_header(tab) -> str:
     return f"==> {safe_line(tab.final_url)} <==\n"
 
 
-def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
+def dump_text(url: str, tab, problem: str | None, *, as_json: bool, color: bool = False) -> str:
     """What ``open --dump`` prints for one tab: its text, or one JSON line.
     The frame was made safe when it entered the tab's record; the other
-    strings are made safe here."""
+    strings are made safe here.  ``color``: with SGR sequences made from
+    the spans' styles (``broker/colors.py``), never bytes of the page."""
     if as_json:
         import json
 
         return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
-    return tab.frame.dump() if tab.frame is not None else ""
+    if tab.frame is None:
+        return ""
+    if color:
+        from broker.colors import sgr_dump
+
+        return sgr_dump(tab.frame)
+    return tab.frame.dump()
 
 
 def tab_json(url: str, tab, problem: str | None) -> dict:

@@ -400,7 +400,12 @@ class Flow:
         if own == UA_KINDS.get(element.tag, "inline"):
             self.by_tag(element)
         elif own == "block" or own == "row" or own == "group":
-            self.by_tag(element) if element.tag in _INLINE_HANDLERS else self.block(element)
+            if element.tag in _INLINE_HANDLERS:  # a link or control made a block (a flex item)
+                self.flush()
+                self.by_tag(element)
+                self.flush()
+            else:
+                self.block(element)
         elif own == "inline":
             if element.tag in _INLINE_HANDLERS:
                 self.by_tag(element)
@@ -469,13 +474,13 @@ class Flow:
     def preformatted(self, element: Element) -> None:
         self.flush()
         self.want_blank()
-        saved = self.style
-        self.pre += 1
+        saved = self.style, self.pre
+        if element.css is None or element.css.white_space is None:
+            self.pre += 1
         self.style |= Style.CODE
         self.children(element)
         self.flush()
-        self.pre -= 1
-        self.style = saved
+        self.style, self.pre = saved
         self.want_blank()
 
     def blockquote(self, element: Element) -> None:
@@ -546,6 +551,7 @@ class Flow:
 
     def stray_item(self, element: Element) -> None:
         """An <li> outside any list (or an element with ``display: list-item``)."""
+        self.flush()
         saved = self.indent
         self.indent += 2
         list_style = element.css.list_style if element.css is not None else None
@@ -583,9 +589,12 @@ class Flow:
         self.text(f"[{label}]", style=self.style | Style.IMAGE)
 
     def quotation(self, element: Element) -> None:
-        self.text("\u201c")
+        css = element.css
+        if css is None or css.before is None:
+            self.text("\u201c")
         self.children(element)
-        self.text("\u201d")
+        if css is None or css.after is None:
+            self.text("\u201d")
 
     def control(self, element: Element) -> None:
         field = self.context.fields.get(element.field)

@@ -261,6 +261,7 @@ class Renderer:
             charset=source.charset,
             kind=source.kind,
             unsandboxed=source.unsandboxed,
+            width=source.width,
         )
         held = self.documents[source.document] = _Document(source, page)
         return held

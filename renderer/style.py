@@ -41,9 +41,9 @@ PX_PER_CELL = 8
 PX_PER_EM = 16
 
 #: Characters of one sheet looked at; the rest is ignored.
-MAX_SHEET_CHARS = 1 << 20
+MAX_SHEET_CHARS = 512 << 10
 #: Characters of all the sheets of one document together.
-MAX_TOTAL_SHEET_CHARS = 4 << 20
+MAX_TOTAL_SHEET_CHARS = 1 << 20
 #: Selectors (after splitting selector lists) kept for one document.
 MAX_SELECTORS = 20_000
 #: Tokens in one selector, compounds in one selector, and the depth of
@@ -616,6 +616,9 @@ def _never(node) -> bool:
     return False
 
 
+_OPERATOR_PARTS = frozenset({"~", "|", "^", "$", "*", "=", "~=", "|=", "^=", "$=", "*="})
+
+
 def _attribute_test(tokens):
     parts = [t for t in tokens if t.type != "whitespace"]
     if not parts or parts[0].type != "ident":
@@ -625,7 +628,7 @@ def _attribute_test(tokens):
         return lambda node: name in node.attrs
     operator = ""
     index = 1
-    while index < len(parts) and parts[index].type == "literal" and parts[index].value in "~|^$*=":
+    while index < len(parts) and parts[index].type == "literal" and parts[index].value in _OPERATOR_PARTS:
         operator += parts[index].value
         index += 1
     if operator not in ("=", "~=", "|=", "^=", "$=", "*=") or index >= len(parts):
