@@ -31,6 +31,7 @@ from broker.lifecycle import CrashHistory, DiscardRefusal, TabFacts, discard_ref
 from broker.memory import MemoryInfo
 from broker.processes import LaunchError
 from broker.safe_text import safe_frame
+from broker.subresources import fetch_sheets
 from browser import about
 from browser.loader import LoadError, Response, normalize_url
 from browser.profile import ProfileError, StoredHistoryEntry, StoredTab
@@ -377,10 +378,21 @@ class TabImpl:
     async def _render(self, make) -> protocol.Frame:
         try:
             reply = await self._ask(make)
+            if isinstance(reply, protocol.SheetsWanted):
+                reply = await self._ask_with_sheets(reply)
         except TabCrashed:
             return self.frame  # _renderer_exited has put up the sad tab
         self._apply_frame(reply.frame)
         return self.frame
+
+    async def _ask_with_sheets(self, wanted: protocol.SheetsWanted) -> protocol.FrameReady:
+        """Fetch the style sheets the document being loaded asked for, by the
+        rules for the page the broker committed (``broker/subresources.py``),
+        and hand them over for its first frame."""
+        page_url = self.host.committed_url(wanted.document) if self.host is not None else None
+        sheets = await fetch_sheets(self.browser.loader, page_url, wanted.urls) if page_url else []
+        return await self._ask(lambda request: protocol.LoadSheets(
+            document=wanted.document, request=request, sheets=sheets))
 
     def _apply_frame(self, frame: protocol.Frame) -> None:
         # The one door by which a renderer's frame enters the tab's record.

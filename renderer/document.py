@@ -13,7 +13,11 @@ import urllib.parse
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .style import BLOCKIFYING, DISPLAY_KINDS, Computed, StyleSheets, compute_styles, media_attribute_matches, transform_text
+from .protocol import MAX_SHEET_URL_CHARS, MAX_SHEETS
+from .style import (
+    BLOCKIFYING, DISPLAY_KINDS, PX_PER_CELL, Computed, StyleSheets, compute_styles, media_attribute_matches,
+    transform_text,
+)
 
 #: Elements whose content is never shown.
 SKIPPED = frozenset(
@@ -195,10 +199,6 @@ def _int(value: str | None, default: int, *, low: int, high: int) -> int:
     return default if number is None else max(low, min(high, number))
 
 
-#: Linked style sheets a document may ask for; the rest are not fetched.
-MAX_LINKED_SHEETS = 16
-
-
 def parse(text: str, url: str, *, width: int = 80, linked_sheets: dict[str, str] | None = None) -> Document:
     """Parse HTML ``text`` served from ``url``.
 
@@ -229,25 +229,13 @@ def parse(text: str, url: str, *, width: int = 80, linked_sheets: dict[str, str]
 def _styles(tree, document: Document, width: int, linked: dict[str, str]) -> dict[int, Computed]:
     """The author style of every element it touches (see renderer/style.py)."""
     sheets = StyleSheets(width)
-    viewport = sheets.viewport_px
-    for node in tree.css("style, link"):
-        attrs = node.attributes
-        if not media_attribute_matches(attrs.get("media") or "", viewport):
-            continue
-        if node.tag == "style":
-            if (attrs.get("type") or "text/css").strip().lower() in ("text/css", ""):
-                sheets.add(node.text(deep=True) or "")
-            continue
-        rel = (attrs.get("rel") or "").lower().split()
-        href = attrs.get("href")
-        if "stylesheet" not in rel or "alternate" in rel or not href:
-            continue
-        if len(document.stylesheet_urls) >= MAX_LINKED_SHEETS:
-            continue
-        sheet_url = urllib.parse.urldefrag(document.resolve(href))[0]
-        document.stylesheet_urls.append(sheet_url)
-        if sheet_url in linked:
-            sheets.add(linked[sheet_url])
+    for kind, value in _sheet_sources(tree, document.base_url, sheets.viewport_px):
+        if kind == "style":
+            sheets.add(value)
+        else:
+            document.stylesheet_urls.append(value)
+            if value in linked:
+                sheets.add(linked[value])
     has_inline = tree.css_first("[style]") is not None
     if not sheets and not has_inline:
         return {}
@@ -255,6 +243,41 @@ def _styles(tree, document: Document, width: int, linked: dict[str, str]) -> dic
     if root is None:
         return {}
     return compute_styles(root, sheets, has_inline, MAX_DEPTH + 8)
+
+
+def _sheet_sources(tree, base_url: str, viewport_px: int):
+    """The document's sheets in order: ``("style", text)`` for a ``<style>``,
+    ``("link", url)`` for a ``<link rel=stylesheet>`` (at most
+    ``MAX_SHEETS`` distinct ones, each URL within the protocol's bound)."""
+    links: list[str] = []
+    for node in tree.css("style, link"):
+        attrs = node.attributes
+        if not media_attribute_matches(attrs.get("media") or "", viewport_px):
+            continue
+        if node.tag == "style":
+            if (attrs.get("type") or "text/css").strip().lower() in ("text/css", ""):
+                yield "style", node.text(deep=True) or ""
+            continue
+        rel = (attrs.get("rel") or "").lower().split()
+        href = attrs.get("href")
+        if "stylesheet" not in rel or "alternate" in rel or not href:
+            continue
+        sheet_url = urllib.parse.urldefrag(resolve(base_url, href))[0]
+        if sheet_url in links or len(links) >= MAX_SHEETS or len(sheet_url) > MAX_SHEET_URL_CHARS:
+            continue
+        links.append(sheet_url)
+        yield "link", sheet_url
+
+
+def stylesheet_links(text: str, url: str, *, width: int = 80) -> list[str]:
+    """The linked style sheets ``text`` would use at ``width``: what the
+    renderer asks the broker for before it lays the page out."""
+    tree = LexborHTMLParser(text)
+    base_url = url
+    base = tree.css_first("base[href]")
+    if base is not None:
+        base_url = resolve(url, base.attributes.get("href") or "")
+    return [value for kind, value in _sheet_sources(tree, base_url, width * PX_PER_CELL) if kind == "link"]
 
 
 class _Builder:

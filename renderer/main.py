@@ -21,7 +21,7 @@ import zmq
 
 from renderer import protocol, sandbox
 from renderer.own_memory import OwnMemory
-from renderer.page import Page, preload as preload_engine
+from renderer.page import Page, linked_sheets, preload as preload_engine
 from renderer.protocol import ExitCode
 
 HANDSHAKE_TIMEOUT_MS = 10_000
@@ -123,13 +123,14 @@ def _run_probe(request: protocol.SpawnRenderer, sock: zmq.Socket, state) -> int:
 
 
 class _Document:
-    """One document this renderer holds: its source, its parsed page, the
-    width it is laid out at."""
+    """One document this renderer holds: its source, its linked style
+    sheets, its parsed page, the width it is laid out at."""
 
-    __slots__ = ("source", "page", "width")
+    __slots__ = ("source", "sheets", "page", "width")
 
-    def __init__(self, source: protocol.LoadDocument, page: Page) -> None:
+    def __init__(self, source: protocol.LoadDocument, sheets: list[protocol.StyleSheet], page: Page) -> None:
         self.source = source
+        self.sheets = sheets
         self.page = page
         self.width = source.width
 
@@ -149,6 +150,7 @@ class Renderer:
         self.sandbox_state = sandbox_state
         self.own_memory = own_memory
         self.documents: dict[int, _Document] = {}
+        self.waiting_for_sheets: dict[int, protocol.LoadDocument] = {}
 
     def reply(self, message: msgspec.Struct) -> None:
         self.sock.send(protocol.encode(message))
@@ -170,7 +172,16 @@ class Renderer:
             case protocol.Ping(seq=seq):
                 self.reply(protocol.Pong(renderer=self.id, seq=seq))
             case protocol.LoadDocument(document=document, request=request):
-                self.open(message)
+                urls = linked_sheets(message.body, url=message.url, charset=message.charset, kind=message.kind,
+                                     width=message.width)
+                if urls:  # the broker fetches them; LoadSheets brings them and gets the frame
+                    self.waiting_for_sheets[document] = message
+                    self.reply(protocol.SheetsWanted(document=document, request=request, urls=urls))
+                else:
+                    self.open(message)
+                    self.frame_ready(document, request)
+            case protocol.LoadSheets(document=document, request=request, sheets=sheets):
+                self.open(self.waiting_for_sheets.pop(document), sheets)
                 self.frame_ready(document, request)
             case protocol.Resize(document=document, request=request, width=width):
                 self.documents[document].width = width
@@ -222,6 +233,7 @@ class Renderer:
                     self.frame_ready(document, request)
             case protocol.CloseDocument(document=document):
                 self.documents.pop(document, None)
+                self.waiting_for_sheets.pop(document, None)
             case protocol.ReportSandbox(request=request):
                 self.reply(protocol.SandboxReport(renderer=self.id, request=request,
                                                   layers=sandbox.describe(self.sandbox_state)))
@@ -250,10 +262,11 @@ class Renderer:
             form_values=values,
             form_checked=checked,
             frame=within_bounds(page.layout(held.width)),
+            sheets=held.sheets,
         )
 
-    def open(self, source: protocol.LoadDocument) -> _Document:
-        """Parse ``source``: a document this renderer now holds."""
+    def open(self, source: protocol.LoadDocument, sheets: list[protocol.StyleSheet] = ()) -> _Document:
+        """Parse ``source`` with its linked ``sheets``: a document this renderer now holds."""
         page = Page(
             source.body,
             url=source.url,
@@ -262,8 +275,9 @@ class Renderer:
             kind=source.kind,
             unsandboxed=source.unsandboxed,
             width=source.width,
+            sheets={sheet.url: sheet.body for sheet in sheets},
         )
-        held = self.documents[source.document] = _Document(source, page)
+        held = self.documents[source.document] = _Document(source, list(sheets), page)
         return held
 
     def restore(self, document: int, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
@@ -278,7 +292,8 @@ class Renderer:
                 kind=snapshot.kind,
                 width=snapshot.width,
                 unsandboxed=unsandboxed,
-            )
+            ),
+            snapshot.sheets,
         )
         page = held.page
         page.restore_form_state(snapshot.form_values, snapshot.form_checked)

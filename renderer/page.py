@@ -13,7 +13,7 @@ from __future__ import annotations
 import urllib.parse
 
 from . import encoding, style
-from .document import Document, Field, parse
+from .document import Document, Field, parse, stylesheet_links
 from .layout import FOCUS, cells, char_width, layout_document, to_line, wrap_plain
 from .protocol import MAX_ANCHOR_NAME_CHARS, MAX_ANCHORS, FormField, Frame, Line, Link, Span, Style
 
@@ -325,6 +325,14 @@ class Page:
         self._frames.clear()
 
 
+def linked_sheets(body: bytes, *, url: str, charset: str | None, kind: str, width: int) -> list[str]:
+    """The style sheets a document links (absolute URLs), before it is laid out."""
+    if kind not in ("html", "error"):
+        return []
+    text, _ = encoding.decode(body, header_charset=charset, prescan_meta=True)
+    return stylesheet_links(text, url, width=max(MIN_WIDTH, min(MAX_WIDTH, width)))
+
+
 def decode_sheet(data: bytes) -> str:
     """A linked style sheet's text: a BOM, then ``@charset``, then UTF-8
     (CSS Syntax's order, without the referring document's encoding)."""
@@ -408,5 +416,7 @@ def preload() -> None:
         page.link_url(1)
         page.focused_field = 1
         page.layout(80).dump()
+        linked_sheets(_WARM_PAGE.encode("utf-8"), url="https://example.test/dir/warm", charset=charset, kind="html",
+                      width=80)
     Page(b"plain\ttext\n", url="https://example.test/t", content_type="text/plain", charset=None, kind="text").layout(20)
     to_line([("x ", FOCUS, 0, 0)])

@@ -131,6 +131,16 @@ Body = Annotated[bytes, Meta(max_length=MAX_DOCUMENT_BYTES)]
 
 #: A byte count a renderer reports: never negative, never absurd.
 MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
+#: Linked style sheets one document may ask for (``<link rel=stylesheet>``,
+#: in document order; the renderer asks for the first ones only), the
+#: longest sheet URL the renderer may name (a real page's are under 300
+#: characters), and the largest sheet the broker hands over (larger ones
+#: are not used; real documentation sheets are under 100 KB).
+MAX_SHEETS = 16
+MAX_SHEET_URL_CHARS = 4096
+MAX_SHEET_BYTES = 512 * 1024
+SheetUrl = Annotated[str, Meta(max_length=MAX_SHEET_URL_CHARS)]
+
 #: Most fragment targets (ids, ``<a name>``) a frame lists, and the longest name.
 MAX_ANCHORS = 20_000
 MAX_ANCHOR_NAME_CHARS = 512
@@ -324,6 +334,13 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True):
         return text + "\n"
 
 
+class StyleSheet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A linked style sheet as the broker fetched it: the renderer parses it."""
+
+    url: SheetUrl  # as the renderer named it in SheetsWanted
+    body: Annotated[bytes, Meta(max_length=MAX_SHEET_BYTES)]
+
+
 class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     """A discarded tab's state, enough to draw it again without the network."""
 
@@ -342,6 +359,8 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     # The frame as the user last saw it (form input and focus drawn in): a
     # restored renderer shows it at once and parses the document after.
     frame: Frame | None = None
+    # The linked style sheets the document was drawn with: no network on restore.
+    sheets: Annotated[list[StyleSheet], Meta(max_length=MAX_SHEETS)] = []
 
 
 # --------------------------------------------------------------------------
@@ -356,7 +375,8 @@ class HelloAck(msgspec.Struct, tag="hello_ack"):
 
 
 class LoadDocument(msgspec.Struct, tag="load"):
-    """Parse and lay out a document.  Reply: FrameReady."""
+    """Parse and lay out a document.  Reply: FrameReady, or SheetsWanted when
+    it links style sheets (then LoadSheets brings them and gets the frame)."""
 
     document: int
     request: int
@@ -367,6 +387,15 @@ class LoadDocument(msgspec.Struct, tag="load"):
     kind: DocumentKind
     width: int
     unsandboxed: bool = False  # the user passed --no-sandbox: say so on the page
+
+
+class LoadSheets(msgspec.Struct, tag="load_sheets"):
+    """The sheets a SheetsWanted named, as far as the broker would and could
+    fetch them (a refused or failed one is absent).  Reply: FrameReady."""
+
+    document: int
+    request: int
+    sheets: list[StyleSheet]
 
 
 class Resize(msgspec.Struct, tag="resize"):
@@ -478,6 +507,7 @@ class Shutdown(msgspec.Struct, tag="shutdown"):
 ToRenderer = Union[
     HelloAck,
     LoadDocument,
+    LoadSheets,
     Resize,
     ScrollTo,
     FollowLink,
@@ -515,6 +545,15 @@ class FrameReady(msgspec.Struct, tag="frame", forbid_unknown_fields=True):
     document: Id
     request: Id
     frame: Frame
+
+
+class SheetsWanted(msgspec.Struct, tag="sheets_wanted", forbid_unknown_fields=True):
+    """The document being loaded links these style sheets (absolute URLs, in
+    document order): a claim the broker judges against the page it committed."""
+
+    document: Id
+    request: Id
+    urls: Annotated[list[SheetUrl], Meta(min_length=1, max_length=MAX_SHEETS)]
 
 
 class NavigateRequest(msgspec.Struct, tag="navigate", forbid_unknown_fields=True):
@@ -588,6 +627,7 @@ class ProbeResult(msgspec.Struct, tag="probe_result", forbid_unknown_fields=True
 ToBroker = Union[
     Hello,
     FrameReady,
+    SheetsWanted,
     NavigateRequest,
     FindResult,
     Pong,
@@ -603,7 +643,8 @@ ToBroker = Union[
 #: and refuses any other type (bad message WRONG_REPLY_TYPE).  Messages not
 #: listed here expect no reply.
 REPLIES: dict[type[msgspec.Struct], tuple[type[msgspec.Struct], ...]] = {
-    LoadDocument: (FrameReady,),
+    LoadDocument: (FrameReady, SheetsWanted),
+    LoadSheets: (FrameReady,),
     Resize: (FrameReady,),
     FollowLink: (NavigateRequest, FrameReady),
     SetField: (FrameReady,),

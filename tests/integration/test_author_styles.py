@@ -75,3 +75,58 @@ def test_color_without_dump_is_a_usage_error():
     result = subprocess.run([*CLI, "open", "about:blank", "--color"], capture_output=True, text=True, timeout=60,
                             stdin=subprocess.DEVNULL)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", "minibrowser: --color goes with --dump\n")
+
+
+LINKED = (b'<!doctype html><title>linked</title><link rel="stylesheet" href="/style/site.css">'
+          b'<link rel="stylesheet" href="/style/print.css" media="print"><link rel="stylesheet" href="/missing.css">'
+          b'<nav class="menu">Menu to hide</nav><p class="shout">shown loud</p><p class="printonly">on screen</p>')
+SITE_CSS = b".menu { display: none } .shout { text-transform: uppercase }"
+PRINT_CSS = b".printonly { display: none }"
+
+
+async def test_a_linked_sheet_is_fetched_by_the_broker_and_applied(http_server):
+    url = http_server.route("/linked.html", LINKED)
+    http_server.route("/style/site.css", SITE_CSS, content_type="text/css")
+    http_server.route("/style/print.css", PRINT_CSS, content_type="text/css")
+    async with Browser() as browser:
+        tab = await browser.open(url)
+        assert tab.frame.text == "SHOWN LOUD\n\non screen"
+        # The screen sheet was fetched once, the print sheet never (its media
+        # does not match), the missing one was asked for and left out.
+        assert (http_server.count("/style/site.css"), http_server.count("/style/print.css"),
+                http_server.count("/missing.css")) == (1, 0, 1)
+        # A discarded tab comes back styled without the network.
+        await browser.open("about:blank")  # the tab in view is never discarded
+        await tab.discard()
+        await tab.activate()
+        assert tab.frame.text == "SHOWN LOUD\n\non screen"
+        assert http_server.count("/style/site.css") == 1
+
+
+async def test_a_sheet_served_as_another_type_is_not_used(http_server):
+    url = http_server.route("/typed.html", b'<link rel=stylesheet href="/s.txt"><p class=menu>kept</p>')
+    http_server.route("/s.txt", b".menu { display: none }", content_type="text/plain")
+    async with Browser() as browser:
+        tab = await browser.open(url)
+        assert tab.frame.text == "kept"
+        assert http_server.count("/s.txt") == 1
+
+
+async def test_file_sheets_beside_a_file_page_only(tmp_path, http_server):
+    site = tmp_path / "site"
+    (site / "_static").mkdir(parents=True)
+    (site / "library").mkdir()
+    (site / "_static" / "theme.css").write_text(".nav { display: none }")
+    (tmp_path / "outside.css").write_text(".far { display: none }")
+    (site / "library" / "secret.txt").write_text(".txt { display: none }")
+    page = site / "library" / "page.html"
+    page.write_text('<link rel=stylesheet href="../_static/theme.css"><link rel=stylesheet href="../../outside.css">'
+                    '<link rel=stylesheet href="secret.txt">'
+                    '<p class=nav>navigation</p><p class=far>far sheet ignored</p><p class=txt>not a .css</p>')
+    remote = http_server.route("/remote.html", f'<link rel=stylesheet href="{(site / "_static" / "theme.css").as_uri()}">'
+                               '<p class=nav>an http page cannot read local sheets</p>'.encode())
+    async with Browser() as browser:
+        tab = await browser.open(page.as_uri())
+        assert tab.frame.text == "far sheet ignored\n\nnot a .css"
+        other = await browser.open(remote)
+        assert other.frame.text == "an http page cannot read local sheets"
