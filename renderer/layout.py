@@ -161,6 +161,10 @@ class Flow:
         self.max_width = 0  # widest line
         self.anchors = Anchors()
         self.waiting_anchors: list[Anchor] = []  # placed on the next line emitted
+        # Whether the lines depend on the width beyond wrapping (a rule, a
+        # textarea, an indent cut by a narrow width): then a table cell
+        # measured unbounded is laid out again at its column's width.
+        self.width_dependent = False
 
     @property
     def margin(self) -> int:
@@ -177,7 +181,10 @@ class Flow:
             self.blank = False
         if self.waiting_anchors:
             self.place_anchors(self.waiting_anchors, len(self.lines))
-        indent = self.margin
+        indent = self.indent
+        if indent * 3 > self.width * 2:
+            indent = self.margin
+            self.width_dependent = True
         if self.marker is not None:
             text, marker_width = self.marker
             self.marker = None
@@ -487,6 +494,7 @@ class Flow:
         self.block(element, spaced=True, indent=4, style=Style.QUOTE)
 
     def rule(self, element: Element) -> None:
+        self.width_dependent = True
         self.flush()
         self.want_blank()
         width = max(1, self.width - self.margin)
@@ -630,6 +638,7 @@ class Flow:
         self.atom(text, style, field.id)
 
     def textarea(self, field: Field, style: int) -> None:
+        self.width_dependent = True
         self.flush()
         avail = max(4, self.width - self.margin)
         inner = max(1, min(field.cols, avail - 2))
@@ -835,6 +844,11 @@ class _Cell:
         key = (id(self.element), width, parent.style)
         measured = parent.context.measured
         flow = measured.get(key)
+        if flow is None and width != UNBOUNDED:
+            # What fits unbounded in this width is laid out the same at it.
+            unbounded = measured.get((id(self.element), UNBOUNDED, parent.style))
+            if unbounded is not None and unbounded.max_width <= width and not unbounded.width_dependent:
+                flow = unbounded
         if flow is None:
             style = parent.style | (Style.BOLD if self.element.tag == "th" else 0)
             flow = Flow(parent.context, width, style)

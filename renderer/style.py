@@ -642,7 +642,7 @@ def _attribute_test(tokens):
         value = value.lower()
 
     def test(node) -> bool:
-        actual = node.attrs.get(name)
+        actual = node.attr(name)
         if actual is None:
             return False
         if insensitive:
@@ -770,29 +770,51 @@ def _matches_nested(selector: Selector, node) -> bool:
 class _Node:
     """An element as the matcher sees it (a light copy of Lexbor's)."""
 
-    __slots__ = ("tag", "id", "classes", "attrs", "parent", "index", "siblings", "empty", "key", "lexbor_lang")
+    __slots__ = ("tag", "id", "classes", "attrs", "parent", "index", "siblings", "children", "depth", "key",
+                 "source")
 
-    def __init__(self, tag, attrs, parent, siblings, key):
+    def __init__(self, tag, attrs, parent, siblings, key, depth, source):
         self.tag = tag
-        self.attrs = attrs
-        self.id = attrs.get("id")
-        cls = attrs.get("class")
+        self.attrs = attrs  # values are None for attributes without one
+        self.id = attrs.get("id") if attrs else None
+        cls = attrs.get("class") if attrs else None
         self.classes = frozenset(cls.split()) if cls else frozenset()
         self.parent = parent
         self.siblings = siblings
         siblings.append(self)
         self.index = len(siblings)
-        self.empty = True
+        self.children: list = []
+        self.depth = depth
         self.key = key
-        self.lexbor_lang = attrs.get("lang")
+        self.source = source  # Lexbor's node
+
+    @property
+    def empty(self) -> bool:
+        child = self.source.child
+        while child is not None:
+            if child.tag != "-text" or child.text_content:
+                if child.tag not in ("-comment", "#comment"):
+                    return False
+            child = child.next
+        return True
+
+    def attr(self, name: str) -> str | None:
+        value = self.attrs.get(name, _MISSING)
+        if value is _MISSING:
+            return None
+        return value or ""
 
     def lang(self) -> str:
         node = self
         while node is not None:
-            if node.lexbor_lang is not None:
-                return node.lexbor_lang.lower()
+            lang = node.attrs.get("lang")
+            if lang is not None:
+                return lang.lower()
             node = node.parent
         return ""
+
+
+_MISSING = object()
 
 
 class _Budget(Exception):
@@ -878,6 +900,7 @@ def compute_styles(root, sheets: StyleSheets, inline_styles: bool, max_depth: in
     nodes: list[_Node] = []
     lexbor: list = []
     _copy_tree(root, nodes, lexbor, max_depth)
+    sheets = _present_only(sheets, nodes)
     matched: dict[int, list] = {}
     matcher = _Matcher()
     _Matcher.current = matcher
@@ -938,38 +961,65 @@ def compute_styles(root, sheets: StyleSheets, inline_styles: bool, max_depth: in
     return computed_by_id
 
 
+def _present_only(sheets: StyleSheets, nodes: list[_Node]) -> StyleSheets:
+    """The rules that can match in this document: every id, class and tag
+    they require (outside ``:not()``) occurs in it.  A site's sheet styles
+    many pages; most of its rules name classes a given page does not have."""
+    tags = {node.tag for node in nodes}
+    ids = {node.id for node in nodes if node.id is not None}
+    classes: set[str] = set()
+    for node in nodes:
+        if node.classes:
+            classes |= node.classes
+    kept = StyleSheets(0)
+    kept.count = sheets.count
+
+    def possible(rule: Rule) -> bool:
+        for compound in rule.selector.compounds:
+            if compound.tag is not None and compound.tag not in tags:
+                return False
+            if compound.id is not None and compound.id not in ids:
+                return False
+            if compound.classes and not compound.classes <= classes:
+                return False
+        return True
+
+    for source, target in ((sheets.by_id, kept.by_id), (sheets.by_class, kept.by_class),
+                           (sheets.by_tag, kept.by_tag)):
+        for key, rules in source.items():
+            rules = [rule for rule in rules if possible(rule)]
+            if rules:
+                target[key] = rules
+    kept.universal = [rule for rule in sheets.universal if possible(rule)]
+    return kept
+
+
 def _only_inherited(style: Computed) -> bool:
     return style.display is None and style.before is None and style.after is None and not style.collapse
 
 
 def _copy_tree(root, nodes: list, lexbor: list, max_depth: int) -> None:
-    """A :class:`_Node` per element, in document order (iteratively: a page
-    may nest far deeper than Python recurses)."""
+    """A :class:`_Node` per element, in document order, from Lexbor's own
+    (C) traversal; elements deeper than ``max_depth`` are left out (the
+    builder flattens them to text)."""
+    by_id: dict[int, _Node] = {}
     top: list = []
-    stack = [(root, None, top, 0)]
-    while stack:
-        node, parent, siblings, depth = stack.pop()
-        attrs = node.attributes
-        copy = _Node(node.tag, {k: (v or "") for k, v in attrs.items()} if attrs else {}, parent, siblings,
-                     len(nodes))
+    for node in root.traverse(include_text=False):
+        tag = node.tag
+        if not tag or tag[0] in "-#!":
+            continue
+        key = node.mem_id
+        if not nodes:
+            parent, siblings, depth = None, top, 0
+        else:
+            parent = by_id.get(node.parent.mem_id)
+            if parent is None or parent.depth >= max_depth:
+                continue
+            siblings, depth = parent.children, parent.depth + 1
+        copy = _Node(tag, node.attributes, parent, siblings, len(nodes), depth, node)
+        by_id[key] = copy
         nodes.append(copy)
         lexbor.append(node)
-        if depth >= max_depth:
-            continue
-        children: list = []
-        child = node.child
-        while child is not None:
-            tag = child.tag
-            if tag == "-text":
-                if copy.empty and child.text_content:
-                    copy.empty = False
-            elif tag and tag[0] not in "-#!":
-                copy.empty = False
-                children.append(child)
-            child = child.next
-        own: list = []
-        for child in reversed(children):
-            stack.append((child, copy, own, depth + 1))
 
 
 def _cascade(style: Computed, parent: Computed, rules: list[Rule], inline: tuple) -> None:
@@ -1045,7 +1095,7 @@ def _generated(rules: list[Rule], node: _Node) -> str | None:
                     display_none = value == "none"
     if content is None or content in _GLOBAL or display_none:
         return None
-    text = "".join(part if isinstance(part, str) else node.attrs.get(part[1], "") for part in content)
+    text = "".join(part if isinstance(part, str) else (node.attr(part[1]) or "") for part in content)
     return text[:MAX_CONTENT_CHARS] or None
 
 
