@@ -58,11 +58,14 @@ def classify_decode_failure(payload: bytes, error: BaseException) -> BadMessage:
 
     Every exception type maps to a reason: the decoder's own errors by
     what they say, the ones msgspec lets through from Python
-    (``UnicodeDecodeError``, ``RecursionError``) by their type, anything
+    (``UnicodeDecodeError``, ``RecursionError``) by their type (newer msgspec
+    reports bad UTF-8 as a ``DecodeError`` of its own), anything
     else as ``DECODE_FAILED``.  Never raises.
     """
     if isinstance(error, UnicodeDecodeError):
         return BadMessage.INVALID_UTF8
+    if isinstance(error, msgspec.DecodeError) and str(error).startswith("Invalid UTF-8"):
+        return BadMessage.INVALID_UTF8  # msgspec 0.23 reports it as its own error
     if isinstance(error, RecursionError):
         return BadMessage.TOO_DEEP
     if not isinstance(error, msgspec.DecodeError):
