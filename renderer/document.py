@@ -231,11 +231,11 @@ def _styles(tree, document: Document, width: int, linked: dict[str, str]) -> dic
     sheets = StyleSheets(width)
     for kind, value in _sheet_sources(tree, document.base_url, sheets.viewport_px):
         if kind == "style":
-            sheets.add(value)
+            sheets.add(value, document.base_url, linked)
         else:
             document.stylesheet_urls.append(value)
             if value in linked:
-                sheets.add(linked[value])
+                sheets.add(linked[value], value, linked)
     has_inline = tree.css_first("[style]") is not None
     if not sheets and not has_inline:
         return {}

@@ -21,8 +21,9 @@ import zmq
 
 from renderer import protocol, sandbox
 from renderer.own_memory import OwnMemory
-from renderer.page import Page, linked_sheets, preload as preload_engine
-from renderer.protocol import ExitCode
+from renderer.page import Page, decode_sheet, linked_sheets, preload as preload_engine
+from renderer.protocol import MAX_SHEET_ROUNDS, ExitCode
+from renderer.style import PX_PER_CELL, sheet_imports
 
 HANDSHAKE_TIMEOUT_MS = 10_000
 
@@ -150,7 +151,9 @@ class Renderer:
         self.sandbox_state = sandbox_state
         self.own_memory = own_memory
         self.documents: dict[int, _Document] = {}
-        self.waiting_for_sheets: dict[int, protocol.LoadDocument] = {}
+        # Documents whose sheets the broker is fetching: the load, the sheets
+        # so far, the URLs asked for, the rounds of asking.
+        self.waiting_for_sheets: dict[int, tuple[protocol.LoadDocument, list, set[str], int]] = {}
 
     def reply(self, message: msgspec.Struct) -> None:
         self.sock.send(protocol.encode(message))
@@ -175,14 +178,28 @@ class Renderer:
                 urls = linked_sheets(message.body, url=message.url, charset=message.charset, kind=message.kind,
                                      width=message.width)
                 if urls:  # the broker fetches them; LoadSheets brings them and gets the frame
-                    self.waiting_for_sheets[document] = message
+                    self.waiting_for_sheets[document] = (message, [], set(urls), 1)
                     self.reply(protocol.SheetsWanted(document=document, request=request, urls=urls))
                 else:
                     self.open(message)
                     self.frame_ready(document, request)
             case protocol.LoadSheets(document=document, request=request, sheets=sheets):
-                self.open(self.waiting_for_sheets.pop(document), sheets)
-                self.frame_ready(document, request)
+                source, have, asked, rounds = self.waiting_for_sheets.pop(document)
+                have = have + list(sheets)
+                wanted = []
+                if rounds < MAX_SHEET_ROUNDS:
+                    for sheet in sheets:  # what these sheets @import, not asked for yet
+                        for url in sheet_imports(decode_sheet(sheet.body), sheet.url, source.width * PX_PER_CELL):
+                            if url not in asked and len(asked) < protocol.MAX_SHEETS * MAX_SHEET_ROUNDS \
+                                    and len(wanted) < protocol.MAX_SHEETS and len(url) <= protocol.MAX_SHEET_URL_CHARS:
+                                asked.add(url)
+                                wanted.append(url)
+                if wanted:
+                    self.waiting_for_sheets[document] = (source, have, asked, rounds + 1)
+                    self.reply(protocol.SheetsWanted(document=document, request=request, urls=wanted))
+                else:
+                    self.open(source, have)
+                    self.frame_ready(document, request)
             case protocol.Resize(document=document, request=request, width=width):
                 self.documents[document].width = width
                 self.frame_ready(document, request)

@@ -137,6 +137,7 @@ MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
 #: characters), and the largest sheet the broker hands over (larger ones
 #: are not used; real documentation sheets are under 100 KB).
 MAX_SHEETS = 16
+MAX_SHEET_ROUNDS = 4  # the links, then three levels of @import
 MAX_SHEET_URL_CHARS = 4096
 MAX_SHEET_BYTES = 512 * 1024
 SheetUrl = Annotated[str, Meta(max_length=MAX_SHEET_URL_CHARS)]
@@ -391,7 +392,9 @@ class LoadDocument(msgspec.Struct, tag="load"):
 
 class LoadSheets(msgspec.Struct, tag="load_sheets"):
     """The sheets a SheetsWanted named, as far as the broker would and could
-    fetch them (a refused or failed one is absent).  Reply: FrameReady."""
+    fetch them (a refused or failed one is absent).  Reply: FrameReady, or
+    SheetsWanted for the sheets these ``@import`` (at most
+    ``MAX_SHEET_ROUNDS`` rounds in all)."""
 
     document: int
     request: int
@@ -644,7 +647,7 @@ ToBroker = Union[
 #: listed here expect no reply.
 REPLIES: dict[type[msgspec.Struct], tuple[type[msgspec.Struct], ...]] = {
     LoadDocument: (FrameReady, SheetsWanted),
-    LoadSheets: (FrameReady,),
+    LoadSheets: (FrameReady, SheetsWanted),  # SheetsWanted: what those sheets @import
     Resize: (FrameReady,),
     FollowLink: (NavigateRequest, FrameReady),
     SetField: (FrameReady,),

@@ -31,6 +31,8 @@ laid out at.
 
 from __future__ import annotations
 
+import urllib.parse
+
 import tinycss2
 import tinycss2.color3
 import tinycss2.nth
@@ -57,6 +59,8 @@ MAX_DECLARATIONS = 256
 #: further rule is matched (the page is styled by the rules matched so far).
 #: About a second of work at worst; real documentation pages use under 1%.
 MAX_MATCH_STEPS = 1_500_000
+#: How deep ``@import``s are followed (a sheet importing one importing one...).
+MAX_IMPORT_DEPTH = 3
 #: Characters of generated ``content`` per pseudo-element.
 MAX_CONTENT_CHARS = 256
 
@@ -173,22 +177,27 @@ class StyleSheets:
         self.count = 0
         self.chars = 0
 
-    def add(self, css: str) -> None:
-        """Add one sheet's text (cut at the bounds)."""
+    def add(self, css: str, base_url: str = "", imported: dict[str, str] | None = None, *, depth: int = 0) -> None:
+        """Add one sheet's text (cut at the bounds); its ``@import``s come
+        from ``imported`` (sheet URL -> text), in their place."""
         room = min(MAX_SHEET_CHARS, MAX_TOTAL_SHEET_CHARS - self.chars)
         if room <= 0:
             return
         css = css[:room]
         self.chars += len(css)
         rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
-        self._rules(rules, 0)
+        self._rules(rules, 0, base_url, imported or {}, depth)
 
-    def _rules(self, rules, depth: int) -> None:
+    def _rules(self, rules, depth: int, base_url: str = "", imported: dict | None = None, import_depth: int = 0) -> None:
         for rule in rules:
             if self.count >= MAX_SELECTORS:
                 return
             if rule.type == "qualified-rule":
                 self._qualified(rule)
+            elif rule.type == "at-rule" and rule.lower_at_keyword == "import" and imported:
+                url = import_url(rule.prelude, base_url, self.viewport_px)
+                if url is not None and url in imported and import_depth < MAX_IMPORT_DEPTH:
+                    self.add(imported[url], url, imported, depth=import_depth + 1)
             elif rule.type == "at-rule" and rule.content is not None and depth < 4:
                 keyword = rule.lower_at_keyword
                 if keyword == "media" and not media_matches(rule.prelude, self.viewport_px):
@@ -222,6 +231,48 @@ class StyleSheets:
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+
+def import_url(prelude, base_url: str, viewport_px: int) -> str | None:
+    """The absolute URL of an ``@import`` that applies at this width (None:
+    not one, or its media query does not match)."""
+    tokens = [t for t in prelude if t.type not in ("whitespace", "comment")]
+    if not tokens:
+        return None
+    first = tokens[0]
+    if first.type in ("string", "url"):
+        href = first.value
+    elif first.type == "function" and first.lower_name == "url":
+        strings = [t for t in first.arguments if t.type == "string"]
+        if not strings:
+            return None
+        href = strings[0].value
+    else:
+        return None
+    rest = [t for t in prelude[prelude.index(first) + 1:]]
+    rest = [t for t in rest if not (t.type == "ident" and t.lower_value == "layer")
+            and not (t.type == "function" and t.lower_name in ("layer", "supports"))]
+    if any(t.type not in ("whitespace", "comment") for t in rest) and not media_matches(rest, viewport_px):
+        return None
+    try:
+        return urllib.parse.urldefrag(urllib.parse.urljoin(base_url, href.strip()))[0]
+    except ValueError:
+        return None
+
+
+def sheet_imports(css: str, base_url: str, viewport_px: int) -> list[str]:
+    """The sheets ``css`` imports (its leading ``@import`` rules), as absolute URLs."""
+    urls = []
+    for rule in tinycss2.parse_stylesheet(css[:MAX_SHEET_CHARS], skip_comments=True, skip_whitespace=True):
+        if rule.type == "at-rule" and rule.lower_at_keyword == "import":
+            url = import_url(rule.prelude, base_url, viewport_px)
+            if url is not None:
+                urls.append(url)
+        elif rule.type == "at-rule" and rule.lower_at_keyword in ("charset", "layer"):
+            continue
+        else:
+            break  # @import is only valid before every other rule
+    return urls
 
 
 def _split_commas(tokens) -> list[list]:
@@ -1135,7 +1186,9 @@ h1:first-of-type:last-of-type:only-of-type:root:empty:link:lang(en) { text-trans
 def preload() -> None:
     """Warm every path the zygote must have imported before lockdown."""
     sheets = StyleSheets(80)
-    sheets.add(_WARM_SHEET)
+    sheets.add('@import url("a.css") screen; @import "b.css" layer(x) (min-width: 1px);' + _WARM_SHEET,
+               "https://example.test/s.css", {"https://example.test/a.css": "p { color: red }"})
+    sheet_imports('@charset "utf-8"; @import url(x.css) print; @import "y.css"; p {}', "file:///a/s.css", 640)
     media_attribute_matches("screen and (min-width: 10px)", 640)
     parse_declarations("color: red; display: none")
     for transform in ("uppercase", "lowercase", "capitalize"):

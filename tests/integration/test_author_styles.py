@@ -130,3 +130,21 @@ async def test_file_sheets_beside_a_file_page_only(tmp_path, http_server):
         assert tab.frame.text == "far sheet ignored\n\nnot a .css"
         other = await browser.open(remote)
         assert other.frame.text == "an http page cannot read local sheets"
+
+
+async def test_imported_sheets_are_fetched_in_rounds(http_server):
+    url = http_server.route("/imports.html", b'<link rel=stylesheet href="/css/top.css">'
+                            b'<p class=a>a</p><p class=b>b</p><p class=c>c</p><p class=d>d kept</p><p class=p>print</p>')
+    http_server.route("/css/top.css", b'@import url("one.css"); @import "print.css" print; .a { display: none }',
+                      content_type="text/css")
+    http_server.route("/css/one.css", b'@import "/css/two.css"; .b { display: none }', content_type="text/css")
+    http_server.route("/css/two.css", b'@import "three.css"; .c { display: none }', content_type="text/css")
+    http_server.route("/css/three.css", b'@import "four.css"; .d { color: red }', content_type="text/css")
+    http_server.route("/css/four.css", b'.d { display: none }', content_type="text/css")
+    http_server.route("/css/print.css", b'.p { display: none }', content_type="text/css")
+    async with Browser() as browser:
+        tab = await browser.open(url)
+        # Links, then three levels of @import: four.css (a fourth level) is never asked for.
+        assert tab.frame.text == "d kept\n\nprint"
+        assert [http_server.count(f"/css/{name}.css") for name in ("top", "one", "two", "three", "four", "print")] \
+            == [1, 1, 1, 1, 0, 0]
