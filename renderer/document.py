@@ -291,6 +291,13 @@ class _Builder:
         """Add ``node``'s children to ``parent``; ``css`` is ``node``'s author style."""
         child = node.child
         blockify = css is not None and css.display in BLOCKIFYING
+        if parent.tag == "details" and "open" not in parent.attrs:
+            # A closed <details> shows its summary only, as browsers draw it.
+            while child is not None and child.tag != "summary":
+                child = child.next
+            if child is not None:
+                self.element(child, "summary", parent, depth + 1)
+            return
         while child is not None:
             tag = child.tag
             if tag == "-text":

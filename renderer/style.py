@@ -90,7 +90,7 @@ LIST_STYLE_TYPES = frozenset({
     "lower-latin", "upper-latin", "lower-roman", "upper-roman", "lower-greek", "none",
 })
 _DYNAMIC = frozenset({
-    "hover", "focus", "active", "visited", "target", "focus-within", "focus-visible", "checked",
+    "hover", "focus", "active", "visited", "target", "focus-within", "focus-visible",
     "indeterminate", "placeholder-shown", "autofill", "fullscreen", "modal", "popover-open",
     "invalid", "user-invalid", "current", "past", "future", "playing", "paused", "defined", "host",
 })
@@ -736,6 +736,9 @@ def _pseudo_class(name: str):
         return lambda node: node.empty
     if name in ("link", "any-link"):
         return lambda node: node.tag in ("a", "area") and "href" in node.attrs
+    if name == "checked":  # as the page is loaded: the user's later input does not restyle it
+        return lambda node: (node.tag == "input" and "checked" in node.attrs) or (
+            node.tag == "option" and "selected" in node.attrs)
     if name in ("enabled",):
         return lambda node: "disabled" not in node.attrs
     if name in ("disabled",):
