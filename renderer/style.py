@@ -954,7 +954,17 @@ def compute_styles(root, sheets: StyleSheets, inline_styles: bool, max_depth: in
     nodes: list[_Node] = []
     lexbor: list = []
     _copy_tree(root, nodes, lexbor, max_depth)
+    try:
+        return _styles_of(nodes, lexbor, sheets, inline_styles)
+    finally:
+        for node in nodes:  # parent and sibling links are cycles: undone here, freed at once
+            node.parent = node.siblings = node.children = node.source = None
+
+
+def _styles_of(nodes: list["_Node"], lexbor: list, sheets: StyleSheets, inline_styles: bool) -> dict[int, Computed]:
     sheets = _present_only(sheets, nodes)
+    if not (sheets.by_id or sheets.by_class or sheets.by_tag or sheets.universal) and not inline_styles:
+        return {}
     matched: dict[int, list] = {}
     matcher = _Matcher()
     _Matcher.current = matcher
