@@ -1,6 +1,6 @@
 """The ``minibrowser`` command.
 
-    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox] [--record-trace FILE]
+    minibrowser open [URL ...] [--dump] [--width N] [--json | --color] [--no-sandbox] [--record-trace FILE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
