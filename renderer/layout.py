@@ -388,22 +388,19 @@ class Flow:
         """An element with an author style: its emphasis, colours and white
         space around what its tag (or its ``display``) does."""
         saved_style, saved_pre = self.style, self.pre
-        style = self.style
-        if css.bold is not None:
-            style = style | Style.BOLD if css.bold else style & ~Style.BOLD
-        if css.italic is not None:
-            style = style | Style.EMPHASIS if css.italic else style & ~Style.EMPHASIS
-        if css.underline is not None:
-            style = style | Style.UNDERLINE if css.underline else style & ~Style.UNDERLINE
-        if css.strike is not None:
-            style = style | Style.STRIKE if css.strike else style & ~Style.STRIKE
-        if css.color != NO_COLOR or css.background != NO_COLOR:
-            style = (style & ~_COLORS) | pack_colors(css.color, css.background)
+        style = _emphasis(self.style, css)
+        own = kind(element)
+        # Backgrounds sparingly: an inline element's (a highlight, a badge), not
+        # a block's or the page's, which would paint the terminal in patches.
+        background = css.background if own == "inline" else NO_COLOR
+        if css.color != NO_COLOR or background != NO_COLOR:
+            if background == NO_COLOR:
+                background = (style >> _BACKGROUND_SHIFT) - 1 if style > Style.ALL else NO_COLOR
+            style = (style & ~_COLORS) | pack_colors(css.color, background)
         self.style = style
         white_space = css.white_space
         if white_space is not None:
             self.pre = 1 if white_space in ("pre", "pre-wrap", "break-spaces") else 0
-        own = kind(element)
         if own == UA_KINDS.get(element.tag, "inline"):
             self.by_tag(element)
         elif own == "block" or own == "row" or own == "group":
@@ -451,6 +448,8 @@ class Flow:
             else:
                 saved = self.style
                 self.style |= style
+                if element.css is not None:  # the author's word on <b>, <em>... wins over the tag's
+                    self.style = _emphasis(self.style, element.css)
                 self.children(element)
                 self.style = saved
 
@@ -1037,6 +1036,19 @@ def _split_word(segments: list[Segment], first: int, avail: int):
             chunk.append((text[start:], style, link, field))
     if chunk:
         yield chunk, chunk_width
+
+
+def _emphasis(style: int, css: Computed) -> int:
+    """``style`` with the author's font weight, font style and text decoration."""
+    if css.bold is not None:
+        style = style | Style.BOLD if css.bold else style & ~Style.BOLD
+    if css.italic is not None:
+        style = style | Style.EMPHASIS if css.italic else style & ~Style.EMPHASIS
+    if css.underline is not None:
+        style = style | Style.UNDERLINE if css.underline else style & ~Style.UNDERLINE
+    if css.strike is not None:
+        style = style | Style.STRIKE if css.strike else style & ~Style.STRIKE
+    return style
 
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"

@@ -131,7 +131,6 @@ class Computed:
         child.transform = self.transform
         child.list_style = self.list_style
         child.color = self.color
-        child.background = self.background  # not inherited in CSS, but it paints behind the children
         child.bold = self.bold
         child.italic = self.italic
         child.underline = self.underline
@@ -1134,7 +1133,7 @@ def _apply(style: Computed, parent: Computed, name: str, value) -> None:  # noqa
     elif name == "color":
         style.color = value
     elif name == "background-color":
-        style.background = value if value != NO_COLOR else parent.background
+        style.background = value
     elif name == "font-weight":
         style.bold = value
     elif name == "font-style":
