@@ -304,9 +304,10 @@ class _Builder:
                 text = child.text_content
                 if text and (css is None or not css.hidden):
                     text = clean(text)
-                    if css is not None and css.transform is not None:
-                        text = transform_text(text, css.transform)
-                    parent.children.append(text)
+                    if css is None:
+                        parent.children.append(text)
+                    else:
+                        self.styled_text(text, css, parent)
             elif tag not in SKIPPED:
                 self.element(child, tag, parent, depth + 1, blockify=blockify)
             elif tag == "frameset":
@@ -370,6 +371,22 @@ class _Builder:
             number = len(self.document.links) + 1
             element.link = number
             self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+
+    def styled_text(self, text: str, css: Computed, parent: Element) -> None:
+        """A text run under an author style: text-transform, and the white
+        space rules layout does not know by tag (``nowrap``, ``pre-line``)."""
+        if css.transform is not None:
+            text = transform_text(text, css.transform)
+        white_space = css.white_space
+        if white_space == "nowrap":
+            parent.children.append(collapse(text).replace(" ", "\u00a0") if text.strip() else text)
+        elif white_space == "pre-line" and "\n" in text:
+            for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+                if index:
+                    parent.children.append(Element("br", {}))
+                parent.children.append(line)
+        else:
+            parent.children.append(text)
 
     def styled_element(self, node, tag, attrs, element: Element, parent: Element, depth: int, css: Computed) -> None:
         """:meth:`element` for an element with an author style (kept apart so
