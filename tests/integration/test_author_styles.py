@@ -49,7 +49,7 @@ async def test_a_hostile_sheet_is_bounded_and_the_page_renders(http_server):
 
 COLORED = (b'<!doctype html><style>.r { color: #c00000 } .b { font-weight: bold; text-decoration: underline }'
            b' .y { background-color: #ffff00; color: black }</style>'
-           b'<p class=r>red <span class=b>bold</span></p><p class=y>\x1b[31mon yellow</p>')
+           b'<p class=r>red <span class=b>bold</span></p><p><span class=y>\x1b[31mon yellow</span></p>')
 
 
 def test_dump_has_no_colour_unless_asked(http_server):
