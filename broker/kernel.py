@@ -17,24 +17,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from broker import pages
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
 from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.loader import CookieStore, LoadError, Loader
 from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.network_host import NetworkHost, NetworkProcessLost
+from broker.options import BrowserOptions
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.profile import Profile
 from broker.sites import site_of
-from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
-from browser import about
-from browser.loader import Loader
-from browser.profile import Profile
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
 
-DEFAULT_WIDTH = 80
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class LifecycleRecord:
 class ProcessInfo:
     pid: int
     ppid: int
-    role: str  # broker, zygote, renderer, spare (a renderer waiting for its first document)
+    role: str  # broker, network, zygote, renderer, spare (a renderer waiting for its first document)
     tab: int | None = None  # a renderer's first tab
     state: str = ""
     title: str = ""
@@ -81,23 +82,12 @@ class ProcessInfo:
 class BrowserImpl:
     """The broker: tabs, the network, policy, and the processes behind them."""
 
-    def __init__(
-        self,
-        *,
-        sandbox: bool = True,
-        width: int = DEFAULT_WIDTH,
-        load_timeout: float = 15.0,
-        request_timeout: float = 30.0,
-        renderer_uid: int | None = None,
-        renderer_gid: int | None = None,
-        cold_renderers: bool = False,
-        policy: LifecyclePolicy | None = None,
-        profile: str | os.PathLike | None = None,
-        started_early: EarlyStart | None = None,
-        process_model: ProcessModel | str = ProcessModel.PER_TAB,
-        process_limit: int | None = None,
-        spare: bool = True,
-    ) -> None:
+    def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
+        """``options``, or its fields as keywords: see ``BrowserOptions``."""
+        options = BrowserOptions.of(options, **settings)
+        sandbox, renderer_uid, renderer_gid = options.sandbox, options.renderer_uid, options.renderer_gid
+        process_model, process_limit, policy, profile = (
+            options.process_model, options.process_limit, options.policy, options.profile)
         uid, gid = default_drop_ids()
         self.process_model = ProcessModel(process_model)
         if process_limit is not None and process_limit < 1:
@@ -110,23 +100,28 @@ class BrowserImpl:
             uid=renderer_uid if renderer_uid is not None else uid,
             gid=renderer_gid if renderer_gid is not None else gid,
         )
-        self.width = width
-        self.request_timeout = request_timeout  # how long a renderer may take to answer
+        self.width = options.width
+        self.request_timeout = options.request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
-        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
-        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
+        # The network process: started by the first http(s) load, never by a
+        # file:, data: or about: page; sandboxed like a renderer, as its uid.
+        self.network = NetworkHost(sandbox=sandbox, uid=self.sandbox.uid, gid=self.sandbox.gid)
+        self.processes = RendererProcesses(self.sandbox, cold=options.cold_renderers, spare=options.spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
         # -- lifecycle
         self.policy = policy or LifecyclePolicy()
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
+        self.cookies = CookieStore(self.profile.path)  # opened on first use too
+        self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url),
+                             network=self.network, cookies=self.cookies)
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
-        self._started_early = started_early
+        self._started_early = options.started_early
 
     @property
     def started(self) -> bool:
@@ -139,10 +134,9 @@ class BrowserImpl:
         await self.processes.start(
             heartbeat_interval_s=self.policy.heartbeat_interval_s,
             heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
-            zygote_restart_limit=self.policy.crash_limit,
-            zygote_restart_window_s=self.policy.crash_window_s,
             started_early=early,
         )
+        self.network.log_dir = self.processes.runtime.path  # network.log beside the renderers' logs
         self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")
 
     async def shutdown(self) -> None:
@@ -159,10 +153,12 @@ class BrowserImpl:
             log.warning("could not close the profile: %s", error)
         await self.processes.shutdown()
         await self.loader.aclose()
+        await self.network.stop()
+        await asyncio.to_thread(self.cookies.close)
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
-        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
+        return pages.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
                                   process_model=self.describe_process_model())
 
     # -- tabs ---------------------------------------------------------------------
@@ -298,6 +294,44 @@ class BrowserImpl:
             raise BrowserError("the browser is not started")
         return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
 
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, started
+        with the full sandbox for this purpose (never the browser's own).
+        With ``load_page`` the broker loads a page through it meanwhile, so
+        that the code can answer (or lie in answer to) a real request; the
+        load's failure, if any, is ``load_answer``."""
+        host = NetworkHost(sandbox=True, uid=self.sandbox.uid, gid=self.sandbox.gid, probes=True,
+                           log_dir=self.processes.runtime.path if self.processes.runtime else None)
+        loader = Loader(timeout=5.0, network=host, cookies=CookieStore(None))
+        load_answer = None
+        try:
+            await host.start()
+            pid = host.pid
+            probe = host.start_probe(code)
+            load = asyncio.ensure_future(loader.load("http://attacker.invalid/")) if load_page else None
+            try:
+                result = await asyncio.wait_for(asyncio.shield(probe), timeout)
+                outcome = ProbeOutcome(result.outcome, result.detail, errno=result.errno, pid=pid)
+            except NetworkProcessLost as lost:
+                outcome = ProbeOutcome("killed", str(lost), signal=host.last_signal, pid=pid,
+                                       bad_message=host.last_bad_message.name if host.last_bad_message else None)
+            except asyncio.TimeoutError:
+                outcome = ProbeOutcome("timeout", f"no answer within {timeout:g} s", pid=pid)
+            if load is not None:
+                try:
+                    await asyncio.wait_for(load, timeout)
+                except LoadError as error:
+                    load_answer = f"{error.short}: {error}"
+                except asyncio.TimeoutError:
+                    load_answer = "timeout"
+                else:
+                    load_answer = "loaded"
+            outcome.load_answer = load_answer
+            return outcome
+        finally:
+            host.kill()
+            await host.stop()
+
     # -- events -------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[TabEvent], None]) -> Callable[[], None]:
@@ -325,6 +359,8 @@ class BrowserImpl:
         zygote_pid = self.processes.zygote_pid
         if zygote_pid:
             result.append(ProcessInfo(zygote_pid, os.getpid(), "zygote", state="running", title="zygote"))
+        if self.network.pid:
+            result.append(ProcessInfo(self.network.pid, os.getpid(), "network", state="running", title="network"))
         by_id = {tab.id: tab for tab in self.tabs}
         seen: set[int] = set()
         for tab in self.tabs:

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
     from broker.zygote_launch import EarlyStart
 
 from broker.safe_text import safe_line, safe_text
+from browser.output import (
+    dump_header,
+    dump_text,
+    output_reader_gone,
+    problem_line,
+    stop_like_unix_tools,
+    tab_problem,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -192,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        if not _output_reader_gone():
+        if not output_reader_gone():
             raise
-        return _stop_like_unix_tools()
+        return stop_like_unix_tools()
     finally:
         if early is not None:
             early.abandon()  # nothing to do once the browser that adopted it has shut down
@@ -203,33 +211,6 @@ def main(argv: list[str] | None = None) -> int:
 def _looks_like_an_address(word: str) -> bool:
     """``example.org``, ``localhost:8000``, ``about:blank``, ``./page.html``, an existing file."""
     return any(mark in word for mark in ".:/") or word == "localhost" or os.path.exists(word)
-
-
-def _output_reader_gone() -> bool:
-    """True when standard output is a pipe whose reader has closed it."""
-    import select
-
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
-    except (OSError, ValueError):
-        return False
-
-
-def _stop_like_unix_tools() -> int:
-    """The reader went away (``... | head``): stop the way ``cat`` does, quietly,
-    by dying of SIGPIPE once everything is cleaned up (the browser is shut
-    down by then).  Python ignores SIGPIPE, so restore its default first; and
-    point stdout at /dev/null so that nothing tries to flush into the pipe."""
-    import signal
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGPIPE)
-    return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
 def _start_zygote_early(args: argparse.Namespace) -> EarlyStart | None:
@@ -270,16 +251,31 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("minibrowser: the terminal UI needs a terminal; use 'minibrowser open URL --dump' instead", file=sys.stderr)
         return EXIT_USAGE
+    from browser.frontends import FrontendMissing, find_frontend
+
     try:
-        from tui.app import run_app
-    except ImportError:
+        frontend = find_frontend()
+    except FrontendMissing:
         print("minibrowser: the terminal UI is not available in this build; use --dump", file=sys.stderr)
         return EXIT_USAGE
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
-    return await run_app(urls, sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
-                         process_limit=args.process_limit, spare=not args.no_spare, record_trace=args.record_trace)
+    return await frontend.run(urls, browser_factory=lambda: _new_browser(args))
+
+
+def _new_browser(args: argparse.Namespace, **settings):
+    """The browser the command line asks for (``settings``: more ``BrowserOptions``
+    fields), recording the session when ``--record-trace`` says so."""
+    from browser.api import Browser
+
+    browser = Browser(sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
+                      process_limit=args.process_limit, spare=not args.no_spare, **settings)
+    if args.record_trace is not None:
+        from browser.simulate.record import TraceRecorder
+
+        TraceRecorder(args.record_trace).attach(browser)
+    return browser
 
 
 def _unwritable(path: str) -> str | None:
@@ -293,10 +289,9 @@ def _unwritable(path: str) -> str | None:
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     import asyncio
-    import json
     import shutil
 
-    from browser.api import Browser, BrowserError
+    from browser.api import BrowserError
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
@@ -309,10 +304,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
         return EXIT_USAGE
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     try:
-        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
-                           started_early=early, process_model=args.process_model,
-                           process_limit=args.process_limit, spare=not args.no_spare,
-                           record_trace=args.record_trace) as browser:
+        async with _new_browser(args, width=width, started_early=early) as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
@@ -324,7 +316,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
                     sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
                 sys.stdout.write(dump_text(url, tab, problem, as_json=args.json, color=args.color))
             sys.stdout.flush()
-            if _output_reader_gone():
+            if output_reader_gone():
                 # A large write the reader cut short returns a partial count,
                 # which Python's io accepts without a word: say it here.
                 raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
@@ -332,74 +324,6 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     except BrowserError as error:
         print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def tab_problem(tab) -> str | None:
-    """What went wrong in ``tab``, in one line, or None when it shows its page.
-
-    A tab with no frame did not get its page drawn (its renderer hung or never
-    answered): that is a failure too, never an empty page printed as success.
-    """
-    if tab.error:
-        return tab.error
-    if tab.crash_cause:
-        return f"tab {tab.id} {tab.crash_cause}"
-    if tab.frame is None:
-        return (f"tab {tab.id} has nothing to show: its renderer did not answer with the page "
-                f"(the tab is {tab.state.value}); try again")
-    return None
-
-
-def problem_line(url: str, problem: str) -> str:
-    """The one line on stderr for a tab that failed."""
-    return f"minibrowser: {safe_line(url)}: {safe_line(problem)}"
-
-
-def dump_header(tab) -> str:
-    """The ``==> URL <==`` line before each tab's text when there are several."""
-    return f"==> {safe_line(tab.final_url)} <==\n"
-
-
-def dump_text(url: str, tab, problem: str | None, *, as_json: bool, color: bool = False) -> str:
-    """What ``open --dump`` prints for one tab: its text, or one JSON line.
-    The frame was made safe when it entered the tab's record; the other
-    strings are made safe here.  ``color``: with SGR sequences made from
-    the spans' styles (``broker/colors.py``), never bytes of the page."""
-    if as_json:
-        import json
-
-        return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
-    if tab.frame is None:
-        return ""
-    if color:
-        from broker.colors import sgr_dump
-
-        return sgr_dump(tab.frame)
-    return tab.frame.dump()
-
-
-def tab_json(url: str, tab, problem: str | None) -> dict:
-    frame = tab.frame
-    return {
-        "url": safe_line(url),
-        "final_url": safe_line(tab.final_url),
-        "title": safe_line(tab.title),
-        "renderer_pid": tab.pid,
-        "renderer_site": safe_line(tab.site) if tab.site else None,  # the site its renderer is locked to
-        "state": tab.state.value,
-        "error": safe_line(problem) if problem else None,
-        "text": frame.text if frame is not None else "",
-        "links": [{"number": link.number, "url": link.url} for link in (frame.links if frame else [])],
-        "timings_ms": {
-            "fetch": _round(tab.timings.fetch_ms),
-            "spawn": _round(tab.timings.spawn_ms),
-            "first_frame": _round(tab.timings.first_frame_ms),
-        },
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 if __name__ == "__main__":

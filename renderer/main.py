@@ -82,6 +82,11 @@ def _run(request: protocol.SpawnRenderer) -> int:
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES + 4096)
+    # After lockdown a reconnect is a socket() that seccomp refuses (SIGSYS):
+    # a lost broker ends the renderer.  Not at once: when the broker drops this
+    # connection for an oversized frame, it gets a second to end the renderer
+    # by that name first (broker/ipc.py).
+    sock.setsockopt(zmq.RECONNECT_IVL, 1000)
     sock.connect(request.endpoint)
     sock.send(protocol.encode(protocol.Hello(renderer=request.renderer, token=request.token, pid=os.getpid())))
     if not sock.poll(HANDSHAKE_TIMEOUT_MS):

@@ -18,8 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from broker.colors import readable
-from renderer.protocol import NO_COLOR, Frame, Span, Style
+from browser import NO_COLOR, Frame, Span, Style, readable
 
 # How each style flag looks; later flags in this list win on conflicts.
 _FLAG_STYLES: list[tuple[int, RichStyle]] = [

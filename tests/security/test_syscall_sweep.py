@@ -23,7 +23,7 @@ import pytest
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
 from renderer.sandbox import syscalls
-from renderer.sandbox._native import libc
+from lockdown.native import libc
 from forkrun import SUMMARY, run_in_child
 
 
@@ -58,7 +58,7 @@ def swept_numbers() -> dict[int, str]:
             and nr not in KERNEL_PASSTHROUGH}
 
 
-def expected(name: str, default_errno: int) -> syscalls.Action:
+def expected(name: str, default_errno: int) -> syscalls.SeccompAction:
     return syscalls.refusal_of(name, default_errno=default_errno)
 
 
