@@ -15,7 +15,8 @@ from __future__ import annotations
 
 #: Names that ``browser.api`` defines or re-exports.
 _API = (
-    "Browser", "BrowserError", "BrowserOptions", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent",
+    "POLICY_NAMES", "Browser", "BrowserError", "BrowserOptions", "DiscardPolicy", "DiscardRefusal", "DiscardsRow",
+    "HistoryEntry", "IpcCounters", "IpcEvent",
     "LifecyclePolicy", "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink",
     "ProbeOutcome", "ProcessInfo", "ProcessModel", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent",
     "TabState", "Timings", "UserAction",

@@ -1,10 +1,11 @@
 """The ``minibrowser`` command.
 
     minibrowser open [URL ...] [--dump] [--width N] [--json | --color] [--no-sandbox] [--record-trace FILE]
+                     [--discard-policy NAME] [--memory-budget SIZE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
-    minibrowser tui [URL ...] [--record-trace FILE]
+    minibrowser tui [URL ...] [--record-trace FILE] [--discard-policy NAME] [--memory-budget SIZE]
     minibrowser simulate generate|calibrate|run ...
 
 Exit status: 0 when everything asked for worked, 1 when a page or check
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
     _record_trace_flag(open_cmd)
+    _discard_policy_flags(open_cmd)
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_flag(tui_cmd)
     _process_model_flags(tui_cmd)
     _record_trace_flag(tui_cmd)
+    _discard_policy_flags(tui_cmd)
 
     from browser.simulate.command import add_parser as add_simulate_parser
 
@@ -143,6 +146,28 @@ def _process_model_flags(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--no-spare", action="store_true", help="do not keep a spare renderer started ahead of need",
+    )
+
+
+def _discard_policy(text: str) -> str:
+    from broker.discard_policies import POLICY_NAMES
+
+    if text not in POLICY_NAMES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(POLICY_NAMES)}, not {text!r}")
+    return text
+
+
+def _discard_policy_flags(command: argparse.ArgumentParser) -> None:
+    from browser.simulate.command import parse_size
+
+    command.add_argument(
+        "--discard-policy", type=_discard_policy, default=None, metavar="NAME",
+        help="which policy freezes and discards background tabs: minibrowser (default), chrome-memory-saver, "
+             "chrome-urgent, firefox-unloader, edge-sleeping-tabs, none, ... (as 'minibrowser simulate run --policy')",
+    )
+    command.add_argument(
+        "--memory-budget", type=parse_size, default=None, metavar="SIZE",
+        help="memory the renderers may use (USS), such as 100M or 1G, for the policies that have a budget (default 1G)",
     )
 
 
@@ -270,7 +295,8 @@ def _new_browser(args: argparse.Namespace, **settings):
     from browser.api import Browser
 
     browser = Browser(sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
-                      process_limit=args.process_limit, spare=not args.no_spare, **settings)
+                      process_limit=args.process_limit, spare=not args.no_spare,
+                      discard_policy=args.discard_policy, memory_budget=args.memory_budget, **settings)
     if args.record_trace is not None:
         from browser.simulate.record import TraceRecorder
 

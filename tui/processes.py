@@ -39,7 +39,15 @@ class Target:
     messages_in: int = 0
     bytes_in: int = 0
     last_round_trip_ms: float | None = None
-    discardable: str = ""  # "yes", or why not
+    discardable: str = ""  # "yes", or why not (as the policy would discard it: about:discards' column)
+    # The rest of what about:discards shows of a tab (``Browser.discards()``).
+    visibility: str = ""  # visible, hidden
+    freezable: str = ""  # "yes", or why not
+    auto_discardable: bool = True
+    discard_count: int = 0
+    revisits: int = 0
+    last_active_s: float | None = None  # seconds since it was last the active tab (for sorting)
+    last_active: str = ""  # the same for people ("3 min ago")
     pinned: bool = False
     kept: bool = False
     # A renderer's memory and CPU as the broker last sampled them (the API's
@@ -118,8 +126,9 @@ class ProcessSource:
                     renderer_of_tab[tab_id] = info
             elif info.role in ("broker", "network", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
+        lifecycle = {row.tab: row for row in browser.discards()}
         for tab in browser.tabs:
-            target = tab_target(tab, pids_by_tab.get(tab.id))
+            target = tab_target(tab, pids_by_tab.get(tab.id), lifecycle.get(tab.id))
             info = renderer_of_tab.get(tab.id)
             if info is not None and (info.site or len(info.tabs) > 1 or info.over_limit):
                 target = dataclasses.replace(target, site=info.site, over_limit=info.over_limit,
@@ -150,10 +159,22 @@ class ProcessSource:
         return result
 
 
-def tab_target(tab, pid: int | None) -> Target:
+def yes_or_why(refusal) -> str:
+    return "yes" if refusal is None else "no: " + refusal.describe()
+
+
+def tab_target(tab, pid: int | None, lifecycle=None) -> Target:
+    """``lifecycle``: the tab's row of ``Browser.discards()`` (None: asked of the tab alone)."""
     counters = tab.ipc
-    refusal = tab.discard_refusal()
-    discardable = "yes" if refusal is None else "no: " + refusal.describe()
+    if lifecycle is None:
+        lifecycle_fields = dict(discardable=yes_or_why(tab.discard_refusal(urgent=False)),
+                                freezable=yes_or_why(tab.freeze_refusal()))
+    else:
+        lifecycle_fields = dict(
+            discardable=yes_or_why(lifecycle.discard_refusal), freezable=yes_or_why(lifecycle.freeze_refusal),
+            visibility=lifecycle.visibility, auto_discardable=lifecycle.auto_discardable,
+            discard_count=lifecycle.discard_count, revisits=lifecycle.revisits, last_active_s=lifecycle.last_active_s,
+            last_active=lifecycle.last_active)
     return Target(
         key=f"tab-{tab.id}",
         pid=pid,
@@ -166,12 +187,12 @@ def tab_target(tab, pid: int | None) -> Target:
         messages_in=counters.messages_in if counters else 0,
         bytes_in=counters.bytes_in if counters else 0,
         last_round_trip_ms=counters.last_round_trip_ms if counters else None,
-        discardable=discardable,
         pinned=tab.pinned,
         kept=tab.kept,
         memory=tab.memory,
         cpu_percent=tab.cpu_percent,
         cpu_time=tab.cpu_time,
+        **lifecycle_fields,
     )
 
 

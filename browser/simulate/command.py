@@ -33,7 +33,7 @@ def parse_size(text: str) -> int:
     number, unit = float(match.group(1)), match.group(2).lower()
     value = int(number * 1024 ** " kmgt".index(unit or " "))
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"--budget must be more than 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
     return value
 
 
