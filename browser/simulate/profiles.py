@@ -111,10 +111,10 @@ PROFILE_NAMES = ("minibrowser", *PROFILES)
 
 
 def load_costs(path: str | None) -> CostModel:
-    """The costs ``--costs`` names: ``chrome`` or ``firefox`` (profiles built from
-    published figures, ``browser.simulate.profiles``), a cost file, or ``minibrowser``
-    or nothing: the calibrated file in the profile directory if there is one, else
-    the defaults."""
+    """The costs ``--costs`` names: ``chrome`` or ``firefox`` (the profiles
+    above, built from published figures), a cost file, or ``minibrowser`` or
+    nothing: the calibrated file in the profile directory if there is one,
+    else the defaults."""
     if path in PROFILES:
         return PROFILES[path]()
     if path is not None and path != "minibrowser":
