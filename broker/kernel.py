@@ -25,8 +25,9 @@ from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
 from broker.discard_policies import DiscardPolicy, MinibrowserPolicy, UnknownPolicy, make_policy
 from broker.lifecycle import LOADING, Action, DiscardRefusal, LifecyclePolicy, TabFacts, discard_refusal, freeze_refusal
-from broker.loader import Loader
+from broker.loader import CookieStore, LoadError, Loader
 from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.network_host import NetworkHost, NetworkProcessLost
 from broker.options import BrowserOptions
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
@@ -108,7 +109,7 @@ class DiscardsRow:
 class ProcessInfo:
     pid: int
     ppid: int
-    role: str  # broker, zygote, renderer, spare (a renderer waiting for its first document)
+    role: str  # broker, network, zygote, renderer, spare (a renderer waiting for its first document)
     tab: int | None = None  # a renderer's first tab
     state: str = ""
     title: str = ""
@@ -146,7 +147,9 @@ class BrowserImpl:
         self.request_timeout = options.request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
-        self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url))
+        # The network process: started by the first http(s) load, never by a
+        # file:, data: or about: page; sandboxed like a renderer, as its uid.
+        self.network = NetworkHost(sandbox=sandbox, uid=self.sandbox.uid, gid=self.sandbox.gid)
         self.processes = RendererProcesses(self.sandbox, cold=options.cold_renderers, spare=options.spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
@@ -162,6 +165,9 @@ class BrowserImpl:
         self.clock: Callable[[], float] = clock or time.monotonic
         self._policy_ticks = clock is None
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
+        self.cookies = CookieStore(self.profile.path)  # opened on first use too
+        self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url),
+                             network=self.network, cookies=self.cookies)
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._settled_uss: deque[int] = deque(maxlen=32)  # renderers measured after their page loaded
@@ -183,6 +189,7 @@ class BrowserImpl:
             heartbeat_timeout_s=self.policy.heartbeat_timeout_s,
             started_early=early,
         )
+        self.network.log_dir = self.processes.runtime.path  # network.log beside the renderers' logs
         self._policy_task = asyncio.create_task(self._policy_loop(), name="lifecycle-policy")
 
     async def shutdown(self) -> None:
@@ -199,6 +206,8 @@ class BrowserImpl:
             log.warning("could not close the profile: %s", error)
         await self.processes.shutdown()
         await self.loader.aclose()
+        await self.network.stop()
+        await asyncio.to_thread(self.cookies.close)
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
@@ -342,6 +351,44 @@ class BrowserImpl:
             raise BrowserError("the browser is not started")
         return await self.processes.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
 
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, started
+        with the full sandbox for this purpose (never the browser's own).
+        With ``load_page`` the broker loads a page through it meanwhile, so
+        that the code can answer (or lie in answer to) a real request; the
+        load's failure, if any, is ``load_answer``."""
+        host = NetworkHost(sandbox=True, uid=self.sandbox.uid, gid=self.sandbox.gid, probes=True,
+                           log_dir=self.processes.runtime.path if self.processes.runtime else None)
+        loader = Loader(timeout=5.0, network=host, cookies=CookieStore(None))
+        load_answer = None
+        try:
+            await host.start()
+            pid = host.pid
+            probe = host.start_probe(code)
+            load = asyncio.ensure_future(loader.load("http://attacker.invalid/")) if load_page else None
+            try:
+                result = await asyncio.wait_for(asyncio.shield(probe), timeout)
+                outcome = ProbeOutcome(result.outcome, result.detail, errno=result.errno, pid=pid)
+            except NetworkProcessLost as lost:
+                outcome = ProbeOutcome("killed", str(lost), signal=host.last_signal, pid=pid,
+                                       bad_message=host.last_bad_message.name if host.last_bad_message else None)
+            except asyncio.TimeoutError:
+                outcome = ProbeOutcome("timeout", f"no answer within {timeout:g} s", pid=pid)
+            if load is not None:
+                try:
+                    await asyncio.wait_for(load, timeout)
+                except LoadError as error:
+                    load_answer = f"{error.short}: {error}"
+                except asyncio.TimeoutError:
+                    load_answer = "timeout"
+                else:
+                    load_answer = "loaded"
+            outcome.load_answer = load_answer
+            return outcome
+        finally:
+            host.kill()
+            await host.stop()
+
     # -- events -------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[TabEvent], None]) -> Callable[[], None]:
@@ -369,6 +416,8 @@ class BrowserImpl:
         zygote_pid = self.processes.zygote_pid
         if zygote_pid:
             result.append(ProcessInfo(zygote_pid, os.getpid(), "zygote", state="running", title="zygote"))
+        if self.network.pid:
+            result.append(ProcessInfo(self.network.pid, os.getpid(), "network", state="running", title="network"))
         by_id = {tab.id: tab for tab in self.tabs}
         seen: set[int] = set()
         for tab in self.tabs:

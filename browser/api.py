@@ -37,6 +37,7 @@ from broker.discard_policies import POLICY_NAMES, DiscardPolicy
 from broker.kernel import BrowserImpl, DiscardsRow, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
+from broker.network_host import NetworkProcessLost
 from broker.options import BrowserOptions
 from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
@@ -445,9 +446,25 @@ class Browser:
     # -- processes, memory, lifecycle --------------------------------------------------------
 
     def processes(self) -> list[ProcessInfo]:
-        """The live process tree: broker, zygote, each renderer with the tabs
-        it hosts and the site it is locked to, and the spare renderer."""
+        """The live process tree: broker, network process (once an http(s)
+        page started it), zygote, each renderer with the tabs it hosts and
+        the site it is locked to, and the spare renderer."""
         return self._impl.processes_info()
+
+    @property
+    def network_sandbox_layers(self) -> list:
+        """The network process's sandbox layers as it reported them in its
+        handshake (``network.protocol.SandboxLayer``); empty until an
+        http(s) page started it."""
+        return list(self._impl.network.layers)
+
+    async def network_sandbox_report(self) -> list:
+        """The network process's sandbox layers, starting it if no page has."""
+        try:
+            await self._impl.network.start()
+        except NetworkProcessLost as lost:
+            raise BrowserError(f"the network process did not start: {lost}") from None
+        return list(self._impl.network.layers)
 
     @property
     def zygote_pid(self) -> int:
@@ -536,6 +553,14 @@ class Browser:
         ``document`` (URL, HTML body) the renderer is first handed that
         document, so the code can answer, or lie in answer to, a real request."""
         return await self._impl.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
+
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, fully
+        locked down, as code a hostile server got running there would run
+        (``send``, ``send_raw``, ``next_fetch`` and ``protocol`` are in scope).
+        With ``load_page`` a page load is asked of it meanwhile; how that
+        ended is ``load_answer``."""
+        return await self._impl.run_network_probe(code, load_page=load_page, timeout=timeout)
 
 
 def _public(impl: TabImpl) -> Tab:

@@ -28,9 +28,9 @@ HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 class Target:
     """One process to measure, or one tab without a process (discarded)."""
 
-    key: str  # "broker", "zygote" or "tab-N": stable across refreshes
+    key: str  # "broker", "network", "zygote" or "tab-N": stable across refreshes
     pid: int | None
-    role: str  # broker, zygote, renderer
+    role: str  # broker, network, zygote, renderer
     tab: int | None = None
     title: str = ""
     state: str = ""
@@ -105,7 +105,7 @@ class ProcessRow:
             if t.over_limit:
                 task += " (over the process limit: a cross-site page never shares)"
             return task
-        return {"broker": "Browser (broker)", "zygote": "Zygote"}.get(t.role, t.role)
+        return {"broker": "Browser (broker)", "zygote": "Zygote", "network": "Network process"}.get(t.role, t.role)
 
 
 class ProcessSource:
@@ -115,7 +115,7 @@ class ProcessSource:
         self._processes: dict[int, psutil.Process] = {}
 
     def targets(self, browser) -> list[Target]:
-        """Broker, zygote and one target per tab.  UI thread; no system calls."""
+        """Broker, network process, zygote and one target per tab.  UI thread; no system calls."""
         result: list[Target] = []
         pids_by_tab: dict[int, int] = {}
         renderer_of_tab = {}
@@ -124,7 +124,7 @@ class ProcessSource:
                 for tab_id in info.tabs or (info.tab,):  # a shared renderer serves several tabs
                     pids_by_tab[tab_id] = info.pid
                     renderer_of_tab[tab_id] = info
-            elif info.role in ("broker", "zygote"):
+            elif info.role in ("broker", "network", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
         lifecycle = {row.tab: row for row in browser.discards()}
         for tab in browser.tabs:

@@ -172,7 +172,7 @@ class TaskManager(Screen):
     def _selected_tab(self) -> int | None:
         key = self.selected_key()
         if key is None or not key.startswith("tab-"):
-            self.notify("Pick a tab's row: the broker and the zygote are not tabs.", severity="warning")
+            self.notify("Pick a tab's row: the broker, the network process and the zygote are not tabs.", severity="warning")
             return None
         return int(key.removeprefix("tab-"))
 

@@ -106,15 +106,6 @@ def default_costs_path() -> str:
     return os.path.join(default_profile_dir(), COSTS_FILE_NAME)
 
 
-def load_costs(path: str | None) -> CostModel:
-    """The cost file at ``path``; without one, the calibrated file in the
-    profile directory if there is one, else the defaults."""
-    if path is not None:
-        return CostModel.load(path)
-    default = default_costs_path()
-    return CostModel.load(default) if os.path.exists(default) else CostModel()
-
-
 async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
     """Measure the cost model from the real browser (a few seconds)."""
     from browser import Browser, LifecyclePolicy

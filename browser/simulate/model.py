@@ -49,11 +49,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from broker.discard_policies import DiscardPolicy, make_policy
+from broker.discard_policies import DiscardPolicy
 from broker import process_model
 from broker.process_model import Placement, ProcessModel, RendererFacts
 from broker.lifecycle import ACTIVE, BACKGROUND, DISCARDED, FROZEN, Action, TabFacts
 from browser.simulate.costs import CostModel
+from browser.simulate.params import Setting, build_policy, describe
 from browser.simulate.results import DesignResult, UserResult, combine
 from browser.simulate.trace import UserAction as Do
 from browser.simulate.trace import Event, SizeClass, Trace
@@ -61,15 +62,31 @@ from browser.simulate.trace import Event, SizeClass, Trace
 
 @dataclass(frozen=True)
 class Design:
-    """What is compared: a discard policy under a process model, with a memory budget."""
+    """What is compared: a discard policy (with any swept parameters) under a
+    process model, with a memory budget."""
 
     policy: str
     process_model: ProcessModel
     budget_bytes: int
+    settings: tuple[Setting, ...] = ()  # swept policy parameters (``browser.simulate.params``)
+    budget_in_label: bool = False  # budgets are swept: the label names the budget
 
     @property
     def label(self) -> str:
-        return f"{self.policy} / {self.process_model.value}"
+        policy = f"{self.policy} {describe(self.settings)}" if self.settings else self.policy
+        budget = f" @ {_size(self.budget_bytes)}" if self.budget_in_label else ""
+        return f"{policy} / {self.process_model.value}{budget}"
+
+    def make_policy(self) -> DiscardPolicy:
+        """A fresh policy object of the broker for this design."""
+        return build_policy(self.policy, self.budget_bytes, self.settings)
+
+
+def _size(n: int) -> str:
+    for unit, size in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
 
 
 @dataclass(slots=True)
@@ -134,7 +151,7 @@ class UserBrowser:
                  record_decisions: bool = False) -> None:
         self.design = design
         self.costs = costs
-        self.policy: DiscardPolicy = make_policy(design.policy, budget_bytes=design.budget_bytes)
+        self.policy: DiscardPolicy = design.make_policy()
         self.policy_has_timers = type(self.policy).timer is not DiscardPolicy.timer
         self.page_bytes = {size: costs.page_bytes[size.value] for size in SizeClass}  # by class, not its name
         self.tabs: dict[int, _Tab] = {}
@@ -400,9 +417,11 @@ def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
     return [duration_s * i / (points - 1) for i in range(points)]
 
 
-def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: CostModel, *, duration: float,
+def simulate_users(per_user: Sequence[tuple[int, Sequence[Event]]], design: Design, costs: CostModel, *, duration: float,
                     grid: Sequence[float], record_decisions: bool = False) -> tuple[list[UserResult], dict]:
-    """Some users (their events, by user number) under one design: their results and decisions."""
+    """Some users ((user number, events) pairs) under one design: their results, in that order,
+    and their decisions by user number (when recorded).  A local worker and a cluster's task
+    both run this."""
     users, decisions = [], {}
     for number, events in per_user:
         browser = simulate_user(events, design, costs, end=duration, grid=grid, record_decisions=record_decisions)
@@ -412,16 +431,17 @@ def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: 
     return users, decisions
 
 
-def _combine(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+def combine_design(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+    """One design's result from all its users' results, in user order (the order fixes every float sum)."""
     return combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
 
 
 def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
     """Every user of ``trace`` under one design."""
     grid = time_grid(trace.duration_s)
-    users, decisions = _simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
+    users, decisions = simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
                                        grid=grid, record_decisions=record_decisions)
-    result = _combine(design, users, grid)
+    result = combine_design(design, users, grid)
     result.decisions = decisions if record_decisions else None
     return result
 
@@ -434,8 +454,8 @@ def _run_shared(task: tuple[Design, int, int]) -> DesignResult | list[UserResult
     """A worker's task: a whole design (its result), or users ``first`` to ``stop`` of one (their results)."""
     design, first, stop = task
     per_user, duration, grid, costs = _SHARED
-    users, _ = _simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
-    return _combine(design, users, grid) if (first, stop) == (0, len(per_user)) else users
+    users, _ = simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
+    return combine_design(design, users, grid) if (first, stop) == (0, len(per_user)) else users
 
 
 def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, workers: int | None = None,
@@ -472,7 +492,7 @@ def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, wo
                 else:
                     finished.setdefault(design, []).extend(answer)
                     if len(finished[design]) == trace.users:
-                        results.append(_combine(design, finished.pop(design), grid))
+                        results.append(combine_design(design, finished.pop(design), grid))
                 if progress:
                     progress(done, len(tasks))
             return results

@@ -192,6 +192,12 @@ def test_sandbox_command_reports_every_layer(runtime_base):
     for name in ("namespaces", "limits", "no_new_privs", "landlock", "seccomp"):
         assert name in names
     assert all(layer["active"] for layer in report["layers"] if layer["required"])
+    network = {layer["name"]: (layer["required"], layer["active"]) for layer in report["network_layers"]}
+    root = os.geteuid() == 0
+    assert network == {"process": (True, True), "limits": (True, True), "privileges": (root, root),
+                       "no_new_privs": (True, True), "landlock": (True, True), "seccomp": (True, True)}
+    assert report["network_verdict"] == "sandboxed: every required layer is on" + (
+        "" if root else " (not applied: privileges)")
 
 
 def test_no_sandbox_pages_say_so(runtime_base):

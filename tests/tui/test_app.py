@@ -223,6 +223,10 @@ async def test_no_sandbox_is_shown_on_the_page_and_in_the_tree(http_server):
         assert app.sandbox_status[key].mark == "NOT sandboxed"
 
 
+def rows_measured(app, key: str) -> bool:
+    return any(row.key == key and row.measurement.uss for row in app.process_rows)
+
+
 async def test_process_tree_shows_live_processes_measured_off_the_ui_thread(http_server):
     threads = []
 
@@ -237,15 +241,17 @@ async def test_process_tree_shows_live_processes_measured_off_the_ui_thread(http
         # A renderer's memory comes from the kernel as root, and from the
         # renderer's own report otherwise: either way it is known within a
         # sample or two of the page loading.
-        await wait_for(lambda: app.samples_taken >= 2 and len(app.process_rows) == 4
+        await wait_for(lambda: app.samples_taken >= 2 and len(app.process_rows) == 5
                        and all(row.measurement.uss for row in app.process_rows if row.target.role == "renderer"),
                        what="two samples with every renderer's memory", pause=pilot.pause)
         assert threads and all(t is not threading.main_thread() for t in threads)
         panel = app.query_one(ProcessTree)
         tree = panel.node_tree
         assert tree.root.data == "broker"
-        (zygote,) = tree.root.children
-        assert zygote.data == "zygote"
+        network, zygote = tree.root.children
+        assert (network.data, zygote.data) == ("network", "zygote")
+        network_pid = next(p.pid for p in app.browser.processes() if p.role == "network")
+        assert str(network_pid) in str(network.label) and rows_measured(app, "network")
         assert sorted(node.data for node in zygote.children) == [f"tab-{t.id}" for t in app.browser.tabs]
         rows = {row.key: row for row in app.process_rows}
         for tab in app.browser.tabs:
@@ -254,6 +260,10 @@ async def test_process_tree_shows_live_processes_measured_off_the_ui_thread(http
             assert str(tab.pid) in str(zygote.children[app.browser.tabs.index(tab)].label)
         # Select the first renderer: its details and its memory history show.
         tree.focus()
+        await pilot.press("down")
+        assert panel.selected == "network"
+        await wait_for(lambda: "Sandbox" in rendered(panel.query_one("#process-details")),
+                       what="the network process's details", pause=pilot.pause)
         await pilot.press("down", "down")
         assert panel.selected == f"tab-{app.browser.tabs[0].id}"
         parts = ("Command", "uid", "Sandbox", "IPC out", "IPC in", "Last RTT", "messages")

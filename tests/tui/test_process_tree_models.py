@@ -28,6 +28,7 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
         assert first.pid == second.pid != blank.pid
         patterns = [
             r"▏ ▼ +\d+ broker +[\d.]+[KMG] +[\d.–%]+",
+            r"▏ ├ +\d+ network +[\d.]+[KMG] +[\d.–%]+ ✓sbx",
             r"▏ └ ▼ +\d+ zygote +[\d.]+[KMG] +[\d.–%]+",
             rf"▏   ├ ▼ +{first.pid} +[\d.]+[KMG] http://127\.0\.0\.1",
             r"▏   │ ├ +tab 1 ● Hello",
@@ -36,7 +37,7 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
         ]
 
         def rows() -> list[str]:
-            return [line[108:].rstrip() for line in screen_text(app)[2:8]]
+            return [line[108:].rstrip() for line in screen_text(app)[2:9]]
 
         def as_expected() -> bool:
             return all(re.fullmatch(pattern, row) for pattern, row in zip(patterns, rows(), strict=True))

@@ -30,7 +30,11 @@ async def test_lists_every_process_and_sorts(http_server):
         screen = await open_task_manager(pilot, "shift+escape")
         table = screen.query_one(DataTable)
         keys = {row.value for row in table.rows}
-        assert keys == {"broker", "zygote"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        assert keys == {"broker", "network", "zygote"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        network_pid = next(p.pid for p in app.browser.processes() if p.role == "network")
+        network = table.get_row("network")
+        assert [str(cell) for cell in network[:2]] == ["Network process", str(network_pid)]
+        assert str(network[-2]) == "sandboxed"
         headings = [str(c.label) for c in table.columns.values()]
         for heading in ("Task", "PID", "State", "USS", "PSS", "CPU %", "CPU time", "IPC msgs", "Sandbox", "Discardable"):
             assert heading in headings
