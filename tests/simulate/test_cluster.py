@@ -16,7 +16,8 @@ from browser.simulate.costs import CostModel
 from browser.simulate.generate import generate
 from browser.simulate.model import Design, ProcessModel, run_design, run_designs
 from browser.simulate.results import results_digest
-from tests.support.processes import wait_for
+from tests.support.httpserver import closed_port
+from tests.support.waiting import wait_for
 
 MIB = 1024**2
 COSTS = CostModel(process_limit=6)
@@ -46,8 +47,8 @@ async def cluster(tmp_path):
     processes = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                          "--scheduler-file", str(scheduler_file)], log)]
     try:
-        assert await wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, timeout=60), \
-            (tmp_path / "dask.log").read_text(errors="replace")
+        await wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, timeout=60,
+                       what="the dask scheduler's address file")
         address = json.loads(scheduler_file.read_text())["address"]
         for name in ("w1", "w2"):
             processes.append(_start(["worker", address, "--name", name, "--nthreads", "1", "--no-nanny",
@@ -55,8 +56,8 @@ async def cluster(tmp_path):
                                      "--local-directory", str(tmp_path / name)], log))
         client = connect(address)
         try:
-            assert await wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, timeout=60), \
-                (tmp_path / "dask.log").read_text(errors="replace")
+            await wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, timeout=60,
+                           what="two dask workers connected to the scheduler")
             yield address, client
         finally:
             client.close()
@@ -116,12 +117,7 @@ def test_a_bad_or_silent_cluster_address_is_one_line(tmp_path):
                          text=True, timeout=60)
     assert (bad.returncode, bad.stdout, bad.stderr) == (
         2, "", "minibrowser: --cluster needs a scheduler address such as tcp://127.0.0.1:8786, not '127.0.0.1'\n")
-    # A port where nothing listens (one the test held and let go).
-    import socket
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        port = held.getsockname()[1]
+    port = closed_port()  # nothing listens there
     silent = subprocess.run([*command, "run", str(trace), "--cluster", f"tcp://127.0.0.1:{port}"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert (silent.returncode, silent.stdout, silent.stderr) == (
