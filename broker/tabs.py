@@ -42,6 +42,7 @@ from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
 from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
 from broker.safe_text import safe_frame
+from broker.subresources import fetch_sheets
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
@@ -420,10 +421,28 @@ class TabImpl:
     async def _render(self, make) -> protocol.Frame:
         try:
             reply = await self._ask(make)
+            rounds = 0
+            while isinstance(reply, protocol.SheetsWanted):
+                rounds += 1
+                if rounds > protocol.MAX_SHEET_ROUNDS:
+                    host = self.host
+                    await self._end_renderer(host, "its renderer asked for style sheets past the protocol's limit")
+                    raise TabCrashed("style sheets asked for past the limit")
+                reply = await self._ask_with_sheets(reply)
         except TabCrashed:
             return self.frame  # _renderer_exited has put up the sad tab
         self._apply_frame(reply.frame)
         return self.frame
+
+    async def _ask_with_sheets(self, wanted: protocol.SheetsWanted):
+        """Fetch the style sheets the document being loaded asked for, by the
+        rules for the page the broker committed (``broker/subresources.py``),
+        and hand them over: the answer is its first frame, or the sheets
+        these ``@import`` (at most ``protocol.MAX_SHEET_ROUNDS`` rounds)."""
+        page_url = self.host.committed_url(wanted.document) if self.host is not None else None
+        sheets = await fetch_sheets(self.browser.loader, page_url, wanted.urls) if page_url else []
+        return await self._ask(lambda request: protocol.LoadSheets(
+            document=wanted.document, request=request, sheets=sheets))
 
     def _apply_frame(self, frame: protocol.Frame) -> None:
         # The one door by which a renderer's frame enters the tab's record.

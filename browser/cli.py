@@ -1,6 +1,6 @@
 """The ``minibrowser`` command.
 
-    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox] [--record-trace FILE]
+    minibrowser open [URL ...] [--dump] [--width N] [--json | --color] [--no-sandbox] [--record-trace FILE]
                      [--discard-policy NAME] [--memory-budget SIZE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
     open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
+    open_cmd.add_argument("--color", action="store_true",
+                          help="with --dump: the page's colours and emphasis as terminal escape sequences")
     _sandbox_flag(open_cmd)
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
@@ -319,8 +321,8 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
-        if args.json:
-            print("minibrowser: --json goes with --dump", file=sys.stderr)
+        if args.json or args.color:
+            print(f"minibrowser: {'--json' if args.json else '--color'} goes with --dump", file=sys.stderr)
             return EXIT_USAGE
         return await _tui(urls, args)
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
@@ -338,7 +340,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
                     print(problem_line(url, problem), file=sys.stderr)
                 if len(urls) > 1 and not args.json:
                     sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
-                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json))
+                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json, color=args.color))
             sys.stdout.flush()
             if output_reader_gone():
                 # A large write the reader cut short returns a partial count,

@@ -67,15 +67,22 @@ def dump_header(tab) -> str:
     return f"==> {safe_line(tab.final_url)} <==\n"
 
 
-def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
+def dump_text(url: str, tab, problem: str | None, *, as_json: bool, color: bool = False) -> str:
     """What ``open --dump`` prints for one tab: its text, or one JSON line.
     The frame was made safe when it entered the tab's record; the other
-    strings are made safe here."""
+    strings are made safe here.  ``color``: with SGR sequences made from
+    the spans' styles (``broker/colors.py``), never bytes of the page."""
     if as_json:
         import json
 
         return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
-    return tab.frame.dump() if tab.frame is not None else ""
+    if tab.frame is None:
+        return ""
+    if color:
+        from broker.colors import sgr_dump
+
+        return sgr_dump(tab.frame)
+    return tab.frame.dump()
 
 
 def tab_json(url: str, tab, problem: str | None) -> dict:
