@@ -27,6 +27,7 @@ Errors (all with a one-line ``str()`` for a person)::
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import weakref
 from collections.abc import Callable
@@ -323,7 +324,7 @@ class Browser:
     """The browser: tabs and the sandboxed renderer processes behind them
     (one per tab by default; see ``process_model``)."""
 
-    __slots__ = ("_impl", "_recorder")
+    __slots__ = ("_control", "_impl", "_recorder", "_started_by")
 
     def __init__(
         self,
@@ -342,6 +343,7 @@ class Browser:
         process_limit: int | None = None,
         spare: bool = True,
         record_trace: str | os.PathLike | None = None,
+        started_by: str = "script",
     ) -> None:
         """``started_early``: a runtime directory and zygote that the command
         line started before its imports (``broker.zygote_launch.start_early``).
@@ -354,7 +356,16 @@ class Browser:
 
         ``record_trace``: a file to record the session in as a browsing trace,
         written at shutdown (``browser.simulate.record``); created at once, so
-        a path that cannot be written raises ``OSError`` here."""
+        a path that cannot be written raises ``OSError`` here.
+
+        ``started_by``: what started it, as ``minibrowser ps`` shows it
+        (``script``, ``tui``, ``simulator``, ``open``).  Every browser listens
+        on a control socket in its runtime directory while it runs
+        (``browser/control_service.py``), for its own user only."""
+        from broker.control_protocol import StartedBy
+
+        self._started_by = StartedBy(started_by)
+        self._control = None
         self._impl = BrowserImpl(
             sandbox=sandbox, width=width, load_timeout=load_timeout, request_timeout=request_timeout,
             renderer_uid=renderer_uid,
@@ -376,12 +387,24 @@ class Browser:
         await self.shutdown()
 
     async def start(self) -> None:
-        """Start the zygote and the IPC hub (``async with`` does this)."""
+        """Start the zygote, the IPC hub and the control socket (``async with`` does this)."""
         await self._impl.start()
+        from browser.control_service import ControlService
+
+        control = ControlService(self, self._started_by)
+        try:
+            await control.start(self.runtime_dir)
+        except OSError as error:  # the browser works without it: only other programs cannot reach it
+            logging.getLogger("minibrowser.broker").warning("no control socket: %s", error)
+        else:
+            self._control = control
 
     async def shutdown(self) -> None:
         """Close every tab and end every process the browser started (and write the recorded trace)."""
         try:
+            if self._control is not None:
+                control, self._control = self._control, None
+                await control.close()
             await self._impl.shutdown()
         finally:
             if self._recorder is not None:
@@ -390,6 +413,16 @@ class Browser:
     @property
     def started(self) -> bool:
         return self._impl.started
+
+    @property
+    def started_by(self) -> str:
+        """What started this browser: ``script``, ``tui``, ``simulator`` or ``open``."""
+        return self._started_by.value
+
+    @property
+    def control_socket(self) -> str | None:
+        """The path of the control socket, while the browser runs (None without one)."""
+        return self._control.server.path if self._control is not None and self._control.server else None
 
     # -- tabs --------------------------------------------------------------------------
 

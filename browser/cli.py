@@ -30,12 +30,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from broker.zygote_launch import EarlyStart
 
-from broker.safe_text import safe_line, safe_text
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-COMMANDS = ("open", "sandbox", "attack", "tui", "simulate")
+COMMANDS = ("open", "ps", "sandbox", "attack", "tui", "simulate")
 MIN_WIDTH, MAX_WIDTH = 20, 1000
+
+
+def safe_line(text: str) -> str:
+    """``broker.safe_text.safe_line``, imported when first needed: it loads
+    msgspec (~20 ms), which handing URLs to a running browser does without."""
+    from broker.safe_text import safe_line as make_safe
+
+    return make_safe(text)
+
+
+def safe_text(text: str) -> str:
+    from broker.safe_text import safe_text as make_safe
+
+    return make_safe(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,14 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     open_cmd = commands.add_parser("open", help="open URLs, each in its own tab and renderer process")
-    open_cmd.add_argument("urls", nargs="*", metavar="URL", help="http(s):, file:, data: or about: URL (default about:welcome)")
-    open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
-    open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
-    open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
-    _sandbox_flag(open_cmd)
-    _profile_flag(open_cmd)
-    _process_model_flags(open_cmd)
-    _record_trace_flag(open_cmd)
+    add_open_arguments(open_cmd)
+
+    ps_cmd = commands.add_parser("ps", help="list the running minibrowsers of this user")
+    ps_cmd.add_argument("--json", action="store_true", help="one JSON object per browser")
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -97,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate_parser(commands)
     return parser
+
+
+def add_open_arguments(open_cmd: argparse.ArgumentParser) -> None:
+    """The arguments of ``minibrowser open`` (also parsed alone, for a fast hand-off to a running browser)."""
+    open_cmd.add_argument("urls", nargs="*", metavar="URL", help="http(s):, file:, data: or about: URL (default about:welcome)")
+    open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
+    open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
+    open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
+    open_cmd.add_argument(
+        "--new-instance", action="store_true",
+        help="start a browser of its own even when one with this profile is running (by default the URLs open there)",
+    )
+    _sandbox_flag(open_cmd)
+    _profile_flag(open_cmd)
+    _process_model_flags(open_cmd)
+    _record_trace_flag(open_cmd)
 
 
 def _profile_flag(command: argparse.ArgumentParser) -> None:
@@ -177,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"to open a host without a dot in its name, write http://{word}/", file=sys.stderr)
             return EXIT_USAGE
         argv = ["open", *argv]  # a bare URL or file path is opened, as browsers do
+    if argv[0] == "open" and (status := _hand_off(argv[1:])) is not None:
+        return status
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["open"])
@@ -196,6 +222,36 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if early is not None:
             early.abandon()  # nothing to do once the browser that adopted it has shut down
+
+
+def _hand_off(argv: list[str]) -> int | None:
+    """``minibrowser open`` while a browser with the same profile runs: the
+    URLs open there (``browser/control_client.py``) and this returns its exit
+    status; None when there is no such browser, or the options ask for one
+    of its own.  Parses only ``open``'s arguments and imports only the
+    standard library's cheapest parts: this is the whole command then."""
+    parser = _Parser(prog="minibrowser open")
+    add_open_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.new_instance or _browser_wide_options(args):
+        return None
+    if not args.dump and args.json:
+        return None  # the usual path says what is wrong
+    from browser.control_client import hand_off
+
+    width = None
+    if args.dump:
+        import shutil
+
+        width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
+    return hand_off(args.urls or ["about:welcome"], profile=args.profile, dump=args.dump, as_json=args.json,
+                    width=width)
+
+
+def _browser_wide_options(args: argparse.Namespace) -> bool:
+    """Options that only a new browser can honour: a running one keeps its own settings."""
+    return (args.no_sandbox or args.process_model != "per-tab" or args.process_limit is not None or args.no_spare
+            or args.record_trace is not None)
 
 
 def _looks_like_an_address(word: str) -> bool:
@@ -261,6 +317,10 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
         return await simulate(args)
     if args.command == "tui":
         return await _tui(args.urls, args)
+    if args.command == "ps":
+        from browser.control_client import list_browsers
+
+        return list_browsers(as_json=args.json)
     return EXIT_USAGE
 
 
@@ -310,17 +370,15 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
                            started_early=early, process_model=args.process_model,
                            process_limit=args.process_limit, spare=not args.no_spare,
-                           record_trace=args.record_trace) as browser:
+                           record_trace=args.record_trace, started_by="open") as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
-                problem = tab_problem(tab)
+                text, problem = dump_output(url, tab, index=index, count=len(urls), as_json=args.json)
                 if problem:
                     failed = True
-                    print(problem_line(url, problem), file=sys.stderr)
-                if len(urls) > 1 and not args.json:
-                    sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
-                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json))
+                    print(problem, file=sys.stderr)
+                sys.stdout.write(text)
             sys.stdout.flush()
             if _output_reader_gone():
                 # A large write the reader cut short returns a partial count,
@@ -330,6 +388,16 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     except BrowserError as error:
         print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def dump_output(url: str, tab, *, index: int, count: int, as_json: bool) -> tuple[str, str | None]:
+    """What ``open --dump`` prints for the ``index``-th of ``count`` tabs: its
+    standard output, and its line for standard error when it failed (the
+    same whether the browser is this command's own or a running one)."""
+    problem = tab_problem(tab)
+    text = ("" if index == 0 else "\n") + dump_header(tab) if count > 1 and not as_json else ""
+    text += dump_text(url, tab, problem, as_json=as_json)
+    return text, problem_line(url, problem) if problem else None
 
 
 def tab_problem(tab) -> str | None:

@@ -68,7 +68,7 @@ def default_browser_factory(*, sandbox: bool = True, profile=None, process_model
         from browser.api import Browser
 
         return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
-                       spare=spare, record_trace=record_trace)
+                       spare=spare, record_trace=record_trace, started_by="tui")
 
     return make
 

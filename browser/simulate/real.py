@@ -51,7 +51,7 @@ async def _browser_for(design: Design, *, sandbox: bool, profile: str, window=No
 
     # No spare renderer: the model engine has none, and each design pays for its own processes.
     browser = Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile,
-                      process_model=design.process_model.value, spare=False)
+                      process_model=design.process_model.value, spare=False, started_by="simulator")
     if window is None:
         async with browser:
             yield browser
