@@ -27,7 +27,6 @@ import errno
 import json
 import os
 import socket
-import tempfile
 
 #: A frame a client may send: a request with up to MAX_URLS addresses.
 MAX_CLIENT_FRAME = 1024 * 1024
@@ -68,7 +67,7 @@ def registry_dir() -> str:
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
         return os.path.join(base, REGISTRY_NAME)
-    return os.path.join(tempfile.gettempdir(), f"{REGISTRY_NAME}-{os.getuid()}")
+    return os.path.join(os.environ.get("TMPDIR") or "/tmp", f"{REGISTRY_NAME}-{os.getuid()}")
 
 
 def _own_private_dir(path: str, *, create: bool) -> bool:

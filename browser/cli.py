@@ -25,8 +25,8 @@ import argparse
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the hand-off counts milliseconds)
 if TYPE_CHECKING:
     from broker.zygote_launch import EarlyStart
 
@@ -239,13 +239,20 @@ def _hand_off(argv: list[str]) -> int | None:
         return None  # the usual path says what is wrong
     from browser.control_client import hand_off
 
-    width = None
-    if args.dump:
-        import shutil
-
-        width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
+    width = _dump_width(args) if args.dump else None
     return hand_off(args.urls or ["about:welcome"], profile=args.profile, dump=args.dump, as_json=args.json,
                     width=width)
+
+
+def _dump_width(args: argparse.Namespace) -> int:
+    """The layout width of ``--dump``: ``--width``, else the terminal's, else 80."""
+    if args.width:
+        return args.width
+    if not sys.stdout.isatty():
+        return 80
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def _browser_wide_options(args: argparse.Namespace) -> bool:
@@ -351,8 +358,6 @@ def _unwritable(path: str) -> str | None:
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     import asyncio
-    import json
-    import shutil
 
     from browser.api import Browser, BrowserError
 
@@ -365,7 +370,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
-    width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
+    width = _dump_width(args)
     try:
         async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
                            started_early=early, process_model=args.process_model,

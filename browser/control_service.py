@@ -98,6 +98,7 @@ class ControlService:
                 failed = failed or problem is not None
                 connection.send(cp.TabOutput(text, problem or ""))
             connection.send(cp.Opened([tab.id for tab in tabs], EXIT_FAILED if failed else EXIT_OK))
+            await connection.drain()  # the command is done: it need not wait for the tabs to close
         finally:
             # A dump is a question, not a visit: the tabs go once printed.
             await asyncio.gather(*(tab.close() for tab in tabs), return_exceptions=True)

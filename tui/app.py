@@ -689,7 +689,7 @@ class BrowserApp(App[int]):
         if row.target.role == "broker":
             return SandboxStatus("privileged")
         if row.target.role != "renderer":
-            return SandboxStatus("n/a")  # the zygote runs no page: it only forks renderers
+            return SandboxStatus("n/a")  # the zygote and the spare run no page: the zygote only forks renderers
         if not row.pid:
             return SandboxStatus("checking" if row.target.state == "loading" else "no process")
         tab = next((t for t in self.browser.tabs if t.id == row.target.tab), None)

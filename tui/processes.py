@@ -28,9 +28,9 @@ HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 class Target:
     """One process to measure, or one tab without a process (discarded)."""
 
-    key: str  # "broker", "zygote" or "tab-N": stable across refreshes
+    key: str  # "broker", "zygote", "spare-PID" or "tab-N": stable across refreshes
     pid: int | None
-    role: str  # broker, zygote, renderer
+    role: str  # broker, zygote, renderer, spare (a renderer started ahead of need, with no tab yet)
     tab: int | None = None
     title: str = ""
     state: str = ""
@@ -97,7 +97,7 @@ class ProcessRow:
             if t.over_limit:
                 task += " (over the process limit: a cross-site page never shares)"
             return task
-        return {"broker": "Browser (broker)", "zygote": "Zygote"}.get(t.role, t.role)
+        return {"broker": "Browser (broker)", "zygote": "Zygote", "spare": "Spare renderer"}.get(t.role, t.role)
 
 
 class ProcessSource:
@@ -107,7 +107,7 @@ class ProcessSource:
         self._processes: dict[int, psutil.Process] = {}
 
     def targets(self, browser) -> list[Target]:
-        """Broker, zygote and one target per tab.  UI thread; no system calls."""
+        """Broker, zygote, the spare renderer and one target per tab.  UI thread; no system calls."""
         result: list[Target] = []
         pids_by_tab: dict[int, int] = {}
         renderer_of_tab = {}
@@ -118,6 +118,8 @@ class ProcessSource:
                     renderer_of_tab[tab_id] = info
             elif info.role in ("broker", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
+            elif info.role == "spare":  # Chromium's task manager shows it too ("Spare Renderer")
+                result.append(Target(f"spare-{info.pid}", info.pid, "spare", title="spare renderer", state=info.state))
         for tab in browser.tabs:
             target = tab_target(tab, pids_by_tab.get(tab.id))
             info = renderer_of_tab.get(tab.id)

@@ -30,7 +30,7 @@ async def settled(pilot) -> None:
     app = await started(pilot)
     await wait_for(pilot, lambda: all(
         row.key in app.sandbox_status and app.sandbox_status[row.key].mark != "checking" for row in app.process_rows
-    ) and len(app.process_rows) == 2 + len(app.browser.tabs), what="the sandbox reports")
+    ) and len(app.process_rows) == 3 + len(app.browser.tabs), what="the sandbox reports")  # with the spare
     await pilot.pause(0.3)
 
 
@@ -72,7 +72,8 @@ def test_sad_tab(snap_compare):
         app.address.value = "about:crash"
         await pilot.press("enter")
         await wait_for(pilot, lambda: tab.state.value == "crashed", what="the crash")
-        await wait_for(pilot, lambda: any(r.target.state == "crashed" for r in app.process_rows), what="a sample")
+        await wait_for(pilot, lambda: any(r.target.state == "crashed" for r in app.process_rows)
+                       and any(r.target.role == "spare" for r in app.process_rows), what="a sample")
         await pilot.pause(0.3)
 
     assert snap_compare(fixed_app(["about:blank"]), terminal_size=SIZE, run_before=run_before)

@@ -125,13 +125,15 @@ async def test_at_80x24_the_page_has_the_width_and_the_footer_the_keys_that_matt
         assert tree.display and tree.outer_size.width == 36
         # Every row with its memory: as a normal user a renderer's figure comes
         # from its own report, a sample after the broker's and the zygote's.
-        await wait_for(pilot, lambda: "broker" in screen_text(app)[2] and not screen_text(app)[4].rstrip().endswith("–"),
+        await wait_for(pilot, lambda: "broker" in screen_text(app)[2] and " Pre " in screen_text(app)[4]
+                       and not any(line.rstrip().endswith("–") for line in screen_text(app)[4:6]),
                        what="the tree with every process measured")
         # Compact rows: pid, name and memory, beside the 44 columns of the page (scrollbar included).
-        tree_rows = [line[44:].rstrip() for line in screen_text(app)[2:5]]
+        tree_rows = [line[44:].rstrip() for line in screen_text(app)[2:6]]
         assert re.fullmatch(r"▏ ▼ +\d+ broker +[\d.]+[KMG]", tree_rows[0]), tree_rows
         assert re.fullmatch(r"▏ └ ▼ +\d+ zygote +[\d.]+[KMG]", tree_rows[1]), tree_rows
-        assert re.fullmatch(rf"▏   └ +{tab.pid} ● Pre +[\d.]+[KMG]", tree_rows[2]), tree_rows
+        assert re.fullmatch(rf"▏   ├ +{tab.pid} ● Pre +[\d.]+[KMG]", tree_rows[2]), tree_rows
+        assert re.fullmatch(r"▏   └ +\d+ spare +[\d.]+[KMG]", tree_rows[3]), tree_rows  # the spare renderer
         await pilot.press("f3")
         await wait_for(pilot, lambda: tab.frame.width == 79, what="the page's own width again")
         assert not tree.display
