@@ -48,6 +48,12 @@ FRAME_TIMEOUT_S = 10.0
 MAX_PENDING_OUTPUT = 64 * 1024 * 1024
 
 
+#: After the line that drops a client: how long, and how much, it may still send before the connection closes.
+LINGER_S = 1.0
+LINGER_BYTES = 4 * 1024 * 1024
+_lingering: set[asyncio.Task] = set()
+
+
 class Dropped(Exception):
     """The client was dropped; ``str()`` is the line it was sent."""
 
@@ -117,15 +123,35 @@ class ControlConnection:
 
     def drop(self, reason: str) -> Dropped:
         """Tell the client in one line why, and close the connection; returns the exception to raise."""
+        reason = "".join(c if c.isprintable() else "\ufffd" for c in reason)
         line = f"minibrowser: control socket: {reason}; the connection is closed"
         if not self.closed:
             log.info("control client pid %s dropped: %s", self.peer_pid, reason)
+            self.closed = True
             try:
                 self.writer.write(line.encode() + b"\n")
+                self.writer.write_eof()
             except (ConnectionError, OSError, RuntimeError):
-                pass
-            self.close()
+                self.writer.close()
+                return Dropped(line)
+            # Closing with the client's bytes unread would reset the
+            # connection, and the client might never read the line: read
+            # and discard what it still sends, for a little while.
+            linger = asyncio.ensure_future(self._linger())
+            _lingering.add(linger)
+            linger.add_done_callback(_lingering.discard)
         return Dropped(line)
+
+    async def _linger(self) -> None:
+        try:
+            left = LINGER_BYTES
+            async with asyncio.timeout(LINGER_S):
+                while left > 0 and (chunk := await self.reader.read(min(left, 65536))):
+                    left -= len(chunk)
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+        finally:
+            self.writer.close()
 
     def close(self) -> None:
         if not self.closed:

@@ -62,8 +62,12 @@ def profile_key(profile: str | None) -> str:
 
 
 def registry_dir() -> str:
-    """This user's registry: ``$XDG_RUNTIME_DIR/minibrowser``, else
-    ``/tmp/minibrowser-UID`` (a directory of our own, mode 0700)."""
+    """This user's registry: ``$MINIBROWSER_REGISTRY`` when set (a test suite
+    keeps its browsers apart from the user's), else
+    ``$XDG_RUNTIME_DIR/minibrowser``, else ``/tmp/minibrowser-UID`` (a
+    directory of our own, mode 0700)."""
+    if chosen := os.environ.get("MINIBROWSER_REGISTRY"):
+        return chosen
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
         return os.path.join(base, REGISTRY_NAME)
