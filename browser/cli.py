@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tui_cmd = commands.add_parser("tui", help="the terminal UI (the default for 'open' on a terminal)")
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
+    tui_cmd.add_argument(
+        "--attach", nargs="?", const=0, type=_pid, default=None, metavar="PID",
+        help="open the window on a running browser (the newest, or the one with PID; see 'minibrowser ps'); "
+             "quitting leaves it running",
+    )
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
     _process_model_flags(tui_cmd)
@@ -121,6 +126,16 @@ def add_open_arguments(open_cmd: argparse.ArgumentParser) -> None:
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
     _record_trace_flag(open_cmd)
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a process id (a whole number, see 'minibrowser ps'), not {text!r}")
+    return value
 
 
 def _profile_flag(command: argparse.ArgumentParser) -> None:
@@ -343,6 +358,21 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
+    attach = getattr(args, "attach", None)
+    if attach is not None:
+        if urls:
+            print("minibrowser: --attach shows the running browser's own tabs; open URLs there with "
+                  "'minibrowser open URL'", file=sys.stderr)
+            return EXIT_USAGE
+        from broker.errors import BrowserError
+        from browser.remote import find_running
+
+        try:
+            find_running(attach or None)
+        except BrowserError as error:
+            print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
+            return EXIT_FAILED
+        return await run_app([], attach=True, attach_pid=attach or None)
     return await run_app(urls, sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
                          process_limit=args.process_limit, spare=not args.no_spare, record_trace=args.record_trace)
 

@@ -109,10 +109,17 @@ class BrowserApp(App[int]):
         process_source: ProcessSource | None = None,
         sample_seconds: float = SAMPLE_SECONDS,
         follow_active: bool = False,
+        attached: bool = False,
     ) -> None:
         """``follow_active``: the window shows whichever tab the browser makes
-        active, as when something else drives it (a trace being played)."""
+        active, as when something else drives it (a trace being played).
+
+        ``attached``: the factory makes a ``browser.remote.RemoteBrowser``, a
+        browser that runs in another process: the window shows its tabs and
+        opens no URL of its own; quitting detaches and leaves it running."""
         super().__init__()
+        self.attached = attached
+        self.gone_message: str | None = None  # the one line to show when the attached browser quit
         self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
@@ -218,6 +225,14 @@ class BrowserApp(App[int]):
             self.exit(1)
             return
         self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
+        if self.attached:
+            self.browser.on_gone(self._browser_gone)
+            self.current = self.browser.active_tab or (self.browser.tabs[0] if self.browser.tabs else None)
+            self._set_status("")
+            self.ready.set()
+            self._refresh_chrome()
+            self._sample()
+            return
         width = self._page_width()
         first, *rest = self.urls
         # The tab is in the strip, loading, from the moment it exists (the
@@ -231,6 +246,11 @@ class BrowserApp(App[int]):
         self.ready.set()
         self._refresh_chrome()
         self._sample()
+
+    def _browser_gone(self, why: str) -> None:
+        """The browser this window is attached to quit (or cannot be reached): say so and close."""
+        self.gone_message = f"the browser you were attached to (pid {self.browser.pid}) quit: {safe_line(why)}"
+        self.exit(0)
 
     async def shutdown_browser(self) -> None:
         if self._shut_down:
@@ -753,7 +773,7 @@ class BrowserApp(App[int]):
         self.exit(0)
 
     async def action_quit(self) -> None:
-        self._set_status("Closing every tab…")
+        self._set_status("Detaching; the browser keeps running…" if self.attached else "Closing every tab…")
         await self.shutdown_browser()
         self.exit(0)
 
@@ -786,12 +806,20 @@ class FieldEditor(ModalScreen[str | None]):
 
 
 async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                  process_limit: int | None = None, spare: bool = True, record_trace=None) -> int:
+                  process_limit: int | None = None, spare: bool = True, record_trace=None,
+                  attach: bool = False, attach_pid: int | None = None) -> int:
     """Run the terminal UI until the user quits; returns the exit status.
-    ``record_trace``: a file the session is recorded in as a browsing trace."""
-    factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
-                                      process_limit=process_limit, spare=spare, record_trace=record_trace)
-    app = BrowserApp(urls, browser_factory=factory)
+    ``record_trace``: a file the session is recorded in as a browsing trace.
+    ``attach``: drive the running browser with ``attach_pid`` (None: the
+    newest) instead of starting one."""
+    if attach:
+        from browser.remote import RemoteBrowser
+
+        factory = functools.partial(RemoteBrowser, attach_pid)
+    else:
+        factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
+                                          process_limit=process_limit, spare=spare, record_trace=record_trace)
+    app = BrowserApp(urls, browser_factory=factory, attached=attach)
     loop = asyncio.get_running_loop()
 
     def terminal_closed(signum, frame) -> None:
@@ -827,4 +855,8 @@ async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, proces
 
         print(f"minibrowser: {app.startup_error}", file=sys.stderr)
         return 1
+    if app.gone_message:
+        import sys
+
+        print(f"minibrowser: {app.gone_message}", file=sys.stderr)
     return result if isinstance(result, int) else 0

@@ -20,35 +20,10 @@ import psutil
 import pytest
 
 from broker.control_wire import MAX_CLIENT_FRAME, MAX_CONNECTIONS, registry_dir
-from support.processes import gone, wait_for
+from support.processes import wait_for
+from support.running_browser import RunningBrowser, registry_entries
 
 CLI = [sys.executable, "-m", "browser.cli"]
-RUNNING_BROWSER = Path(__file__).parents[1] / "support" / "running_browser.py"
-ROOT = os.geteuid() == 0
-
-
-class RunningBrowser:
-    def __init__(self, profile: Path, urls: list[str]) -> None:
-        self.profile = profile
-        self.process = subprocess.Popen([sys.executable, str(RUNNING_BROWSER), str(profile), *urls],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        assert line == f"ready {self.process.pid}\n", line
-        self.pid = self.process.pid
-        self.entry = next(e for e in _entries() if e["pid"] == self.pid)
-
-    def descendants(self) -> set[int]:
-        return {p.pid for p in psutil.Process(self.pid).children(recursive=True)}
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def _entries() -> list[dict]:
-    directory = registry_dir()
-    return [json.loads((Path(directory) / name).read_text()) for name in os.listdir(directory) if name.endswith(".json")]
 
 
 @pytest.fixture
@@ -63,7 +38,7 @@ def start_browser(tmp_path):
     yield start
     for browser in started:
         browser.stop()
-        assert browser.pid not in {entry["pid"] for entry in _entries()}  # it left the registry
+        assert browser.pid not in {entry["pid"] for entry in registry_entries()}  # it left the registry
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
