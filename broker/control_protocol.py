@@ -212,6 +212,7 @@ class ProcessFacts(msgspec.Struct, array_like=True):
     tabs: list[int]
     site: str | None
     over_limit: bool
+    memory: MemoryFacts | None = None
 
 
 class BrowserFacts(msgspec.Struct):

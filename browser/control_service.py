@@ -276,7 +276,7 @@ def tab_facts(tab: Tab) -> cp.TabFacts:
         id=tab.id, url=tab.url, final_url=tab.final_url, title=tab.title, state=tab.state, width=tab.width,
         navigation_id=tab.navigation_id, pid=tab.pid, site=tab.site, error=tab.error, crash_cause=tab.crash_cause,
         crash_loop=tab.crash_loop, pinned=tab.pinned, kept=tab.kept,
-        memory=cp.MemoryFacts(memory.uss, memory.pss, memory.rss) if memory is not None else None,
+        memory=_memory(memory),
         cpu_percent=tab.cpu_percent, cpu_time=tab.cpu_time, snapshot_bytes=tab.snapshot_bytes,
         discard_refusal=tab.discard_refusal(), freeze_refusal=tab.freeze_refusal(),
         messages_out=counters.messages_out if counters else 0, bytes_out=counters.bytes_out if counters else 0,
@@ -286,8 +286,13 @@ def tab_facts(tab: Tab) -> cp.TabFacts:
 
 
 def process_facts(browser: Browser) -> list[cp.ProcessFacts]:
-    return [cp.ProcessFacts(p.pid, p.ppid, p.role, p.tab, p.state, p.title, list(p.tabs), p.site, p.over_limit)
+    return [cp.ProcessFacts(p.pid, p.ppid, p.role, p.tab, p.state, p.title, list(p.tabs), p.site, p.over_limit,
+                            _memory(p.memory))
             for p in browser.processes()]
+
+
+def _memory(memory) -> cp.MemoryFacts | None:
+    return cp.MemoryFacts(memory.uss, memory.pss, memory.rss) if memory is not None else None
 
 
 def browser_facts(browser: Browser) -> cp.BrowserFacts:

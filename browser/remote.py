@@ -394,6 +394,8 @@ class RemoteBrowser:
 
 
 def _process_info(facts: cp.ProcessFacts) -> ProcessInfo:
+    memory = facts.memory
     return ProcessInfo(facts.pid, facts.ppid, facts.role, tab=facts.tab, state=facts.state, title=facts.title,
-                       tabs=tuple(facts.tabs), site=facts.site, over_limit=facts.over_limit)
+                       tabs=tuple(facts.tabs), site=facts.site, over_limit=facts.over_limit,
+                       memory=MemoryInfo(memory.uss, memory.pss, memory.rss) if memory is not None else None)
 

@@ -119,7 +119,8 @@ class ProcessSource:
             elif info.role in ("broker", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
             elif info.role == "spare":  # Chromium's task manager shows it too ("Spare Renderer")
-                result.append(Target(f"spare-{info.pid}", info.pid, "spare", title="spare renderer", state=info.state))
+                result.append(Target(f"spare-{info.pid}", info.pid, "spare", title="spare renderer", state=info.state,
+                                     memory=info.memory))
         for tab in browser.tabs:
             target = tab_target(tab, pids_by_tab.get(tab.id))
             info = renderer_of_tab.get(tab.id)
