@@ -25,6 +25,18 @@ ANSWER_TIMEOUT_S = 5.0
 DUMP_TIMEOUT_S = 120.0
 
 
+#: ``control_protocol.Describe``.
+DESCRIBE = {"type": "Describe"}
+
+
+def open_request(urls: list[str], *, dump: bool, as_json: bool, width: int | None) -> dict:
+    """``control_protocol.OpenUrls``, as JSON."""
+    request = {"type": "OpenUrls", "urls": urls, "dump": dump, "json": as_json}
+    if width is not None:
+        request["width"] = width
+    return request
+
+
 def find_browser(profile: str | None) -> dict | None:
     """The newest running browser of this user on ``profile`` that takes URLs
     (a browser started by ``open --dump`` prints its pages and exits)."""
@@ -47,11 +59,8 @@ def hand_off(urls: list[str], *, profile: str | None, dump: bool, as_json: bool,
     except ControlError:
         return None  # it has just quit
     with sock:
-        request = {"type": "OpenUrls", "urls": urls, "dump": dump, "json": as_json}
-        if width is not None:
-            request["width"] = width
         try:
-            send_message(sock, request)
+            send_message(sock, open_request(urls, dump=dump, as_json=as_json, width=width))
             if dump:
                 sock.settimeout(DUMP_TIMEOUT_S)
             while True:
@@ -83,7 +92,7 @@ def describe_all() -> list[dict]:
                "spare": None, "memory_uss": None, "error": None}
         try:
             with connect(entry["socket"], timeout=ANSWER_TIMEOUT_S) as sock:
-                send_message(sock, {"type": "Describe"})
+                send_message(sock, DESCRIBE)
                 answer = receive_message(sock)
             if answer["type"] != "Description":
                 raise ControlError(f"unexpected answer {answer['type']!r}")
