@@ -30,11 +30,22 @@ DESCRIBE = {"type": "Describe"}
 
 
 def open_request(urls: list[str], *, dump: bool, as_json: bool, width: int | None) -> dict:
-    """``control_protocol.OpenUrls``, as JSON."""
-    request = {"type": "OpenUrls", "urls": urls, "dump": dump, "json": as_json}
+    """``control_protocol.OpenUrls``, as JSON.  A relative path is made
+    absolute here: the browser runs in another directory."""
+    request = {"type": "OpenUrls", "urls": [_from_here(url) for url in urls], "dump": dump, "json": as_json}
     if width is not None:
         request["width"] = width
     return request
+
+
+def _from_here(url: str) -> str:
+    """``./a.html`` -> ``/where/this/runs/a.html`` (the loader's ``normalize_url``
+    reads these forms as paths from the current directory)."""
+    if url.startswith(("./", "../")) or url in (".", ".."):
+        import os
+
+        return os.path.abspath(url)
+    return url
 
 
 def find_browser(profile: str | None) -> dict | None:

@@ -95,6 +95,17 @@ async def test_open_without_dump_returns_at_once_and_the_tab_stays(start_browser
     assert await wait_for(lambda: described(browser)["tabs"] == 3)
 
 
+async def test_a_relative_path_is_read_from_where_the_command_runs(start_browser, tmp_path):
+    browser = start_browser()
+    (tmp_path / "here.html").write_text("<title>Here</title><p>from the command's directory")
+    result = subprocess.run(CLI + ["open", "--dump", "--json", "--profile", str(browser.profile), "./here.html"],
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    record = json.loads(result.stdout)
+    assert (record["final_url"], record["text"]) == (f"file://{tmp_path}/here.html", "from the command's directory")
+    assert record["state"] == "background"  # in the running browser, behind its own tab
+
+
 async def test_a_failing_page_fails_the_command_as_in_a_browser_of_its_own(start_browser, tmp_path):
     browser = start_browser()
     missing = f"file://{tmp_path}/missing.html"
