@@ -88,19 +88,24 @@ def main() -> None:
             handed = timed_run_env(ours, env)[1].stdout
             own = timed_run_env(cold, env)[1].stdout
             same = "the same" if handed == own else "DIFFERENT"
-            ours_ms, theirs_ms = [], []
+            tiny = minibrowser_command() + ["open", "--dump", "--profile", profile, "data:text/html,tiny"]
+            bare = [sys.executable, "-c", "pass"]
+            ours_ms, theirs_ms, tiny_ms, bare_ms = [], [], [], []
             for _ in range(args.runs):
                 for name, command, times in (("minibrowser", ours, ours_ms), (baseline_name, theirs, theirs_ms)):
                     elapsed, result = timed_run_env(command, env)
                     check(name, result)
                     times.append(elapsed)
+                tiny_ms.append(timed_run_env(tiny, env)[0])
+                bare_ms.append(timed_run_env(bare, env)[0])
             count, project, heavy = client_imports(ours, env)
         finally:
             running.terminate()
             running.wait(timeout=30)
     print(f"open --dump handed to a running browser: whole process, a local {len(page) // 1024} KB page, "
           f"{args.runs} runs each (ms)")
-    for name, times in (("minibrowser open --dump", ours_ms), (f"{baseline_name} -dump", theirs_ms)):
+    for name, times in (("minibrowser open --dump", ours_ms), (f"{baseline_name} -dump", theirs_ms),
+                        ("  the same, a tiny page", tiny_ms), ("  python -c pass", bare_ms)):
         print(f"  {name:24} median {statistics.median(times):7.1f}  min {min(times):7.1f}  max {max(times):7.1f}")
     ratio = statistics.median(ours_ms) / statistics.median(theirs_ms)
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"

@@ -87,6 +87,8 @@ def hand_off(urls: list[str], *, profile: str | None, dump: bool, as_json: bool,
                         print(f"minibrowser: opened {count} tab{'s' if count != 1 else ''} in the running browser "
                               f"(pid {entry['pid']})", file=sys.stderr)
                     return int(message.get("status", EXIT_FAILED))
+                elif message["type"] == "Quitting":
+                    raise ControlError(f"it quit before it answered ({message.get('reason')})")
                 else:
                     raise ControlError(f"unexpected answer {message['type']!r}")
         except ControlError as error:
