@@ -10,11 +10,18 @@ from __future__ import annotations
 __all__ = [
     "Browser", "BrowserError", "DiscardRefusal", "LifecyclePolicy", "LifecycleRefused", "MemoryInfo",
     "MemoryTotals", "NoSuchLink", "ProbeOutcome", "ProcessInfo", "ProcessModel", "Tab", "TabClosed", "TabCrashed", "TabEvent",
-    "TabState",
+    "TabState", "RemoteBrowser", "RemoteTab",
 ]
+
+#: A running browser driven from another process (``tui --attach``): ``browser.remote``.
+_REMOTE = ("RemoteBrowser", "RemoteTab")
 
 
 def __getattr__(name: str):
+    if name in _REMOTE:
+        from browser import remote
+
+        return getattr(remote, name)
     if name in __all__:
         from browser import api
 

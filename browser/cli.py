@@ -390,6 +390,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     import asyncio
 
     from browser.api import Browser, BrowserError
+    from browser.dump import dump_output
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
@@ -423,77 +424,6 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     except BrowserError as error:
         print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def dump_output(url: str, tab, *, index: int, count: int, as_json: bool) -> tuple[str, str | None]:
-    """What ``open --dump`` prints for the ``index``-th of ``count`` tabs: its
-    standard output, and its line for standard error when it failed (the
-    same whether the browser is this command's own or a running one)."""
-    problem = tab_problem(tab)
-    text = ("" if index == 0 else "\n") + dump_header(tab) if count > 1 and not as_json else ""
-    text += dump_text(url, tab, problem, as_json=as_json)
-    return text, problem_line(url, problem) if problem else None
-
-
-def tab_problem(tab) -> str | None:
-    """What went wrong in ``tab``, in one line, or None when it shows its page.
-
-    A tab with no frame did not get its page drawn (its renderer hung or never
-    answered): that is a failure too, never an empty page printed as success.
-    """
-    if tab.error:
-        return tab.error
-    if tab.crash_cause:
-        return f"tab {tab.id} {tab.crash_cause}"
-    if tab.frame is None:
-        return (f"tab {tab.id} has nothing to show: its renderer did not answer with the page "
-                f"(the tab is {tab.state.value}); try again")
-    return None
-
-
-def problem_line(url: str, problem: str) -> str:
-    """The one line on stderr for a tab that failed."""
-    return f"minibrowser: {safe_line(url)}: {safe_line(problem)}"
-
-
-def dump_header(tab) -> str:
-    """The ``==> URL <==`` line before each tab's text when there are several."""
-    return f"==> {safe_line(tab.final_url)} <==\n"
-
-
-def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
-    """What ``open --dump`` prints for one tab: its text, or one JSON line.
-    The frame was made safe when it entered the tab's record; the other
-    strings are made safe here."""
-    if as_json:
-        import json
-
-        return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
-    return tab.frame.dump() if tab.frame is not None else ""
-
-
-def tab_json(url: str, tab, problem: str | None) -> dict:
-    frame = tab.frame
-    return {
-        "url": safe_line(url),
-        "final_url": safe_line(tab.final_url),
-        "title": safe_line(tab.title),
-        "renderer_pid": tab.pid,
-        "renderer_site": safe_line(tab.site) if tab.site else None,  # the site its renderer is locked to
-        "state": tab.state.value,
-        "error": safe_line(problem) if problem else None,
-        "text": frame.text if frame is not None else "",
-        "links": [{"number": link.number, "url": link.url} for link in (frame.links if frame else [])],
-        "timings_ms": {
-            "fetch": _round(tab.timings.fetch_ms),
-            "spawn": _round(tab.timings.spawn_ms),
-            "first_frame": _round(tab.timings.first_frame_ms),
-        },
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ carries the checked messages; this answers them through the public API).
   (``minibrowser ps``);
 * ``OpenUrls``: new tabs; with ``dump``, each tab's output exactly as
   ``minibrowser open --dump`` of a browser of its own prints it (the same
-  function, ``browser.cli.dump_output``), after which the tabs are closed;
+  function, ``browser.dump.dump_output``), after which the tabs are closed;
 * ``Attach``: the browser's state, then every change pushed as it happens,
   and ``Call``s carried out on the client's behalf (``tui --attach``, through
   ``browser.remote.RemoteBrowser``).  Several clients may attach at once;
@@ -78,7 +78,7 @@ class ControlService:
             memory_uss=browser.memory().total.uss or None)
 
     async def _open(self, connection: ControlConnection, request: cp.OpenUrls) -> None:
-        from browser.cli import EXIT_FAILED, EXIT_OK, dump_output
+        from browser.dump import dump_output
 
         if not self.started_by.takes_urls:
             raise connection.drop("this browser exits once its own work is done; start one of your own")
@@ -97,7 +97,7 @@ class ControlService:
                 text, problem = dump_output(url, tab, index=index, count=len(tabs), as_json=request.json)
                 failed = failed or problem is not None
                 connection.send(cp.TabOutput(text, problem or ""))
-            connection.send(cp.Opened([tab.id for tab in tabs], EXIT_FAILED if failed else EXIT_OK))
+            connection.send(cp.Opened([tab.id for tab in tabs], 1 if failed else 0))  # the exit status of open --dump
             await connection.drain()  # the command is done: it need not wait for the tabs to close
         finally:
             # A dump is a question, not a visit: the tabs go once printed.

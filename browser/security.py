@@ -275,7 +275,7 @@ async def run_tab_attack(browser: Browser, attack: attacks.Attack, source: str) 
     --dump`` and ``--json`` print and the tab's title.  Blocked when the
     escapes arrived in every field (shown as pictures: the attack reached the
     user) and not one control character did."""
-    from browser.cli import dump_header, dump_text, tab_problem  # the CLI's own output, not a copy
+    from browser.dump import dump_header, dump_text, tab_problem  # the CLI's own output, not a copy
 
     tab = None
     try:

@@ -813,7 +813,7 @@ async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, proces
     ``attach``: drive the running browser with ``attach_pid`` (None: the
     newest) instead of starting one."""
     if attach:
-        from browser.remote import RemoteBrowser
+        from browser import RemoteBrowser
 
         factory = functools.partial(RemoteBrowser, attach_pid)
     else:

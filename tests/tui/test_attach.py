@@ -13,7 +13,7 @@ import psutil
 import pytest
 from textual.widgets import DataTable
 
-from browser.remote import RemoteBrowser
+from browser import RemoteBrowser
 from support.running_browser import RunningBrowser
 from tui.app import BrowserApp
 from tui.ipc_inspector import IpcInspector
