@@ -250,8 +250,8 @@ def _hand_off(argv: list[str]) -> int | None:
     args = parser.parse_args(argv)
     if args.new_instance or _browser_wide_options(args):
         return None
-    if not args.dump and args.json:
-        return None  # the usual path says what is wrong
+    if not args.dump and (args.json or not args.urls):
+        return None  # the usual path says what is wrong; a bare 'minibrowser' opens a window of its own
     from browser.control_client import hand_off
 
     width = _dump_width(args) if args.dump else None
