@@ -45,7 +45,7 @@ class ControlService:
                                     started_by=self.started_by.value)
         await self.server.start()
 
-    async def close(self, reason: str = "the browser was closed") -> None:
+    async def close(self, reason: str = "it quit") -> None:
         for task in list(self._tasks):
             task.cancel()
         if self.server is not None:

@@ -249,7 +249,7 @@ class BrowserApp(App[int]):
 
     def _browser_gone(self, why: str) -> None:
         """The browser this window is attached to quit (or cannot be reached): say so and close."""
-        self.gone_message = f"the browser you were attached to (pid {self.browser.pid}) quit: {safe_line(why)}"
+        self.gone_message = f"detached from the browser (pid {self.browser.pid}): {safe_line(why)}"
         self.exit(0)
 
     async def shutdown_browser(self) -> None:

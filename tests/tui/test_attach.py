@@ -109,4 +109,4 @@ async def test_when_the_browser_quits_the_attached_window_says_so_in_one_line(ru
         running.stop()
         await wait_for(pilot, lambda: not app.is_running, what="the window to close", timeout=30)
     assert app.return_code == 0
-    assert app.gone_message == f"the browser you were attached to (pid {running.pid}) quit: the browser was closed"
+    assert app.gone_message == f"detached from the browser (pid {running.pid}): it quit"
