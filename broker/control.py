@@ -225,10 +225,9 @@ class ControlServer:
         try:
             await self._serve(reader, writer)
         except asyncio.CancelledError:
-            pass  # the broker is closing the socket: nothing waits for this connection
+            writer.close()  # the broker is closing the socket: nothing waits for this connection
         finally:
             self._tasks.discard(task)
-            writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")

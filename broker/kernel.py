@@ -17,24 +17,24 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from broker import pages
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
 from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.loader import Loader
 from broker.memory import ZERO, MemoryInfo, MemorySampler
+from broker.options import BrowserOptions
 from broker.process_model import Placement, ProcessModel, RendererFacts, default_process_limit, place
 from broker.processes import ProbeOutcome, RendererProcesses, SandboxSettings, default_drop_ids
+from broker.profile import Profile
 from broker.sites import site_of
-from broker.zygote_launch import EarlyStart
 from broker.tabs import TabEvent, TabImpl, TabState, discarded_frame
-from browser import about
-from browser.loader import Loader
-from browser.profile import Profile
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
 
-DEFAULT_WIDTH = 80
 
 
 @dataclass(frozen=True)
@@ -82,23 +82,12 @@ class ProcessInfo:
 class BrowserImpl:
     """The broker: tabs, the network, policy, and the processes behind them."""
 
-    def __init__(
-        self,
-        *,
-        sandbox: bool = True,
-        width: int = DEFAULT_WIDTH,
-        load_timeout: float = 15.0,
-        request_timeout: float = 30.0,
-        renderer_uid: int | None = None,
-        renderer_gid: int | None = None,
-        cold_renderers: bool = False,
-        policy: LifecyclePolicy | None = None,
-        profile: str | os.PathLike | None = None,
-        started_early: EarlyStart | None = None,
-        process_model: ProcessModel | str = ProcessModel.PER_TAB,
-        process_limit: int | None = None,
-        spare: bool = True,
-    ) -> None:
+    def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
+        """``options``, or its fields as keywords: see ``BrowserOptions``."""
+        options = BrowserOptions.of(options, **settings)
+        sandbox, renderer_uid, renderer_gid = options.sandbox, options.renderer_uid, options.renderer_gid
+        process_model, process_limit, policy, profile = (
+            options.process_model, options.process_limit, options.policy, options.profile)
         uid, gid = default_drop_ids()
         self.process_model = ProcessModel(process_model)
         if process_limit is not None and process_limit < 1:
@@ -111,12 +100,12 @@ class BrowserImpl:
             uid=renderer_uid if renderer_uid is not None else uid,
             gid=renderer_gid if renderer_gid is not None else gid,
         )
-        self.width = width
-        self.request_timeout = request_timeout  # how long a renderer may take to answer
+        self.width = options.width
+        self.request_timeout = options.request_timeout  # how long a renderer may take to answer
         self.tabs: list[TabImpl] = []
         self.active_tab: TabImpl | None = None
-        self.loader = Loader(timeout=load_timeout, about_pages=lambda url: about.page(self, url))
-        self.processes = RendererProcesses(self.sandbox, cold=cold_renderers, spare=spare)
+        self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url))
+        self.processes = RendererProcesses(self.sandbox, cold=options.cold_renderers, spare=options.spare)
         self._tab_ids = itertools.count(1)
         self._subscribers: list[Callable[[TabEvent], None]] = []
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
@@ -127,7 +116,7 @@ class BrowserImpl:
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
-        self._started_early = started_early
+        self._started_early = options.started_early
 
     @property
     def started(self) -> bool:
@@ -163,7 +152,7 @@ class BrowserImpl:
 
     def sandbox_page(self) -> str:
         """about:sandbox, from the last report a renderer gave."""
-        return about.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
+        return pages.sandbox_html(self.last_sandbox_report, enabled=self.sandbox.enabled,
                                   process_model=self.describe_process_model())
 
     # -- tabs ---------------------------------------------------------------------

@@ -109,7 +109,7 @@ class Placement(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Decision:
+class PlacementDecision:
     placement: Placement
     renderer: int | None = None  # for STAY and SHARE
     lock: str | None = None  # for NEW: the site to lock it to (None: unlocked)
@@ -123,7 +123,7 @@ class Decision:
 
 
 def place(model: ProcessModel, *, tab: int, site: str | None, current: RendererFacts | None,
-          live: Sequence[RendererFacts], limit: int) -> Decision:
+          live: Sequence[RendererFacts], limit: int) -> PlacementDecision:
     """Where tab ``tab``'s next document, of ``site`` (None: opaque), goes.
 
     ``current``: the renderer the tab's document is in now (None if it has
@@ -131,32 +131,32 @@ def place(model: ProcessModel, *, tab: int, site: str | None, current: RendererF
     not counted; ``limit``: the process limit."""
     if model is ProcessModel.PER_TAB:
         if current is not None:
-            return Decision(Placement.STAY, current.id)
-        return Decision(Placement.NEW)
+            return PlacementDecision(Placement.STAY, current.id)
+        return PlacementDecision(Placement.NEW)
     if model is ProcessModel.SINGLE:
         if current is not None:
-            return Decision(Placement.STAY, current.id)
+            return PlacementDecision(Placement.STAY, current.id)
         if live:
-            return Decision(Placement.SHARE, min(live, key=lambda r: r.id).id)
-        return Decision(Placement.NEW)
+            return PlacementDecision(Placement.SHARE, min(live, key=lambda r: r.id).id)
+        return PlacementDecision(Placement.NEW)
     # The site models.
     alone = current is not None and current.tabs <= {tab}
     if site is None:
         # An opaque document: an unlocked renderer of its own.
         if current is not None and current.lock is None and alone:
-            return Decision(Placement.STAY, current.id)
-        return Decision(Placement.NEW)
+            return PlacementDecision(Placement.STAY, current.id)
+        return PlacementDecision(Placement.NEW)
     if current is not None and current.lock == site:
-        return Decision(Placement.STAY, current.id)
+        return PlacementDecision(Placement.STAY, current.id)
     same_site = sorted((r for r in live if r.lock == site), key=lambda r: (len(r.tabs), r.id))
     others = [r for r in live if r is not current or not alone]  # current goes if the tab leaves it alone
     if model is ProcessModel.PROCESS_PER_SITE:
         if same_site:
-            return Decision(Placement.SHARE, same_site[0].id)
-        return Decision(Placement.NEW, lock=site)
+            return PlacementDecision(Placement.SHARE, same_site[0].id)
+        return PlacementDecision(Placement.NEW, lock=site)
     # site-per-process: share a renderer of the same site only over the limit.
     if len(others) < limit:
-        return Decision(Placement.NEW, lock=site)
+        return PlacementDecision(Placement.NEW, lock=site)
     if same_site:
-        return Decision(Placement.SHARE, same_site[0].id)
-    return Decision(Placement.NEW, lock=site, over_limit=True)
+        return PlacementDecision(Placement.SHARE, same_site[0].id)
+    return PlacementDecision(Placement.NEW, lock=site, over_limit=True)

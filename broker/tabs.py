@@ -23,21 +23,26 @@ import logging
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout
-from broker.lifecycle import CrashHistory, DiscardRefusal, TabFacts, discard_refusal, freeze_refusal
-from broker.memory import MemoryInfo
-from broker.processes import LaunchError
+from broker.lifecycle import (
+    CrashHistory,
+    DiscardRefusal,
+    LifecyclePolicy,
+    TabFacts,
+    discard_refusal,
+    freeze_refusal,
+)
+from broker.loader import LoadError, Loader, Response, normalize_url
+from broker.memory import MemoryInfo, MemorySampler
+from broker.pages import error_html
+from broker.process_model import ProcessModel
+from broker.processes import LaunchError, RendererProcesses, SandboxSettings
+from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
 from broker.safe_text import safe_frame
-from browser import about
-from browser.loader import LoadError, Response, normalize_url
-from browser.profile import ProfileError, StoredHistoryEntry, StoredTab
 from renderer import protocol
-
-if TYPE_CHECKING:
-    from broker.kernel import BrowserImpl
 
 log = logging.getLogger("minibrowser.broker")
 
@@ -111,7 +116,7 @@ def discarded_frame(url: str, title: str, width: int) -> protocol.Frame:
 
 def error_page(url: str, error: Exception) -> bytes:
     """An HTML page for a load that failed; the renderer lays it out like any page."""
-    return about.error_html(url, error).encode("utf-8")
+    return error_html(url, error).encode("utf-8")
 
 
 def binary_page(response: Response) -> bytes:
@@ -137,11 +142,41 @@ class TabEvent:
 
 
 
+class TabOwner(Protocol):
+    """What a tab asks of the browser kernel that owns it (``broker.kernel.BrowserImpl``).
+
+    Written out so that the kernel's module and this one do not import each
+    other: the kernel makes tabs, a tab only calls back through this.
+    """
+
+    loader: Loader
+    profile: Profile
+    processes: RendererProcesses
+    process_model: ProcessModel
+    sandbox: SandboxSettings
+    sampler: MemorySampler
+    policy: LifecyclePolicy
+    request_timeout: float
+    tabs: list[TabImpl]
+    active_tab: TabImpl | None
+    last_sandbox_report: list[protocol.SandboxLayer]
+
+    async def renderer_for(self, tab: TabImpl, url: str | None) -> RendererHost: ...
+
+    async def release(self, host: RendererHost, *, cause: str = ...) -> None: ...
+
+    def publish(self, event: TabEvent) -> None: ...
+
+    def make_active(self, tab: TabImpl) -> None: ...
+
+    async def close_tab(self, tab: TabImpl) -> None: ...
+
+
 class TabImpl:
     """One tab in the broker: its committed URL, its frame, its history, its
     lifecycle state; the observer of its renderer process."""
 
-    def __init__(self, browser: BrowserImpl, tab_id: int, width: int) -> None:
+    def __init__(self, browser: TabOwner, tab_id: int, width: int) -> None:
         self.browser = browser
         self.id = tab_id
         self.width = width

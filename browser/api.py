@@ -26,46 +26,39 @@ Errors (all with a one-line ``str()`` for a person)::
 
 from __future__ import annotations
 
-import enum
 import logging
-import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import IpcCounters, IpcEvent
-from broker.kernel import DEFAULT_WIDTH, BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
+from broker.kernel import BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
+from broker.options import BrowserOptions
 from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
-from broker.zygote_launch import EarlyStart
+from broker.profile import Profile
+from broker.sandbox_verdict import Sandboxing, SandboxVerdict, judge_sandbox
 from broker.tabs import HistoryEntry, TabEvent, TabImpl, TabState, Timings
-from browser.profile import Profile
+from browser.actions import UserAction
+from browser.frontends import SimulationStopped
 from renderer import protocol
 
 __all__ = [
-    "Browser", "BrowserError", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
+    "Browser", "BrowserError", "BrowserOptions", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
-    "ProcessInfo", "ProcessModel", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings",
-    "UserAction",
+    "ProcessInfo", "ProcessModel", "SandboxInfo", "SandboxVerdict", "Sandboxing", "SimulationStopped", "Tab",
+    "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings", "UserAction", "judge_sandbox",
 ]
-
-
-class UserAction(enum.Enum):
-    """What the user did through this API, as ``Browser.subscribe_actions`` reports it
-    (the actions of a browsing trace: ``browser.simulate.record``)."""
-
-    OPEN = "open"  # a new tab, with its first page
-    SWITCH = "switch"  # a tab made the active one
-    NAVIGATE = "navigate"  # the address bar, a link, back, forward, reload
-    INPUT = "input"  # typing in or pressing a form control, finding, scrolling
-    CLOSE = "close"
 
 
 # Each browser's action listeners, found from a tab's broker object (the façades hold nothing else).
 _action_listeners: weakref.WeakKeyDictionary[BrowserImpl, list[Callable]] = weakref.WeakKeyDictionary()
+# Each browser's shutdown listeners.
+_shutdown_listeners: weakref.WeakKeyDictionary[BrowserImpl, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 
 def _tell(impl: TabImpl, action: UserAction) -> None:
@@ -324,60 +317,22 @@ class Browser:
     """The browser: tabs and the sandboxed renderer processes behind them
     (one per tab by default; see ``process_model``)."""
 
-    __slots__ = ("_control", "_impl", "_recorder", "_started_by")
+    __slots__ = ("_control", "_impl", "_started_by")
 
-    def __init__(
-        self,
-        *,
-        sandbox: bool = True,
-        width: int = DEFAULT_WIDTH,
-        load_timeout: float = 15.0,
-        request_timeout: float = 30.0,
-        renderer_uid: int | None = None,
-        renderer_gid: int | None = None,
-        cold_renderers: bool = False,
-        policy: LifecyclePolicy | None = None,
-        profile: str | os.PathLike | None = None,
-        started_early: EarlyStart | None = None,
-        process_model: ProcessModel | str = ProcessModel.PER_TAB,
-        process_limit: int | None = None,
-        spare: bool = True,
-        record_trace: str | os.PathLike | None = None,
-        started_by: str = "script",
-    ) -> None:
-        """``started_early``: a runtime directory and zygote that the command
-        line started before its imports (``broker.zygote_launch.start_early``).
+    def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
+        """``options``, or its fields as keywords (``Browser(sandbox=False)``):
+        see ``BrowserOptions``.  An unknown keyword raises ``TypeError``.
 
-        ``process_model``: which renderer each document goes to (``per-tab``,
-        ``site-per-process``, ``process-per-site``, ``single``: see
-        ``ProcessModel``); ``process_limit``: the renderer process limit
-        (default: Chromium's formula for this machine); ``spare``: keep a
-        renderer forked, sandboxed and connected ahead of need.
-
-        ``record_trace``: a file to record the session in as a browsing trace,
-        written at shutdown (``browser.simulate.record``); created at once, so
-        a path that cannot be written raises ``OSError`` here.
-
-        ``started_by``: what started it, as ``minibrowser ps`` shows it
-        (``script``, ``tui``, ``simulator``, ``open``).  Every browser listens
-        on a control socket in its runtime directory while it runs
-        (``browser/control_service.py``), for its own user only."""
+        Every browser listens on a control socket in its runtime directory
+        while it runs (``browser/control_service.py``), for its own user only:
+        ``minibrowser open`` hands it URLs, ``ps`` lists it, ``tui --attach``
+        drives it (``options.started_by`` says what started it)."""
         from broker.control_protocol import StartedBy
 
-        self._started_by = StartedBy(started_by)
+        options = BrowserOptions.of(options, **settings)
+        self._started_by = StartedBy(options.started_by)
+        self._impl = BrowserImpl(options)
         self._control = None
-        self._impl = BrowserImpl(
-            sandbox=sandbox, width=width, load_timeout=load_timeout, request_timeout=request_timeout,
-            renderer_uid=renderer_uid,
-            renderer_gid=renderer_gid, cold_renderers=cold_renderers, policy=policy, profile=profile,
-            started_early=started_early, process_model=process_model, process_limit=process_limit, spare=spare,
-        )
-        self._recorder = None
-        if record_trace is not None:
-            from browser.simulate.record import TraceRecorder
-
-            self._recorder = TraceRecorder(record_trace)
-            self.subscribe_actions(self._recorder.on_action)
 
     async def __aenter__(self) -> Browser:
         await self.start()
@@ -400,15 +355,16 @@ class Browser:
             self._control = control
 
     async def shutdown(self) -> None:
-        """Close every tab and end every process the browser started (and write the recorded trace)."""
+        """Close every tab and end every process the browser started, then
+        call the ``subscribe_shutdown`` callbacks."""
         try:
             if self._control is not None:
                 control, self._control = self._control, None
                 await control.close()
             await self._impl.shutdown()
         finally:
-            if self._recorder is not None:
-                self._recorder.close()
+            for callback in list(_shutdown_listeners.pop(self._impl, ())):
+                callback()
 
     @property
     def started(self) -> bool:
@@ -416,7 +372,7 @@ class Browser:
 
     @property
     def started_by(self) -> str:
-        """What started this browser: ``script``, ``tui``, ``simulator`` or ``open``."""
+        """What started this browser: ``script``, ``tui``, ``simulator``, ``open`` or ``check``."""
         return self._started_by.value
 
     @property
@@ -536,6 +492,13 @@ class Browser:
         listeners = _action_listeners.setdefault(self._impl, [])
         listeners.append(callback)
         return lambda: listeners.remove(callback)
+
+    def subscribe_shutdown(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` once the browser has shut down (a trace recorder
+        writes its file then); returns an unsubscribe."""
+        listeners = _shutdown_listeners.setdefault(self._impl, [])
+        listeners.append(callback)
+        return lambda: listeners.remove(callback) if callback in listeners else None
 
     def subscribe_ipc(self, callback: Callable[[IpcEvent], None]) -> Callable[[], None]:
         """Call ``callback`` for every IPC message (for the IPC inspector)."""

@@ -231,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        if not _output_reader_gone():
+        from browser.output import output_reader_gone, stop_like_unix_tools
+
+        if not output_reader_gone():
             raise
-        return _stop_like_unix_tools()
+        return stop_like_unix_tools()
     finally:
         if early is not None:
             early.abandon()  # nothing to do once the browser that adopted it has shut down
@@ -281,33 +283,6 @@ def _looks_like_an_address(word: str) -> bool:
     return any(mark in word for mark in ".:/") or word == "localhost" or os.path.exists(word)
 
 
-def _output_reader_gone() -> bool:
-    """True when standard output is a pipe whose reader has closed it."""
-    import select
-
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
-    except (OSError, ValueError):
-        return False
-
-
-def _stop_like_unix_tools() -> int:
-    """The reader went away (``... | head``): stop the way ``cat`` does, quietly,
-    by dying of SIGPIPE once everything is cleaned up (the browser is shut
-    down by then).  Python ignores SIGPIPE, so restore its default first; and
-    point stdout at /dev/null so that nothing tries to flush into the pipe."""
-    import signal
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGPIPE)
-    return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
-
-
 def _start_zygote_early(args: argparse.Namespace) -> EarlyStart | None:
     """For ``open --dump``: the runtime directory and the zygote, started
     before the broker's imports (about as long as the zygote's preload)."""
@@ -350,9 +325,11 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("minibrowser: the terminal UI needs a terminal; use 'minibrowser open URL --dump' instead", file=sys.stderr)
         return EXIT_USAGE
+    from browser.frontends import FrontendMissing, find_frontend
+
     try:
-        from tui.app import run_app
-    except ImportError:
+        frontend = find_frontend()
+    except FrontendMissing:
         print("minibrowser: the terminal UI is not available in this build; use --dump", file=sys.stderr)
         return EXIT_USAGE
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
@@ -360,21 +337,39 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
         return EXIT_USAGE
     attach = getattr(args, "attach", None)
     if attach is not None:
-        if urls:
-            print("minibrowser: --attach shows the running browser's own tabs; open URLs there with "
-                  "'minibrowser open URL'", file=sys.stderr)
-            return EXIT_USAGE
-        from broker.errors import BrowserError
-        from browser.remote import find_running
+        return await _attach(frontend, urls, pid=attach or None)
+    return await frontend.run(urls, browser_factory=lambda: _new_browser(args, started_by="tui"))
 
-        try:
-            find_running(attach or None)
-        except BrowserError as error:
-            print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
-            return EXIT_FAILED
-        return await run_app([], attach=True, attach_pid=attach or None)
-    return await run_app(urls, sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
-                         process_limit=args.process_limit, spare=not args.no_spare, record_trace=args.record_trace)
+
+async def _attach(frontend, urls: list[str], *, pid: int | None) -> int:
+    """``tui --attach [PID]``: the window on a running browser (``browser.remote``)."""
+    if urls:
+        print("minibrowser: --attach shows the running browser's own tabs; open URLs there with "
+              "'minibrowser open URL'", file=sys.stderr)
+        return EXIT_USAGE
+    from broker.errors import BrowserError
+    from browser.remote import RemoteBrowser, find_running
+
+    try:
+        find_running(pid)
+    except BrowserError as error:
+        print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
+        return EXIT_FAILED
+    return await frontend.run([], browser_factory=lambda: RemoteBrowser(pid), attached=True)
+
+
+def _new_browser(args: argparse.Namespace, **settings):
+    """The browser the command line asks for (``settings``: more ``BrowserOptions``
+    fields), recording the session when ``--record-trace`` says so."""
+    from browser.api import Browser
+
+    browser = Browser(sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
+                      process_limit=args.process_limit, spare=not args.no_spare, **settings)
+    if args.record_trace is not None:
+        from browser.simulate.record import TraceRecorder
+
+        TraceRecorder(args.record_trace).attach(browser)
+    return browser
 
 
 def _unwritable(path: str) -> str | None:
@@ -389,8 +384,8 @@ def _unwritable(path: str) -> str | None:
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     import asyncio
 
-    from browser.api import Browser, BrowserError
-    from browser.dump import dump_output
+    from browser.api import BrowserError
+    from browser.output import dump_output, output_reader_gone
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
@@ -403,10 +398,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
         return EXIT_USAGE
     width = _dump_width(args)
     try:
-        async with Browser(sandbox=not args.no_sandbox, width=width, profile=args.profile,
-                           started_early=early, process_model=args.process_model,
-                           process_limit=args.process_limit, spare=not args.no_spare,
-                           record_trace=args.record_trace, started_by="open") as browser:
+        async with _new_browser(args, width=width, started_early=early, started_by="open") as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
@@ -416,7 +408,7 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
                     print(problem, file=sys.stderr)
                 sys.stdout.write(text)
             sys.stdout.flush()
-            if _output_reader_gone():
+            if output_reader_gone():
                 # A large write the reader cut short returns a partial count,
                 # which Python's io accepts without a word: say it here.
                 raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")

@@ -5,7 +5,7 @@ carries the checked messages; this answers them through the public API).
   (``minibrowser ps``);
 * ``OpenUrls``: new tabs; with ``dump``, each tab's output exactly as
   ``minibrowser open --dump`` of a browser of its own prints it (the same
-  function, ``browser.dump.dump_output``), after which the tabs are closed;
+  function, ``browser.output.dump_output``), after which the tabs are closed;
 * ``Attach``: the browser's state, then every change pushed as it happens,
   and ``Call``s carried out on the client's behalf (``tui --attach``, through
   ``browser.remote.RemoteBrowser``).  Several clients may attach at once;
@@ -16,14 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
-
 from broker import control_protocol as cp
 from broker.control import ControlConnection, ControlServer
 from broker.errors import BrowserError, LifecycleRefused
-
-if TYPE_CHECKING:
-    from browser.api import Browser, Tab
 
 log = logging.getLogger("minibrowser.broker")
 
@@ -32,9 +27,10 @@ PUSH_INTERVAL_S = 0.25
 
 
 class ControlService:
-    """The control socket of one ``Browser``."""
+    """The control socket of one ``Browser`` (``browser.api``, which starts
+    this; the names here are typed by what they are, not imported back)."""
 
-    def __init__(self, browser: Browser, started_by: cp.StartedBy) -> None:
+    def __init__(self, browser, started_by: cp.StartedBy) -> None:
         self.browser = browser
         self.started_by = started_by
         self.server: ControlServer | None = None
@@ -78,7 +74,7 @@ class ControlService:
             memory_uss=browser.memory().total.uss or None)
 
     async def _open(self, connection: ControlConnection, request: cp.OpenUrls) -> None:
-        from browser.dump import dump_output
+        from browser.output import dump_output
 
         if not self.started_by.takes_urls:
             raise connection.drop("this browser exits once its own work is done; start one of your own")
@@ -113,7 +109,7 @@ class ControlService:
 class AttachedClient:
     """One attached client: what it has been sent, and what it asks for."""
 
-    def __init__(self, browser: Browser, connection: ControlConnection) -> None:
+    def __init__(self, browser, connection: ControlConnection) -> None:
         self.browser = browser
         self.connection = connection
         self._facts: dict[int, cp.TabFacts] = {}
@@ -268,7 +264,7 @@ def _needed(value, name: str):
     return value
 
 
-def tab_facts(tab: Tab) -> cp.TabFacts:
+def tab_facts(tab) -> cp.TabFacts:
     counters = tab.ipc
     memory = tab.memory
     frame = tab.frame
@@ -285,7 +281,7 @@ def tab_facts(tab: Tab) -> cp.TabFacts:
         scroll=frame.scroll if frame is not None else 0)
 
 
-def process_facts(browser: Browser) -> list[cp.ProcessFacts]:
+def process_facts(browser) -> list[cp.ProcessFacts]:
     return [cp.ProcessFacts(p.pid, p.ppid, p.role, p.tab, p.state, p.title, list(p.tabs), p.site, p.over_limit,
                             _memory(p.memory))
             for p in browser.processes()]
@@ -295,7 +291,7 @@ def _memory(memory) -> cp.MemoryFacts | None:
     return cp.MemoryFacts(memory.uss, memory.pss, memory.rss) if memory is not None else None
 
 
-def browser_facts(browser: Browser) -> cp.BrowserFacts:
+def browser_facts(browser) -> cp.BrowserFacts:
     sandbox = browser.sandbox
     processes = browser.processes()
     return cp.BrowserFacts(

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 
 from broker.safe_text import safe_line, safe_text, unsafe_characters
 from browser import attacks
-from browser.api import Browser, BrowserError, ProbeOutcome, Tab
+from browser.api import Browser, BrowserError, ProbeOutcome, Tab, judge_sandbox
+from browser.output import dump_header, dump_text, tab_problem  # the CLI's own output, not a copy
 from renderer import protocol
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -76,11 +77,11 @@ async def _in_browser(work, **options):
 
 
 def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
-    missing = [layer.name for layer in layers if layer.required and not layer.active]
-    if missing:
-        return False, f"NOT SANDBOXED: required layers missing: {', '.join(missing)}"
-    optional_off = [layer.name for layer in layers if not layer.active]
-    extra = f" (not applied: {', '.join(optional_off)})" if optional_off else ""
+    """``(sandboxed, the verdict line)`` for ``minibrowser sandbox``."""
+    judged = judge_sandbox(layers)
+    if judged.missing:
+        return False, f"NOT SANDBOXED: required layers missing: {', '.join(judged.missing)}"
+    extra = f" (not applied: {', '.join(judged.not_applied)})" if judged.not_applied else ""
     return True, f"sandboxed: every required layer is on{extra}"
 
 
@@ -275,8 +276,6 @@ async def run_tab_attack(browser: Browser, attack: attacks.Attack, source: str) 
     --dump`` and ``--json`` print and the tab's title.  Blocked when the
     escapes arrived in every field (shown as pictures: the attack reached the
     user) and not one control character did."""
-    from browser.dump import dump_header, dump_text, tab_problem  # the CLI's own output, not a copy
-
     tab = None
     try:
         tab = await browser.open_compromised(TAB_ATTACK_URL, source)

@@ -1,4 +1,4 @@
-"""browser/decoding.py: content codings decoded in bounded steps under one budget."""
+"""broker/loader/_decoding.py: content codings decoded in bounded steps under one budget."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from browser.decoding import (
+from broker.loader._decoding import (
     MAX_LAYERS,
     STEP_BYTES,
     ContentDecoder,

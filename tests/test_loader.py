@@ -1,4 +1,4 @@
-"""browser/loader.py against a real HTTP server, real files and real httpx: no mocks."""
+"""broker/loader against a real HTTP server, real files and real httpx: no mocks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from browser.loader import (
+from broker.loader import (
     BadDataURL,
     FileNotReadable,
     HostUnreachable,
@@ -472,11 +472,11 @@ def make_httpx_exception(cls: type[Exception]) -> Exception:
 
 @pytest.mark.parametrize("cls", httpx_exception_classes(), ids=lambda cls: cls.__name__)
 def test_every_httpx_exception_is_caught_and_becomes_one_line(cls):
-    from browser.loader import _httpx_errors, _network_error
+    from broker.loader._http import httpx_errors, network_error
 
     error = make_httpx_exception(cls)
-    assert isinstance(error, _httpx_errors())
-    mapped = _network_error(error, "http://127.0.0.1:8000/page")
+    assert isinstance(error, httpx_errors())
+    mapped = network_error(error, "http://127.0.0.1:8000/page")
     assert isinstance(mapped, LoadError)
     assert_one_line(mapped)
     if issubclass(cls, (httpx.ProtocolError, httpx.InvalidURL)):  # their text can quote the server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from broker.process_model import (
-    Decision, Placement, ProcessModel, RendererFacts, default_process_limit, place,
+    PlacementDecision, Placement, ProcessModel, RendererFacts, default_process_limit, place,
 )
 from broker.sites import FILE_SITE, site_of
 
@@ -47,35 +47,35 @@ def renderer(id_, lock, *tabs):
 def test_per_tab_keeps_a_tabs_renderer_across_sites_and_never_shares():
     mine = renderer(1, None, 1)
     assert place(ProcessModel.PER_TAB, tab=1, site=B, current=mine, live=[mine], limit=1) == \
-        Decision(Placement.STAY, 1)
+        PlacementDecision(Placement.STAY, 1)
     assert place(ProcessModel.PER_TAB, tab=2, site=None, current=None, live=[mine], limit=1) == \
-        Decision(Placement.NEW)
+        PlacementDecision(Placement.NEW)
 
 
 def test_single_puts_every_tab_in_one_renderer():
     only = renderer(1, None, 1)
     assert place(ProcessModel.SINGLE, tab=2, site=B, current=None, live=[only], limit=3) == \
-        Decision(Placement.SHARE, 1)
+        PlacementDecision(Placement.SHARE, 1)
 
 
 def test_site_per_process_moves_a_cross_site_navigation_and_shares_only_over_the_limit():
     a1, b1 = renderer(1, A, 1), renderer(2, B, 2)
     model = ProcessModel.SITE_PER_PROCESS
     # same site: stays; cross-site: a new renderer locked to the new site
-    assert place(model, tab=1, site=A, current=a1, live=[a1, b1], limit=9) == Decision(Placement.STAY, 1)
-    assert place(model, tab=1, site=B, current=a1, live=[a1, b1], limit=9) == Decision(Placement.NEW, lock=B)
+    assert place(model, tab=1, site=A, current=a1, live=[a1, b1], limit=9) == PlacementDecision(Placement.STAY, 1)
+    assert place(model, tab=1, site=B, current=a1, live=[a1, b1], limit=9) == PlacementDecision(Placement.NEW, lock=B)
     # a new tab of A: its own renderer below the limit, A's renderer at it
-    assert place(model, tab=3, site=A, current=None, live=[a1, b1], limit=3) == Decision(Placement.NEW, lock=A)
-    assert place(model, tab=3, site=A, current=None, live=[a1, b1], limit=2) == Decision(Placement.SHARE, 1)
+    assert place(model, tab=3, site=A, current=None, live=[a1, b1], limit=3) == PlacementDecision(Placement.NEW, lock=A)
+    assert place(model, tab=3, site=A, current=None, live=[a1, b1], limit=2) == PlacementDecision(Placement.SHARE, 1)
     # a site with no renderer at the limit: a new one all the same, marked over the limit
     assert place(model, tab=3, site="http://127.0.0.4", current=None, live=[a1, b1], limit=2) == \
-        Decision(Placement.NEW, lock="http://127.0.0.4", over_limit=True)
+        PlacementDecision(Placement.NEW, lock="http://127.0.0.4", over_limit=True)
     # an opaque document gets an unlocked renderer
-    assert place(model, tab=3, site=None, current=None, live=[a1, b1], limit=9) == Decision(Placement.NEW)
+    assert place(model, tab=3, site=None, current=None, live=[a1, b1], limit=9) == PlacementDecision(Placement.NEW)
 
 
 def test_process_per_site_shares_the_sites_renderer_whatever_the_limit():
     a1 = renderer(1, A, 1)
     model = ProcessModel.PROCESS_PER_SITE
-    assert place(model, tab=2, site=A, current=None, live=[a1], limit=99) == Decision(Placement.SHARE, 1)
-    assert place(model, tab=2, site=B, current=None, live=[a1], limit=99) == Decision(Placement.NEW, lock=B)
+    assert place(model, tab=2, site=A, current=None, live=[a1], limit=99) == PlacementDecision(Placement.SHARE, 1)
+    assert place(model, tab=2, site=B, current=None, live=[a1], limit=99) == PlacementDecision(Placement.NEW, lock=B)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from browser.profile import Profile, StoredHistoryEntry, StoredTab, decode_tab, default_profile_dir
+from broker.profile import Profile, StoredHistoryEntry, StoredTab, decode_tab, default_profile_dir
 from renderer import protocol
 
 
@@ -78,7 +78,7 @@ def test_a_writer_killed_at_any_moment_leaves_whole_rows(tmp_path):
     helper = tmp_path / "tests_profile_writer.py"
     helper.write_text(textwrap.dedent("""
         import sys
-        from browser.profile import Profile
+        from broker.profile import Profile
         from test_profile import stored
         def run(path):
             profile = Profile(path)
@@ -113,7 +113,7 @@ def test_a_writer_killed_at_any_moment_leaves_whole_rows(tmp_path):
 
 
 def test_a_corrupt_row_is_an_error_not_a_crash(tmp_path):
-    from browser.profile import ProfileError
+    from broker.profile import ProfileError
 
     profile = Profile(str(tmp_path))
     profile.save(1, stored())

@@ -7,6 +7,16 @@ and is shut down when the app quits (q, Ctrl+Q, the terminal closing).
 Everything it shows comes from the public API in ``browser.api``; every
 lifecycle decision (may this tab be discarded?) is the API's, and the app
 only shows the answer and its reason.
+
+The app composes small widgets, each with one job, that post messages up to
+it: the tab strip and info bar (``tab_strip``), the address bar
+(``address_bar``: ``Navigate``), the page (``page_view``: ``Activated``,
+``NumberTyped``, ``Resized``), the find bar (``find_bar``: ``Search``,
+``Closed``), the status line (``status_line``), the process tree
+(``process_tree``) fed by the sampler (``process_sampler``: ``Sampled``,
+``SandboxReported``), and the screens on top (``task_manager``,
+``ipc_inspector``, ``field_editor``).  Running it in a terminal is
+``tui/frontend.py``'s job.
 """
 
 from __future__ import annotations
@@ -14,33 +24,31 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import signal
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
 
-from broker.safe_text import safe_line
+from browser import safe_line
+from tui.address_bar import AddressBar
+from tui.field_editor import FieldEditor
+from tui.find_bar import FindBar
 from tui.ipc_inspector import IpcInspector, IpcLog
 from tui.key_bar import KeyBar, key_name
 from tui.page_view import PageView
+from tui.process_sampler import ProcessSampler
 from tui.process_tree import ProcessTree, SandboxStatus
-from tui.processes import MemoryHistory, ProcessRow, ProcessSource, merge
+from tui.processes import MemoryHistory, ProcessRow, ProcessSource
+from tui.status_line import StatusLine
 from tui.tab_strip import NEW_TAB_URL, InfoBar, TabStrip
 from tui.task_manager import TaskManager
 
 log = logging.getLogger("minibrowser.tui")
 
 SAMPLE_SECONDS = 1.0
-HANGUP_GRACE_SECONDS = 5.0  # after the terminal closed, at most this long to quit cleanly
 RESIZE_SETTLE_SECONDS = 0.15
 PROGRESS_SECONDS = 0.25  # how often the status line's loading time moves on
 SCROLLBAR_COLUMNS = 1  # the page view's vertical scrollbar (app.tcss)
@@ -61,14 +69,12 @@ KEY_PRIORITY = [
 TEXT_FIELDS = {"text", "password", "search", "email", "url", "tel", "number", "textarea", "select", "date"}
 
 
-def default_browser_factory(*, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                            process_limit: int | None = None, spare: bool = True,
-                            record_trace=None) -> Callable[[], object]:
+def default_browser_factory(options=None, /, **settings) -> Callable[[], object]:
+    """Makes a ``Browser`` with ``options`` (a ``BrowserOptions``) or its fields as keywords."""
     def make():
         from browser.api import Browser
 
-        return Browser(sandbox=sandbox, profile=profile, process_model=process_model, process_limit=process_limit,
-                       spare=spare, record_trace=record_trace, started_by="tui")
+        return Browser(options, **settings)
 
     return make
 
@@ -114,34 +120,26 @@ class BrowserApp(App[int]):
         """``follow_active``: the window shows whichever tab the browser makes
         active, as when something else drives it (a trace being played).
 
-        ``attached``: the factory makes a ``browser.remote.RemoteBrowser``, a
-        browser that runs in another process: the window shows its tabs and
-        opens no URL of its own; quitting detaches and leaves it running."""
+        ``attached``: the factory makes a ``RemoteBrowser``, a browser that
+        runs in another process (``minibrowser tui --attach``): the window
+        shows its tabs and opens no URL of its own; quitting detaches and
+        leaves it running."""
         super().__init__()
         self.attached = attached
-        self.gone_message: str | None = None  # the one line to show when the attached browser quit
+        self.gone_message: str | None = None  # the one line to show when the attached browser went away
         self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
-        self.process_source = process_source or ProcessSource()
+        self.sampler = ProcessSampler(self, process_source or ProcessSource())
         self.sample_seconds = sample_seconds
         self.browser = None
         self.current = None  # the tab on screen
         self.ready = asyncio.Event()  # the browser is up and the first tabs are open
         self.startup_error: str | None = None
         self.ipc_log = IpcLog()
-        self.history = MemoryHistory()
-        self.process_rows: list[ProcessRow] = []
-        self.sandbox_status: dict[str, SandboxStatus] = {}
-        self.samples_taken = 0
-        self.find_matches: list[tuple[int, int, int]] = []
-        self.find_index = 0
-        self._sandbox_reports: dict[int, SandboxStatus] = {}
-        self._sampling = False
         self._waited: set[int] = set()  # unresponsive tabs the user chose to wait for
         self._chrome_pending = False
         self._reflow_timer = None
-        self._status_text = ""
         self._shut_down = False
         self._hung_up = False
         self._unsubscribe: list[Callable[[], None]] = []
@@ -155,14 +153,14 @@ class BrowserApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield TabStrip("", id="tab-strip")
-        yield Input(placeholder="Type a URL and press Enter", id="address")
+        yield AddressBar(id="address")
         with Horizontal(id="main"):
             with Vertical(id="page-column"):
                 yield InfoBar("", id="info-bar")
                 yield PageView(id="page")
-                yield Input(placeholder="Find in page (Enter: search, n/N: next/previous, Esc: close)", id="find")
+                yield FindBar(id="find")
             yield ProcessTree(id="process-tree")
-        yield Static("Starting the browser…", id="status")
+        yield StatusLine("Starting the browser…", id="status")
         yield KeyBar(priority=KEY_PRIORITY)
 
     @property
@@ -180,8 +178,37 @@ class BrowserApp(App[int]):
         return self.window.query_one("#page", PageView)
 
     @property
-    def address(self) -> Input:
-        return self.window.query_one("#address", Input)
+    def address(self) -> AddressBar:
+        return self.window.query_one("#address", AddressBar)
+
+    @property
+    def find_bar(self) -> FindBar:
+        return self.window.query_one("#find", FindBar)
+
+    @property
+    def status_line(self) -> StatusLine:
+        return self.window.query_one("#status", StatusLine)
+
+    # What the process tree and the task manager show (the sampler's).
+    @property
+    def process_rows(self) -> list[ProcessRow]:
+        return self.sampler.rows
+
+    @property
+    def sandbox_status(self) -> dict[str, SandboxStatus]:
+        return self.sampler.statuses
+
+    @property
+    def history(self) -> MemoryHistory:
+        return self.sampler.history
+
+    @property
+    def samples_taken(self) -> int:
+        return self.sampler.samples_taken
+
+    @property
+    def find_matches(self) -> list[tuple[int, int, int]]:
+        return self.find_bar.matches
 
     def get_key_display(self, binding: Binding) -> str:
         """Every key named one way, in every footer: ^T, F3, Esc, /."""
@@ -193,7 +220,7 @@ class BrowserApp(App[int]):
         self._fit_panels()
         self.page.focus()
         self.run_worker(self._start_browser(), name="start-browser", exit_on_error=False)
-        self.set_interval(self.sample_seconds, self._sample)
+        self.set_interval(self.sample_seconds, self.sampler.sample)
         self.set_interval(0.5, self._sync_scroll)
         self.set_interval(PROGRESS_SECONDS, self._show_progress)
 
@@ -224,6 +251,7 @@ class BrowserApp(App[int]):
             await self.shutdown_browser()
             self.exit(1)
             return
+        self.sampler.browser = self.browser
         self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
         if self.attached:
             self.browser.on_gone(self._browser_gone)
@@ -231,7 +259,7 @@ class BrowserApp(App[int]):
             self._set_status("")
             self.ready.set()
             self._refresh_chrome()
-            self._sample()
+            self.sampler.sample()
             return
         width = self._page_width()
         first, *rest = self.urls
@@ -245,7 +273,7 @@ class BrowserApp(App[int]):
         await asyncio.gather(*(self._guarded(self.browser.open(url, width=width, activate=False)) for url in rest))
         self.ready.set()
         self._refresh_chrome()
-        self._sample()
+        self.sampler.sample()
 
     def _browser_gone(self, why: str) -> None:
         """The browser this window is attached to quit (or cannot be reached): say so and close."""
@@ -291,15 +319,11 @@ class BrowserApp(App[int]):
 
     async def _after(self, awaitable: Awaitable, status: str) -> None:
         result = await self._guarded(awaitable)
-        if result is not None and status and self._status_text == status:
+        if result is not None and status and self.status_line.text == status:
             self._set_status("")
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        status = self.window.query_one("#status", Static)
-        status.set_class(error, "error")
-        status.set_class(bool(text) and not error, "busy")
-        status.update(safe_line(text))
-        self._status_text = text
+        self.status_line.show(text, error=error)
 
     # -- keeping the window in step with the tabs ---------------------------------
 
@@ -325,10 +349,10 @@ class BrowserApp(App[int]):
                 self._refresh_chrome()  # a tab the window has not shown yet: the first one
             since = self._loading_since.setdefault(tab.id, time.monotonic())
             self._progress_text = f"Loading {tab.url}… {time.monotonic() - since:.0f} s"
-            if self._status_text != self._progress_text:
+            if self.status_line.text != self._progress_text:
                 self._set_status(self._progress_text)
         elif self._progress_text:
-            if self._status_text == self._progress_text:
+            if self.status_line.text == self._progress_text:
                 self._set_status("")
             self._progress_text = ""
 
@@ -336,6 +360,12 @@ class BrowserApp(App[int]):
         if not self._chrome_pending:
             self._chrome_pending = True
             self.call_later(self._refresh_chrome)
+
+    def show_current_state(self) -> None:
+        """Draw the tab strip, info bar, address and page as the browser has
+        them now, without waiting for the refresh already scheduled (a trace
+        window calls it once the trace has played, before it reports)."""
+        self._refresh_chrome()
 
     def _refresh_chrome(self) -> None:
         self._chrome_pending = False
@@ -353,9 +383,8 @@ class BrowserApp(App[int]):
         if tab is not None and tab.id in self._waited:
             info.display = False
         else:
-            info.show(tab, sandboxed=self._tab_sandboxed(tab))
-        if not self.address.has_focus:
-            self.address.value = safe_line(tab.url) if tab is not None and tab.url != NEW_TAB_URL else ""
+            info.show(tab, sandboxed=self.sampler.tab_sandboxed(tab))
+        self.address.show(tab)
         page = self.page
         if tab is None:
             page.show(None)
@@ -383,7 +412,7 @@ class BrowserApp(App[int]):
     def _show_tab(self, tab) -> None:
         """Put ``tab`` on screen, at its own scroll position."""
         self.current = tab
-        self.find_matches = []
+        self.find_bar.forget()
         page = self.page
         page.focused = None
         page.frame = None
@@ -402,6 +431,8 @@ class BrowserApp(App[int]):
     def on_page_view_resized(self) -> None:
         """The terminal or a panel changed size: fit the panels to the terminal,
         then lay the page out again once things have settled."""
+        if not self.has_window:  # a resize that arrives while the app closes
+            return
         self._fit_panels()
         if self._reflow_timer is not None:
             self._reflow_timer.stop()
@@ -448,8 +479,7 @@ class BrowserApp(App[int]):
             return tab
 
         self._tab_work(open_tab())
-        self.action_focus_address()
-        self.address.value = ""
+        self.address.start_typing("")
 
     def action_close_tab(self) -> None:
         tab = self.current
@@ -494,32 +524,20 @@ class BrowserApp(App[int]):
     # -- address bar, navigation --------------------------------------------------
 
     def action_focus_address(self) -> None:
-        address = self.address
-        address.focus()
-        address.select_all()
+        self.address.start_typing()
 
-    @on(Input.Submitted, "#address")
-    def _navigate(self, event: Input.Submitted) -> None:
-        url = event.value.strip()
-        if not url or self.browser is None:
+    def on_address_bar_navigate(self, event: AddressBar.Navigate) -> None:
+        if self.browser is None:
             return
         self.page.focus()
         tab = self.current
         if tab is None:
-            self._tab_work(self.browser.open(url, width=self._page_width()))
+            self._tab_work(self.browser.open(event.url, width=self._page_width()))
         else:
-            self._tab_work(tab.navigate(url))
+            self._tab_work(tab.navigate(event.url))
 
-    def on_key(self, event) -> None:
-        if event.key == "escape":
-            if self.address.has_focus:
-                tab = self.current
-                self.address.value = safe_line(tab.url) if tab is not None and tab.url != NEW_TAB_URL else ""
-                self.page.focus()
-                event.stop()
-            elif self.window.query_one("#find", Input).has_focus:
-                self._close_find()
-                event.stop()
+    def on_address_bar_done(self) -> None:
+        self.page.focus()
 
     def action_back(self) -> None:
         if self.current is not None:
@@ -572,20 +590,16 @@ class BrowserApp(App[int]):
     # -- find in page ---------------------------------------------------------------
 
     def action_find(self) -> None:
-        find = self.window.query_one("#find", Input)
-        find.display = True
-        find.focus()
-        find.select_all()
+        self.find_bar.open()
 
-    @on(Input.Submitted, "#find")
-    def _find_submitted(self, event: Input.Submitted) -> None:
-        tab, query = self.current, event.value
+    def on_find_bar_search(self, event: FindBar.Search) -> None:
+        tab, query = self.current, event.query
         if tab is None:
             return
 
         async def find():
             matches = await tab.find(query)
-            self.find_matches, self.find_index = list(matches), 0
+            self.find_bar.found(matches)
             self._refresh_chrome()
             if matches:
                 self._show_match()
@@ -596,27 +610,25 @@ class BrowserApp(App[int]):
 
         self._tab_work(find())
 
+    def on_find_bar_closed(self) -> None:
+        self.page.focus()
+
     def _show_match(self) -> None:
-        line, column, _ = self.find_matches[self.find_index]
+        matches, index = self.find_bar.matches, self.find_bar.index
+        line, column, _ = matches[index]
         page = self.page
         top, height = int(page.scroll_y), page.scrollable_content_region.height
         if not top <= line < top + height:
             page.scroll_to(y=max(0, line - height // 3), animate=False, immediate=True)
-        self._set_status(f"Match {self.find_index + 1} of {len(self.find_matches)} (line {line + 1}); n/N for the next/previous")
+        self._set_status(f"Match {index + 1} of {len(matches)} (line {line + 1}); n/N for the next/previous")
 
     def action_find_next(self) -> None:
-        if self.find_matches:
-            self.find_index = (self.find_index + 1) % len(self.find_matches)
+        if self.find_bar.step(+1) is not None:
             self._show_match()
 
     def action_find_previous(self) -> None:
-        if self.find_matches:
-            self.find_index = (self.find_index - 1) % len(self.find_matches)
+        if self.find_bar.step(-1) is not None:
             self._show_match()
-
-    def _close_find(self) -> None:
-        self.window.query_one("#find", Input).display = False
-        self.page.focus()
 
     # -- unresponsive and crashed renderers -----------------------------------------
 
@@ -641,6 +653,9 @@ class BrowserApp(App[int]):
             self.lifecycle_action("end", self.current.id)
 
     # -- lifecycle actions (the task manager's buttons) -----------------------------
+
+    def on_task_manager_lifecycle_requested(self, event: TaskManager.LifecycleRequested) -> None:
+        self.lifecycle_action(event.action, event.tab)
 
     def lifecycle_action(self, action: str, tab_id: int) -> None:
         """Ask the API to freeze, discard, restore, end, pin or keep a tab; it may
@@ -671,85 +686,23 @@ class BrowserApp(App[int]):
             self.notify(f"Tab {tab_id}: {action} done ({tab.state.value})", timeout=2)
             if method == "activate" and tab in self.browser.tabs:
                 self._show_tab(tab)
-            self._sample()
+            self.sampler.sample()
             return True
 
         self._tab_work(run())
 
     # -- the process tree and the task manager's data --------------------------------
 
-    def _sample(self) -> None:
-        """Every second: what the API knows now, measured by psutil in a thread."""
-        if self.browser is None or self._sampling or not self.browser.started:
-            return
-        self._sampling = True
-        targets = self.process_source.targets(self.browser)
-        self._check_sandboxes()
-        # A callable, not a coroutine: a worker cancelled before it starts (the
-        # app quitting) then leaves no never-awaited coroutine behind.
-        self.run_worker(functools.partial(self._measure, targets), group="sampler", exit_on_error=False)
-
-    async def _measure(self, targets) -> None:
-        try:
-            measurements = await asyncio.to_thread(self.process_source.measure, targets)
-        finally:
-            self._sampling = False
+    def on_process_sampler_sampled(self, sample: ProcessSampler.Sampled) -> None:
         if not self.has_window:
             return
-        rows = merge(targets, measurements)
-        self.process_rows = rows
-        self.history.record(rows)
-        self.samples_taken += 1
-        self.sandbox_status = {row.key: self._sandbox_of(row) for row in rows}
+        self.sampler.apply(sample)
         tree = self.window.query_one(ProcessTree)
         if tree.display:
-            tree.update_rows(rows, self.sandbox_status, self.history)
+            tree.update_rows(self.process_rows, self.sandbox_status, self.history)
 
-    def _sandbox_of(self, row: ProcessRow) -> SandboxStatus:
-        if row.target.role == "broker":
-            return SandboxStatus("privileged")
-        if row.target.role != "renderer":
-            return SandboxStatus("n/a")  # the zygote and the spare run no page: the zygote only forks renderers
-        if not row.pid:
-            return SandboxStatus("checking" if row.target.state == "loading" else "no process")
-        tab = next((t for t in self.browser.tabs if t.id == row.target.tab), None)
-        report = self._sandbox_reports.get(tab.pid if tab is not None and tab.pid else -1)
-        if not self.browser.sandbox.enabled:
-            return SandboxStatus("NOT sandboxed", report.layers if report else [])
-        return report or SandboxStatus("checking")
-
-    def _check_sandboxes(self) -> None:
-        """Ask each new renderer once which sandbox layers it runs under."""
-        if not self.browser.tabs:
-            return
-        for tab in self.browser.tabs:
-            pid = tab.pid
-            if pid and pid not in self._sandbox_reports and tab.state.value in ("active", "background"):
-                self._sandbox_reports[pid] = SandboxStatus("checking")
-                self.run_worker(self._sandbox_report(tab, pid), group="sandbox", exit_on_error=False)
-
-    async def _sandbox_report(self, tab, pid: int) -> None:
-        try:
-            layers = list(await tab.sandbox_report())
-        except Exception:  # noqa: BLE001 - the renderer went away; ask the next one
-            self._sandbox_reports.pop(pid, None)
-            return
-        if not self.browser.sandbox.enabled:
-            mark = "NOT sandboxed"
-        elif all(layer.active for layer in layers if layer.required):
-            mark = "sandboxed"
-        else:
-            mark = "partly sandboxed"
-        self._sandbox_reports[pid] = SandboxStatus(mark, layers)
+    def on_process_sampler_sandbox_reported(self) -> None:
         self._schedule_chrome()
-
-    def _tab_sandboxed(self, tab) -> bool | None:
-        if tab is None or self.browser is None:
-            return None
-        if not self.browser.sandbox.enabled:
-            return False
-        status = self._sandbox_reports.get(tab.pid or -1)
-        return None if status is None or status.mark == "checking" else status.mark == "sandboxed"
 
     def action_toggle_tree(self) -> None:
         """Show or hide the process tree; the page view's resize lays the page
@@ -776,87 +729,3 @@ class BrowserApp(App[int]):
         self._set_status("Detaching; the browser keeps running…" if self.attached else "Closing every tab…")
         await self.shutdown_browser()
         self.exit(0)
-
-
-class FieldEditor(ModalScreen[str | None]):
-    """Type into a form control: Enter keeps the text, Esc leaves it as it was."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, field) -> None:
-        super().__init__()
-        self.field = field
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="field-box"):
-            name = self.field.name or self.field.kind
-            hint = f" (one of: {', '.join(self.field.options)})" if self.field.options else ""
-            yield Label(f"{self.field.kind} field “{name}”{hint}")
-            yield Input(
-                value=self.field.value,
-                password=self.field.kind == "password",
-                id="field-input",
-            )
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-async def run_app(urls: list[str], *, sandbox: bool = True, profile=None, process_model: str = "per-tab",
-                  process_limit: int | None = None, spare: bool = True, record_trace=None,
-                  attach: bool = False, attach_pid: int | None = None) -> int:
-    """Run the terminal UI until the user quits; returns the exit status.
-    ``record_trace``: a file the session is recorded in as a browsing trace.
-    ``attach``: drive the running browser with ``attach_pid`` (None: the
-    newest) instead of starting one."""
-    if attach:
-        from browser import RemoteBrowser
-
-        factory = functools.partial(RemoteBrowser, attach_pid)
-    else:
-        factory = default_browser_factory(sandbox=sandbox, profile=profile, process_model=process_model,
-                                          process_limit=process_limit, spare=spare, record_trace=record_trace)
-    app = BrowserApp(urls, browser_factory=factory, attached=attach)
-    loop = asyncio.get_running_loop()
-
-    def terminal_closed(signum, frame) -> None:
-        # The terminal is gone: whatever is still drawn goes to /dev/null,
-        # so that no thread dies writing to it (Textual's writer thread
-        # would, and its shutdown would then wait for it for ever).  Quit
-        # cleanly; if that cannot finish in time, leave anyway: the zygote
-        # notices its broker is gone and ends every renderer and removes the
-        # runtime directory.
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        deadline = threading.Timer(HANGUP_GRACE_SECONDS, os._exit, args=(0,))
-        deadline.daemon = True
-        deadline.start()
-        loop.call_soon_threadsafe(app.hang_up)
-
-    previous_hup = signal.signal(signal.SIGHUP, terminal_closed)
-    try:
-        loop.add_signal_handler(signal.SIGTERM, app.hang_up)  # asked to stop: quit cleanly
-        handles_term = True
-    except (NotImplementedError, RuntimeError):
-        handles_term = False
-    try:
-        result = await app.run_async()
-    finally:
-        await app.shutdown_browser()
-        signal.signal(signal.SIGHUP, previous_hup)
-        if handles_term:
-            loop.remove_signal_handler(signal.SIGTERM)
-    if app.startup_error:
-        import sys
-
-        print(f"minibrowser: {app.startup_error}", file=sys.stderr)
-        return 1
-    if app.gone_message:
-        import sys
-
-        print(f"minibrowser: {app.gone_message}", file=sys.stderr)
-    return result if isinstance(result, int) else 0

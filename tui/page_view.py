@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from renderer.protocol import Frame, Span, Style
+from browser import Frame, Span, Style
 
 # How each style flag looks; later flags in this list win on conflicts.
 _FLAG_STYLES: list[tuple[int, RichStyle]] = [

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from broker.safe_text import safe_line
+from browser import safe_line
 from tui.processes import ProcessRow, format_bytes, format_percent, format_seconds
 from tui.tab_strip import STATE_MARKS
 

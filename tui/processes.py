@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from broker.safe_text import safe_line
+from browser import safe_line
 
 HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 

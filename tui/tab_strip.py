@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
-from broker.safe_text import safe_line
+from browser import safe_line
 
 #: One mark per lifecycle state, as the strip shows it (the legend is in the help).
 STATE_MARKS = {

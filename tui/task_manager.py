@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Label, Static
 
@@ -68,6 +69,15 @@ class TaskManager(Screen):
         Binding("p", "lifecycle('pin')", "Pin"),
         Binding("k", "lifecycle('keep')", "Keep"),
     ]
+
+    class LifecycleRequested(Message):
+        """The user asked for ``action`` (freeze, discard, restore, end, pin,
+        keep) on tab ``tab``; the app asks the API, which may refuse."""
+
+        def __init__(self, action: str, tab: int) -> None:
+            super().__init__()
+            self.action = action
+            self.tab = tab
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,7 +156,7 @@ class TaskManager(Screen):
     def action_lifecycle(self, action: str) -> None:
         tab = self._selected_tab()
         if tab is not None:
-            self.app.lifecycle_action(action, tab)
+            self.post_message(self.LifecycleRequested(action, tab))
 
     def action_end_process(self) -> None:
         tab = self._selected_tab()
@@ -157,7 +167,7 @@ class TaskManager(Screen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.lifecycle_action("end", tab)
+                self.post_message(self.LifecycleRequested("end", tab))
 
         self.app.push_screen(Confirm(f"End the process of “{name}”?", "The page will show a sad tab; you can reload it."), confirmed)
 

@@ -193,15 +193,19 @@ async def _run(args) -> int:
     if args.tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _fail("--tui needs a terminal")
     if args.engine == "real":
+        from browser.frontends import FrontendMissing, SimulationStopped, find_frontend
         from browser.simulate.real import run_real
-        from browser.simulate.watch import SimulationStopped, TraceWindow
 
+        try:
+            frontend = find_frontend() if args.tui else None
+        except FrontendMissing:
+            return _fail("the terminal UI is not available in this build; leave out --tui")
         results = []
         try:
             for design in designs:
                 results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
                                               progress=None if args.tui else _progress(design.label),
-                                              window=TraceWindow() if args.tui else None))
+                                              window=frontend.trace_window() if frontend else None))
         except SimulationStopped as error:
             return _fail(str(error), EXIT_FAILED)
     else:
@@ -232,8 +236,8 @@ async def _run(args) -> int:
 def _stop_if_the_reader_left() -> None:
     """``simulate run ... | head``: a reader that left before the end makes the command stop
     quietly, as ``open --dump`` does (the CLI's handling of a broken pipe)."""
-    from browser.cli import _output_reader_gone
+    from browser.output import output_reader_gone
 
     sys.stdout.flush()
-    if _output_reader_gone():
+    if output_reader_gone():
         raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")

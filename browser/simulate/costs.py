@@ -101,7 +101,7 @@ class CostModel:
 
 
 def default_costs_path() -> str:
-    from browser.profile import default_profile_dir
+    from broker.profile import default_profile_dir
 
     return os.path.join(default_profile_dir(), COSTS_FILE_NAME)
 

@@ -53,7 +53,7 @@ import random
 import zlib
 from dataclasses import dataclass, field
 
-from browser.simulate.trace import SECONDS_PER_DAY, Action, Event, SizeClass, Trace
+from browser.simulate.trace import SECONDS_PER_DAY, Event, SizeClass, Trace, UserAction
 
 HOUR = 3600.0
 
@@ -136,7 +136,7 @@ class _User:
     def active(self) -> int | None:
         return self.recency[-1] if self.recency else None
 
-    def emit(self, t: float, tab: int, action: Action, url: str | None = None) -> None:
+    def emit(self, t: float, tab: int, action: UserAction, url: str | None = None) -> None:
         t = round(t, 3)
         size = size_class(url) if url is not None else None
         self.events.append(Event(t, self.number, tab, action, url, size))
@@ -144,9 +144,9 @@ class _User:
             self.visits.append((t, url))
             self.visit_times.append(t)
             self.last_visit[url] = t
-        if action is Action.CLOSE:
+        if action is UserAction.CLOSE:
             self.recency.remove(tab)
-        elif action is not Action.NAVIGATE or tab == self.active:
+        elif action is not UserAction.NAVIGATE or tab == self.active:
             if tab in self.recency:
                 self.recency.remove(tab)
             self.recency.append(tab)
@@ -171,7 +171,7 @@ class _User:
     def open_tab(self, t: float) -> None:
         tab = self.next_tab
         self.next_tab += 1
-        self.emit(t, tab, Action.OPEN, self.pick_url(t))
+        self.emit(t, tab, UserAction.OPEN, self.pick_url(t))
 
     def switch_target(self) -> int:
         others = self.recency[:-1]  # rank 1 is others[-1]
@@ -187,17 +187,17 @@ class _User:
             return
         if count > self.target and rng.random() < 0.5:
             was_active = rng.random() < 0.5 or count == 1
-            self.emit(t, self.active if was_active else self.switch_target(), Action.CLOSE)
+            self.emit(t, self.active if was_active else self.switch_target(), UserAction.CLOSE)
             if was_active and self.recency:
-                self.emit(t, self.active, Action.SWITCH)  # the browser shows the last used tab
+                self.emit(t, self.active, UserAction.SWITCH)  # the browser shows the last used tab
             return
         pick = rng.random()
         if pick < SWITCH and count > 1:
-            self.emit(t, self.switch_target(), Action.SWITCH)
+            self.emit(t, self.switch_target(), UserAction.SWITCH)
         elif pick < NAVIGATE:
-            self.emit(t, self.active, Action.NAVIGATE, self.pick_url(t))
+            self.emit(t, self.active, UserAction.NAVIGATE, self.pick_url(t))
         else:
-            self.emit(t, self.active, Action.INPUT)
+            self.emit(t, self.active, UserAction.INPUT)
 
 
 def generate_user(number: int, *, days: float, seed: int, open_tabs: int | None = None) -> list[Event]:

@@ -52,7 +52,7 @@ from broker.process_model import ProcessModel
 from broker.lifecycle import ACTIVE, BACKGROUND, DISCARDED, FROZEN, Action, TabFacts
 from browser.simulate.costs import CostModel
 from browser.simulate.results import DesignResult, UserResult, combine
-from browser.simulate.trace import Action as Do
+from browser.simulate.trace import UserAction as Do
 from browser.simulate.trace import Event, SizeClass, Trace
 
 

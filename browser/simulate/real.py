@@ -20,7 +20,7 @@ place where a design reaches the browser: its process model is handed to
 ``Browser(process_model=...)`` there (with no spare renderer, which the
 model engine does not have).
 
-With a :class:`~browser.simulate.watch.TraceWindow` the run is shown in the
+With a ``TraceWindow`` (``browser.frontends``: the terminal UI's) the run is shown in the
 ordinary browser window (``simulate run --engine real --tui``).
 """
 
@@ -37,7 +37,7 @@ from broker.lifecycle import Action, TabFacts
 from browser.simulate.model import Design, ProcessModel
 from browser.simulate.pages import PageServer
 from browser.simulate.results import DesignResult, UserResult, combine
-from browser.simulate.trace import Action as Do
+from browser.simulate.trace import UserAction as Do
 from browser.simulate.trace import Event, Trace
 
 SAMPLE_EVERY_S = 1.0  # wall seconds between memory samples

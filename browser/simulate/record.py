@@ -1,11 +1,13 @@
 """Recording a real session as a trace, so that a user can replay their own browsing.
 
 A :class:`TraceRecorder` listens to what the user does through the public
-API (``Browser.subscribe_actions``): ``Browser(record_trace=FILE)``,
-``minibrowser open --record-trace FILE`` and the terminal UI make one.  It
-writes the trace (``browser.simulate.trace``, one user) when the browser
-shuts down; the file is created at once, so a path that cannot be written
-fails before the session starts.
+API's hooks: :meth:`TraceRecorder.attach` subscribes it to a browser's
+actions (``Browser.subscribe_actions``) and shutdown
+(``Browser.subscribe_shutdown``); ``minibrowser open --record-trace FILE``
+and ``minibrowser tui --record-trace FILE`` attach one.  It writes the trace
+(``browser.simulate.trace``, one user) when the browser shuts down; the file
+is created at once, so a path that cannot be written fails before the
+session starts.
 
 What is recorded, with the time since recording began:
 
@@ -35,7 +37,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
-from browser.simulate.trace import SECONDS_PER_DAY, Action, Event, SizeClass, Trace, write_trace
+from browser.simulate.trace import SECONDS_PER_DAY, Event, SizeClass, Trace, UserAction, write_trace
 
 MEDIUM_FROM_TEXT_BYTES = int(math.sqrt(SizeClass.SMALL.document_bytes * SizeClass.MEDIUM.document_bytes))
 HOUR = 3600.0
@@ -69,42 +71,47 @@ class TraceRecorder:
         self._traced: set[int] = set()  # tabs in the trace (open, not closed)
         self._active: int | None = None  # the tab the trace says the user looks at
 
+    def attach(self, browser) -> None:
+        """Record what the user does on ``browser`` (a ``browser.api.Browser``),
+        and write the trace when it shuts down."""
+        browser.subscribe_actions(self.on_action)
+        browser.subscribe_shutdown(self.close)
+
     def _now(self) -> float:
         t = round(self._clock() - self._started, 3)
         return max(t, self.events[-1].t) if self.events else max(t, 0.0)
 
-    def _add(self, action: Action, tab: int, url: str | None = None, size: SizeClass | None = None) -> None:
+    def _add(self, action: UserAction, tab: int, url: str | None = None, size: SizeClass | None = None) -> None:
         self.events.append(Event(self._now(), 0, tab, action, url, size))
 
     def on_action(self, action, tab, active) -> None:
-        """One user action (``browser.api.UserAction``) on ``tab``; ``active`` is the browser's active tab after it."""
-        kind = Action(action.value)
+        """One user action on ``tab``; ``active`` is the browser's active tab after it."""
         number = tab.id
-        if kind is Action.CLOSE:
+        if action is UserAction.CLOSE:
             if number in self._traced:
-                self._add(Action.CLOSE, number)
+                self._add(UserAction.CLOSE, number)
                 self._traced.discard(number)
                 if self._active == number:
                     self._active = None
             return
         if number not in self._traced:
-            if kind is Action.SWITCH or not _traceable(tab.url):
+            if action is UserAction.SWITCH or not _traceable(tab.url):
                 return
-            self._add(Action.OPEN, number, tab.url, size_class_of(tab.frame))  # the trace makes it the active tab
+            self._add(UserAction.OPEN, number, tab.url, size_class_of(tab.frame))  # the trace makes it the active tab
             self._traced.add(number)
             self._active = number
             if active is not None and active.id != number and active.id in self._traced:
-                self._add(Action.SWITCH, active.id)  # opened in the background: the user still looks at that one
+                self._add(UserAction.SWITCH, active.id)  # opened in the background: the user still looks at that one
                 self._active = active.id
             return
-        if kind is Action.NAVIGATE:
+        if action is UserAction.NAVIGATE:
             if _traceable(tab.url):
-                self._add(Action.NAVIGATE, number, tab.url, size_class_of(tab.frame))
-        elif kind is Action.INPUT:
-            self._add(Action.INPUT, number)
+                self._add(UserAction.NAVIGATE, number, tab.url, size_class_of(tab.frame))
+        elif action is UserAction.INPUT:
+            self._add(UserAction.INPUT, number)
             self._active = number
-        elif kind is Action.SWITCH and self._active != number:
-            self._add(Action.SWITCH, number)
+        elif action is UserAction.SWITCH and self._active != number:
+            self._add(UserAction.SWITCH, number)
             self._active = number
 
     def trace(self) -> Trace:

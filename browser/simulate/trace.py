@@ -55,20 +55,12 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from browser.actions import UserAction
+
 FORMAT_NAME = "minibrowser-trace"
 FORMAT_VERSION = 1
 SECONDS_PER_DAY = 86400.0
 MAX_LINE_BYTES = 64 * 1024  # an event is a few hundred bytes; a longer line is not a trace
-
-
-class Action(enum.Enum):
-    """What the user did."""
-
-    OPEN = "open"
-    SWITCH = "switch"
-    NAVIGATE = "navigate"
-    INPUT = "input"
-    CLOSE = "close"
 
 
 class SizeClass(enum.Enum):
@@ -86,7 +78,7 @@ class SizeClass(enum.Enum):
 
 
 _DOCUMENT_BYTES = {SizeClass.SMALL: 8 * 1024, SizeClass.MEDIUM: 64 * 1024, SizeClass.LARGE: 512 * 1024}
-_ACTIONS = ", ".join(a.value for a in Action)
+_ACTIONS = ", ".join(a.value for a in UserAction)
 _SIZES = ", ".join(s.value for s in SizeClass)
 
 
@@ -97,7 +89,7 @@ class Event:
     t: float
     user: int
     tab: int
-    action: Action
+    action: UserAction
     url: str | None = None
     size: SizeClass | None = None
 
@@ -243,12 +235,12 @@ class _Checker:
         if not _whole(tab) or not 1 <= tab <= 2**31:
             raise self.fail(number, f'"tab" must be a whole number from 1, not {tab!r}')
         try:
-            action = Action(record["action"])
+            action = UserAction(record["action"])
         except (ValueError, TypeError):
             raise self.fail(number, f'"action" must be one of {_ACTIONS}, not {record["action"]!r}') from None
         url = record.get("url")
         size = record.get("size")
-        if action in (Action.OPEN, Action.NAVIGATE):
+        if action in (UserAction.OPEN, UserAction.NAVIGATE):
             if not isinstance(url, str) or len(url) > 2048:
                 raise self.fail(number, f'"{action.value}" needs a "url" (text, at most 2048 characters)')
             parts = urllib.parse.urlsplit(url)
@@ -263,13 +255,13 @@ class _Checker:
                 raise self.fail(number, f'"{action.value}" takes no "url" or "size"')
             size_class = None
         tabs = self.open_tabs.setdefault(user, set())
-        if action is Action.OPEN:
+        if action is UserAction.OPEN:
             if tab in tabs:
                 raise self.fail(number, f"user {user} opens tab {tab}, which is already open")
             tabs.add(tab)
         elif tab not in tabs:
             raise self.fail(number, f"user {user} has no open tab {tab} to {action.value}")
-        elif action is Action.CLOSE:
+        elif action is UserAction.CLOSE:
             tabs.discard(tab)
         self.last_t = float(t)
         return Event(float(t), user, tab, action, url, size_class)

@@ -81,7 +81,7 @@ SCHED_OTHER = 0
 
 
 @dataclass(frozen=True)
-class Action:
+class SeccompAction:
     name: str  # allow, kill, errno
     value: int = 0  # errno number for "errno"
 
@@ -93,18 +93,18 @@ class Action:
         return seccomp.ERRNO(self.value)
 
 
-ALLOW = Action("allow")
-KILL = Action("kill")
+ALLOW = SeccompAction("allow")
+KILL = SeccompAction("kill")
 
 
-def ERRNO(value: int) -> Action:  # noqa: N802 - mirrors libseccomp
-    return Action("errno", value)
+def ERRNO(value: int) -> SeccompAction:  # noqa: N802 - mirrors libseccomp
+    return SeccompAction("errno", value)
 
 
 @dataclass(frozen=True)
 class Rule:
     syscall: str
-    action: Action
+    action: SeccompAction
     group: str
     conditions: tuple[tuple[int, int, int, int], ...] = ()  # (arg index, op, a, b)
 
@@ -141,7 +141,7 @@ class Policy:
         for condition in conditions:
             self.rules.append(Rule(name, ALLOW, self._group, (condition,)))
 
-    def refuse(self, *names: str, action: Action, when: tuple = ()) -> None:
+    def refuse(self, *names: str, action: SeccompAction, when: tuple = ()) -> None:
         for name in names:
             self.rules.append(Rule(name, action, self._group, tuple(when)))
 
@@ -311,7 +311,7 @@ def conditional(pid: int = 0) -> frozenset[str]:
     return frozenset(r.syscall for r in renderer_policy(pid).rules if r.action == ALLOW and r.conditions)
 
 
-def refusal_of(syscall: str, pid: int = 0, *, default_errno: int = DEFAULT_ERRNO) -> Action:
+def refusal_of(syscall: str, pid: int = 0, *, default_errno: int = DEFAULT_ERRNO) -> SeccompAction:
     """How an unconditional refusal of ``syscall`` shows: KILL or ERRNO(n)."""
     for rule in renderer_policy(pid).rules:
         if rule.syscall == syscall and not rule.conditions and rule.action != ALLOW:

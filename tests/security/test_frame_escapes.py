@@ -13,7 +13,7 @@ import json
 import re
 
 from browser import Browser, attacks
-from browser.dump import dump_header, dump_text, tab_problem
+from browser.output import dump_header, dump_text, tab_problem
 from browser.security import ESCAPES_SHOWN, TAB_ATTACK_URL, attack_source, run_tab_attack
 
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

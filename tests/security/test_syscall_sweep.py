@@ -58,7 +58,7 @@ def swept_numbers() -> dict[int, str]:
             and nr not in KERNEL_PASSTHROUGH}
 
 
-def expected(name: str, default_errno: int) -> syscalls.Action:
+def expected(name: str, default_errno: int) -> syscalls.SeccompAction:
     return syscalls.refusal_of(name, default_errno=default_errno)
 
 

@@ -15,7 +15,7 @@ import pytest
 from browser.simulate.costs import calibrate
 from browser.simulate.model import Design, ProcessModel, run_design
 from browser.simulate.real import run_real
-from browser.simulate.trace import Action, Event, SizeClass, Trace
+from browser.simulate.trace import Event, SizeClass, Trace, UserAction
 
 H = 3600.0
 
@@ -78,12 +78,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 def small_trace() -> Trace:
     """Four tabs on three sites over three hours, with switches and a navigation."""
     def opened(t, tab, site, size):
-        return Event(t, 0, tab, Action.OPEN, f"http://{site}/{tab}", size)
+        return Event(t, 0, tab, UserAction.OPEN, f"http://{site}/{tab}", size)
     events = [opened(0, 1, "a.test", SizeClass.SMALL), opened(10, 2, "b.test", SizeClass.MEDIUM),
               opened(20, 3, "c.test", SizeClass.LARGE), opened(30, 4, "a.test", SizeClass.SMALL),
-              Event(0.5 * H, 0, 2, Action.SWITCH), Event(1.0 * H, 0, 4, Action.SWITCH),
-              Event(2.6 * H, 0, 1, Action.SWITCH), Event(2.7 * H, 0, 3, Action.SWITCH),
-              Event(2.8 * H, 0, 3, Action.NAVIGATE, "http://d.test/5", SizeClass.MEDIUM)]
+              Event(0.5 * H, 0, 2, UserAction.SWITCH), Event(1.0 * H, 0, 4, UserAction.SWITCH),
+              Event(2.6 * H, 0, 1, UserAction.SWITCH), Event(2.7 * H, 0, 3, UserAction.SWITCH),
+              Event(2.8 * H, 0, 3, UserAction.NAVIGATE, "http://d.test/5", SizeClass.MEDIUM)]
     return Trace(1, 3 * H / 86400, events)
 
 

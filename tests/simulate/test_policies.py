@@ -8,7 +8,7 @@ from broker.discard_policies import UnknownPolicy, make_policy
 from broker.lifecycle import TabFacts
 from browser.simulate.costs import CostModel
 from browser.simulate.model import Design, ProcessModel, simulate_user, time_grid
-from browser.simulate.trace import Action, Event, SizeClass
+from browser.simulate.trace import Event, SizeClass, UserAction
 
 H = 3600.0
 MB = 1024**2
@@ -17,11 +17,11 @@ COSTS = CostModel(renderer_base_bytes=10 * MB, page_bytes={"small": 10 * MB, "me
 
 
 def opened(t, tab, site="a.test", size=SizeClass.SMALL):
-    return Event(t, 0, tab, Action.OPEN, f"http://{site}/{tab}", size)
+    return Event(t, 0, tab, UserAction.OPEN, f"http://{site}/{tab}", size)
 
 
 def switch(t, tab):
-    return Event(t, 0, tab, Action.SWITCH)
+    return Event(t, 0, tab, UserAction.SWITCH)
 
 
 def decisions(events, policy, *, end=24 * H, budget=1024 * MB, model=ProcessModel.PER_TAB):
@@ -120,6 +120,6 @@ def test_a_deadline_a_rounding_error_short_still_discards_on_time():
     """Tab 1 is hidden at 56745.892 s; asked at 73918.222 s, the policy's deadline (now + 6 h - idle) comes out
     a rounding error before 6 h of hidden time, so at it the tab is not yet due: it must still go then, not
     at the next event, 12 hours later."""
-    events = [opened(0, 1), opened(56745.892, 2), Event(73918.222, 0, 2, Action.INPUT), switch(120000.0, 1)]
+    events = [opened(0, 1), opened(56745.892, 2), Event(73918.222, 0, 2, UserAction.INPUT), switch(120000.0, 1)]
     log, _ = decisions(events, "chrome-memory-saver-moderate", end=36 * H)
     assert [(f"{t:.3f}", tab, action) for t, tab, action in log] == [("78345.892", 1, "discard")]

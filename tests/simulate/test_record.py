@@ -10,12 +10,15 @@ from browser.simulate.costs import CostModel
 from browser.simulate.model import Design, ProcessModel, run_design
 from browser.simulate.pages import PageServer
 from browser.simulate.real import run_real
+from browser.simulate.record import TraceRecorder
 from browser.simulate.trace import SizeClass, read_trace
 
 
 async def browse(path, server: PageServer) -> str:
     """Three tabs on two sites: opens (one in the background), switches, a link, scrolling, a close."""
-    async with Browser(record_trace=path, policy=LifecyclePolicy.manual()) as browser:
+    browser = Browser(policy=LifecyclePolicy.manual())
+    TraceRecorder(path).attach(browser)
+    async with browser:
         first = await browser.open(server.url(0, "/p/1", SizeClass.SMALL))
         await browser.open(server.url(1, "/p/2", SizeClass.MEDIUM))
         await first.activate()
@@ -84,12 +87,17 @@ def test_open_dump_records_its_tabs_and_a_bad_trace_path_is_one_line(tmp_path):
 async def test_the_terminal_ui_records_what_the_user_does(tmp_path):
     """``minibrowser open --record-trace FILE`` on a terminal: the window's own tabs and keys, recorded."""
     from tests.tui.tuihelpers import SIZE, started, wait_for
-    from tui.app import BrowserApp, default_browser_factory
+    from tui.app import BrowserApp
 
     path = tmp_path / "tui.jsonl"
     with PageServer(sites=2) as server:
         urls = [server.url(0, "/p/1", SizeClass.SMALL), server.url(1, "/p/2", SizeClass.MEDIUM)]
-        app = BrowserApp(urls, browser_factory=default_browser_factory(record_trace=path))
+        def recorded_browser() -> Browser:
+            browser = Browser()
+            TraceRecorder(path).attach(browser)
+            return browser
+
+        app = BrowserApp(urls, browser_factory=recorded_browser)
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot)
             await pilot.press("ctrl+pagedown")  # the next tab

@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 from browser.simulate import generate as gen
-from browser.simulate.trace import Action, TraceError, read_trace, write_trace
+from browser.simulate.trace import TraceError, UserAction, read_trace, write_trace
 
 HEADER = '{"format": "minibrowser-trace", "version": 1, "users": 1, "days": 1}\n'
 
@@ -89,14 +89,14 @@ def test_new_tabs_per_day_and_heavy_user_tab_count():
     """New tabs per user-day within 11 +- 1.5 (Test Pilot 2011) after the first day's session restore;
     a heavy user with --open-tabs 50 keeps 50 +- 5 tabs open on average over the active hours."""
     trace = gen.generate(users=60, days=3, seed=3)
-    opens_after_day_one = sum(1 for e in trace.events if e.action is Action.OPEN and e.t >= 86400)
+    opens_after_day_one = sum(1 for e in trace.events if e.action is UserAction.OPEN and e.t >= 86400)
     assert 9.5 <= opens_after_day_one / (60 * 2) <= 12.5
     heavy = gen.generate(users=1, days=7, seed=4, open_tabs=50)
     open_tabs, counts = set(), []
     for event in heavy.events:
-        if event.action is Action.OPEN:
+        if event.action is UserAction.OPEN:
             open_tabs.add(event.tab)
-        elif event.action is Action.CLOSE:
+        elif event.action is UserAction.CLOSE:
             open_tabs.discard(event.tab)
         counts.append(len(open_tabs))
     assert 45 <= statistics.mean(counts) <= 55

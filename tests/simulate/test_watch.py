@@ -6,7 +6,7 @@ import asyncio
 
 from browser.simulate.model import Design, ProcessModel
 from browser.simulate.real import run_real
-from browser.simulate.watch import TraceWindow
+from tui.trace_window import TraceWindow
 from tests.simulate.test_command_and_engines import small_trace
 
 

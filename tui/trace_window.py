@@ -4,7 +4,7 @@ The window is minibrowser's own terminal UI (tabs, page, process tree,
 task manager with ``m``), following whichever tab the trace makes active.
 It starts and shuts down the browser the real engine plays on, as it does
 its own.  Quitting the window (``q``) stops the run: the engine reports
-:class:`SimulationStopped`.
+``SimulationStopped``.  The command line finds it through ``tui.frontend``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-
-class SimulationStopped(RuntimeError):
-    """The window was closed before the end of the trace; ``str()`` is one line."""
+from browser import SimulationStopped
+from tui.app import BrowserApp
 
 
 class TraceWindow:
@@ -34,13 +33,12 @@ class TraceWindow:
     @contextlib.asynccontextmanager
     async def showing(self, browser) -> AsyncIterator[object]:
         """Run the window on ``browser`` (not yet started: the window starts it) while the body runs."""
-        from tui.app import BrowserApp
-
         app = BrowserApp(["about:blank"], browser_factory=lambda: browser, follow_active=True)
         if self.headless_size is not None:
             async with app.run_test(size=self.headless_size):
                 await self._until_ready(app)
                 yield browser
+                app.show_current_state()
                 await self.finished(app)
                 await app.shutdown_browser()
             return
@@ -59,6 +57,7 @@ class TraceWindow:
         try:
             await self._until_ready(app, running)
             yield browser
+            app.show_current_state()
             await self.finished(app)
         except asyncio.CancelledError:
             if closed_by_user:

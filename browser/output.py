@@ -1,24 +1,51 @@
-"""What ``minibrowser open --dump`` prints for a tab: its text, or one JSON
-line, and one line on stderr when it failed.  The same whether the browser
-is the command's own or a running one that the URLs were handed to
-(``browser/control_service.py``).
+"""What the command line prints, shared by its commands: a tab's text or
+JSON line for ``open --dump``, its one-line problem, and how a command stops
+when the reader of its output goes away (``... | head``).
 
-Everything printed that came from a page, a renderer or the command line is
-made safe for the terminal first (``broker/safe_text.py``); the frame was
-made safe when it entered the tab's record.
+Every string that came from a page, a renderer or a server is made safe for
+the terminal here (``safe_line``), or was when it entered the tab's record.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import sys
 
 from broker.safe_text import safe_line
+
+
+def output_reader_gone() -> bool:
+    """True when standard output is a pipe whose reader has closed it."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def stop_like_unix_tools() -> int:
+    """The reader went away (``... | head``): stop the way ``cat`` does, quietly,
+    by dying of SIGPIPE once everything is cleaned up (the browser is shut
+    down by then).  Python ignores SIGPIPE, so restore its default first; and
+    point stdout at /dev/null so that nothing tries to flush into the pipe."""
+    import signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
 def dump_output(url: str, tab, *, index: int, count: int, as_json: bool) -> tuple[str, str | None]:
     """What ``open --dump`` prints for the ``index``-th of ``count`` tabs: its
     standard output, and its line for standard error when it failed (the
-    same whether the browser is this command's own or a running one)."""
+    same whether the browser is the command's own or a running one that the
+    URLs were handed to, ``browser/control_service.py``)."""
     problem = tab_problem(tab)
     text = ("" if index == 0 else "\n") + dump_header(tab) if count > 1 and not as_json else ""
     text += dump_text(url, tab, problem, as_json=as_json)
@@ -56,6 +83,8 @@ def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
     The frame was made safe when it entered the tab's record; the other
     strings are made safe here."""
     if as_json:
+        import json
+
         return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
     return tab.frame.dump() if tab.frame is not None else ""
 

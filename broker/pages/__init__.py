@@ -1,7 +1,8 @@
 """The browser's own pages (about:welcome, about:version, ...) and the
-error page of a load that failed.
+error page of a load that failed, all in this one place.
 
 The broker writes these as HTML and a renderer lays them out, like any page.
+Static pages are package data beside this module (``welcome.html``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,39 @@ import html
 import importlib.metadata
 import os
 import platform
+from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from broker.kernel import BrowserImpl as Browser
+from broker.sandbox_verdict import Sandboxing, judge_sandbox
+
+
+class ProcessRow(Protocol):
+    """What about:processes shows of one process (``broker.kernel.ProcessInfo``)."""
+
+    pid: int
+    ppid: int
+    role: str
+    tabs: Iterable[int]
+    tab: int | None
+    site: str | None
+    state: str
+    title: str
+
+
+class Browser(Protocol):
+    """What the live pages (about:processes, about:sandbox) ask of the browser
+    kernel that serves them."""
+
+    def processes_info(self) -> Iterable[ProcessRow]: ...
+
+    def describe_process_model(self) -> str: ...
+
+    def sandbox_page(self) -> str: ...
+
 
 #: An error page's heading, by the ``short`` name of the load error's class
-#: (``browser/loader.py``): what kind of failure it was, in a few words.
+#: (``broker/loader``): what kind of failure it was, in a few words.
 ERROR_HEADINGS = {
     "host-unreachable": "This site can't be reached",
     "network-error": "The connection failed",
@@ -36,7 +62,7 @@ NO_SUCH_ABOUT_PAGE_HEADING = "No such page"
 ERROR_ADDRESS_LIMIT = 200
 
 def _welcome() -> str:
-    return resources.files("browser").joinpath("pages/welcome.html").read_text(encoding="utf-8")
+    return resources.files("broker.pages").joinpath("welcome.html").read_text(encoding="utf-8")
 
 
 def _version() -> str:
@@ -94,11 +120,11 @@ def sandbox_html(layers, *, enabled: bool, process_model: str = "") -> str:
         f"</td><td>{'required' if layer.required else 'optional'}</td><td>{html.escape(layer.detail)}</td></tr>"
         for layer in layers
     )
-    missing = [layer.name for layer in layers if layer.required and not layer.active]
-    if not enabled:
+    judged = judge_sandbox(layers, enabled=enabled)
+    if judged.sandboxing is Sandboxing.OFF:
         verdict = "This browser runs with --no-sandbox: pages are NOT sandboxed."
-    elif missing:
-        verdict = f"NOT sandboxed: required layers missing: {', '.join(missing)}."
+    elif judged.missing:
+        verdict = f"NOT sandboxed: required layers missing: {', '.join(judged.missing)}."
     else:
         verdict = "Sandboxed: every required layer is on."
     return (
