@@ -1,9 +1,10 @@
 """Broker memory when a server sends a decompression bomb.
 
 A double-gzip response (``Content-Encoding: gzip, gzip``) of a few kilobytes
-on the wire inflates to gigabytes.  The broker must stop decoding at the
-document cap, whatever the number of layers, so its peak memory stays within
-a few times that cap above what loading an ordinary page costs.
+on the wire inflates to gigabytes.  The network process decodes it and must
+stop at the document cap, whatever the number of layers; the broker receives
+at most the cap in decoded chunks (more is a bad message), so its peak memory
+stays within a few times that cap above what loading an ordinary page costs.
 
 The broker here is this process (the public ``Browser`` API, real zygote and
 renderers), so its peak resident set is ``getrusage(RUSAGE_SELF).ru_maxrss``:

@@ -40,6 +40,8 @@ class BadMessage(enum.Enum):
     FLOOD = "the renderer sent more than the browser asked for"
     NOT_ALLOWED = "the renderer asked for something its tab may not do"
     MEMORY_REPORT_OUT_OF_BOUNDS = "the renderer's memory report contradicts what the broker measured itself"
+    OVER_BUDGET = "the network process sent more body than the request allows"
+    LONGER_THAN_DECLARED = "the network process sent more body than the response's Content-Length declares"
 
     def describe(self) -> str:
         return f"bad message {self.name}: {self.value}"

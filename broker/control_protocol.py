@@ -106,6 +106,7 @@ class OpenUrls(msgspec.Struct, tag=True, forbid_unknown_fields=True):
     urls: Annotated[list[ClientText], Meta(min_length=1, max_length=MAX_URLS)]
     dump: bool = False
     json: bool = False
+    color: bool = False  # with dump: the page's colours as terminal escape sequences
     width: Width | None = None
 
 

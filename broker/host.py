@@ -177,7 +177,8 @@ def _frame_urls(message: msgspec.Struct) -> tuple[str, ...]:
 _PONG = (protocol.Pong,)
 
 #: Answers about one document (they name it); every other answer names the renderer.
-_DOCUMENT_REPLIES = (protocol.FrameReady, protocol.NavigateRequest, protocol.FindResult, protocol.SnapshotReady)
+_DOCUMENT_REPLIES = (protocol.FrameReady, protocol.SheetsWanted, protocol.NavigateRequest, protocol.FindResult,
+                     protocol.SnapshotReady)
 
 
 @dataclass
@@ -226,6 +227,10 @@ class RendererHost:
         self.probe_result: asyncio.Future[protocol.ProbeResult] = loop.create_future()
         self.pending_reason: BadMessage | str | None = None  # why the broker is ending it
         self.bad_message: BadMessage | None = None  # set once it sent one; nothing it sends counts after
+        # ZeroMQ dropped its connection while it ran (broker/ipc.py): if it
+        # then dies by SIGSYS, its reconnect was refused, and the frame that
+        # got it dropped was too large.
+        self.connection_dropped = False
         self.observers: list[RendererObserver] = []  # the tabs it hosts
         # -- process control: stopped (frozen) and heartbeats
         self._running = asyncio.Event()  # cleared while the process is stopped (SIGSTOP)
@@ -453,10 +458,13 @@ class RendererHost:
         nothing the renderer sends after this is read."""
         if self.bad_message is not None:
             return
-        self.bad_message = reason
+        self._record_bad_message(reason)
+        self._end(reason)
+
+    def _record_bad_message(self, reason: BadMessage) -> None:
+        self.bad_message = self.pending_reason = reason
         tabs = ", ".join(map(str, self.tabs)) or "none"
         self._log_line(f"ending renderer pid {self.pid} (tabs {tabs}): {reason.describe()}")
-        self._end(reason)
 
     def terminate(self, cause: str) -> None:
         """End the renderer because the browser is done with it (its tab
@@ -479,6 +487,10 @@ class RendererHost:
     def mark_exited(self, code: int | None, sig: int | None, *, cause: str | None = None) -> ExitInfo:
         """The process is gone (``cause``: why, when the broker knows better
         than the exit status, e.g. its zygote died)."""
+        if sig == signal.SIGSYS and self.connection_dropped and self.bad_message is None:
+            # Its connection was dropped for a frame over the wire limit, and
+            # its reconnect met seccomp: name the message, not the sandbox.
+            self._record_bad_message(BadMessage.TOO_LARGE)
         info = ExitInfo(code=code, signal=sig, reason=self.pending_reason, known_cause=cause)
         self.exit = info
         error = RendererGone(f"{self.describe()} {info.cause}")

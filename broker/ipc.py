@@ -18,12 +18,28 @@ renderer (ZeroMQ stops reading a peer past it, so a flood waits in the
 flooder's own memory), refuses a frame over ``MAX_WIRE_BYTES`` outright,
 and each drain turn reads a bounded number of messages and bytes before it
 lets the event loop run the answers that are ready for other tabs.
+
+A frame over ``MAX_WIRE_BYTES`` never reaches the hub: ZeroMQ drops the
+sender's connection as soon as it reads the frame's size, and the renderer's
+ZeroMQ then reconnects, a ``socket()`` that seccomp refuses (SIGSYS).  So
+that its tab names the message rather than the sandbox, the hub watches its
+socket's connections (a ZeroMQ socket monitor) and knows from the kernel
+(``SO_PEERCRED``) which process is at the other end of each.  A renderer
+whose connection ends while it runs (not exiting, as one that dies or is
+killed is) is marked ``connection_dropped``; if it then dies by SIGSYS, its
+host ends it as TOO_LARGE.  An honest renderer also closes its connection
+while it runs, on its way out (asked to shut down, out of memory): it then
+exits by its own status, and nothing is blamed on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import struct
+from collections import deque
 
 import zmq
 
@@ -55,6 +71,9 @@ ZERO_COPY_BYTES = 64 * 1024
 # a time on the hot path: plain ints here.
 _EVENTS, _POLLIN, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE)
 _NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
+_ACCEPTED, _DISCONNECTED = int(zmq.EVENT_ACCEPTED), int(zmq.EVENT_DISCONNECTED)
+#: The kernel's flag for a task in do_exit (``PF_EXITING``, /proc/PID/stat's 9th field).
+_PF_EXITING = 0x4
 
 
 class IpcHub:
@@ -74,12 +93,22 @@ class IpcHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd: int | None = None
         self._drain_scheduled = False
+        # Connections: ZeroMQ reports each one's descriptor in this process;
+        # the kernel says which process is at its other end.
+        self._monitor: zmq.Socket | None = None
+        self._monitor_fd: int | None = None
+        self._peer_pids: dict[int, int] = {}  # connection descriptor -> peer pid
 
     def start(self) -> None:
+        self._monitor = self.socket.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+        self._monitor.setsockopt(zmq.LINGER, 0)
         self.socket.bind(self.endpoint)
         self._loop = asyncio.get_running_loop()
         self._fd = self.socket.getsockopt(zmq.FD)
         self._loop.add_reader(self._fd, self._drain)
+        self._monitor_fd = self._monitor.getsockopt(zmq.FD)
+        self._loop.add_reader(self._monitor_fd, self._watch_connections)
+        self._loop.call_soon(self._watch_connections)  # ZMQ_FD is edge-triggered: read what came before
 
     def send(self, routing_id: bytes, payload: bytes) -> None:
         # A ROUTER never blocks: past the high-water mark it drops, which
@@ -170,6 +199,49 @@ class IpcHub:
         if reason is not None:
             self._bad_message(host, reason)
 
+    # -- connections -----------------------------------------------------------
+
+    def _connection_events(self) -> list[tuple[int, int]]:
+        """The (event, descriptor) pairs the monitor holds now."""
+        events = []
+        monitor = self._monitor
+        try:
+            while monitor.get(_EVENTS) & _POLLIN:
+                head, _endpoint = monitor.recv_multipart(_NOBLOCK)
+                event, value = struct.unpack("=hi", head)
+                events.append((event, value))
+        except zmq.ZMQError:
+            pass
+        return events
+
+    def _watch_connections(self) -> None:
+        """Learn the peer of each new connection; see a dropped one's end."""
+        if self._monitor is None or self._monitor.closed:
+            return
+        pending = deque(self._connection_events())
+        while pending:
+            event, fd = pending.popleft()
+            if event == _DISCONNECTED:
+                pid = self._peer_pids.pop(fd, None)
+                if pid is not None:
+                    self._connection_dropped(pid)
+            elif event == _ACCEPTED:
+                self._peer_pids.pop(fd, None)
+                if any(later == fd for _, later in pending):
+                    continue  # already gone: the descriptor may hold a newer connection now
+                pid = _peer_pid(fd)
+                # ZeroMQ reports a connection's end before it closes the
+                # descriptor: if this one ended before we asked, it says so now.
+                pending.extend(self._connection_events())
+                if pid and not any(later == fd for _, later in pending):
+                    self._peer_pids[fd] = pid
+
+    def _connection_dropped(self, pid: int) -> None:
+        host = next((h for h in self._by_routing_id.values() if h.pid == pid), None)
+        if host is None or host.bad_message is not None or not host.alive or not _running(pid):
+            return  # not a renderer's, or it ended (or is ending), and its connection with it
+        host.connection_dropped = True  # its exit tells why (RendererHost.mark_exited)
+
     def _bad_message(self, host: RendererHost, reason: BadMessage) -> None:
         host.received_bad_message(reason)
         self.forget(host)  # what it still has in flight is dropped unread
@@ -210,5 +282,33 @@ class IpcHub:
         if self._loop is not None and self._fd is not None:
             self._loop.remove_reader(self._fd)
             self._fd = None
+        if self._monitor is not None:
+            if self._loop is not None and self._monitor_fd is not None:
+                self._loop.remove_reader(self._monitor_fd)
+                self._monitor_fd = None
+            self.socket.disable_monitor()
+            self._monitor.close(linger=0)
         self.socket.close(linger=0)
         self.context.term()
+
+
+def _peer_pid(fd: int) -> int | None:
+    """The pid of the process at the other end of UNIX socket ``fd``, as the kernel says."""
+    try:
+        with socket.socket(fileno=os.dup(fd)) as peer:
+            pid, _uid, _gid = struct.unpack("3i", peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    except OSError:
+        return None
+    return pid or None
+
+
+def _running(pid: int) -> bool:
+    """The process runs (or is stopped) and is not exiting: /proc/PID/stat's
+    state is not zombie or dead, and its flags lack PF_EXITING, which the
+    kernel sets before it closes a dying process's descriptors."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        return fields[0] not in (b"Z", b"X", b"x") and not int(fields[6]) & _PF_EXITING
+    except (OSError, IndexError, ValueError):
+        return False

@@ -161,7 +161,7 @@ class MemorySampler:
             host = hosts[pid]
             verdict = check_memory_report(answer, renderer=host.id, peak_resident=peaks[pid])
             if isinstance(verdict, BadMessage):
-                host.terminate(verdict)
+                host.received_bad_message(verdict)  # logged; the hub reads nothing more from it
             elif verdict is not None:
                 reported[pid] = verdict
         return reported

@@ -123,8 +123,6 @@ class RendererProcesses:
         *,
         heartbeat_interval_s: float,
         heartbeat_timeout_s: float,
-        zygote_restart_limit: int,
-        zygote_restart_window_s: float,
         started_early: EarlyStart | None = None,
     ) -> None:
         """Start the zygote and the IPC hub.  ``started_early``: a runtime
@@ -141,8 +139,7 @@ class RendererProcesses:
                 self.zygote = ColdSpawner(self.runtime.path, on_exit=self._child_exited)
             else:
                 self.zygote = ZygoteClient(
-                    self.runtime.path, on_exit=self._child_exited, on_lost=self._zygote_lost,
-                    restart_limit=zygote_restart_limit, restart_window_s=zygote_restart_window_s)
+                    self.runtime.path, on_exit=self._child_exited, on_lost=self._zygote_lost)
             # The zygote first: it must be forked before ZeroMQ starts threads
             # here.  It preloads while the hub starts.
             self.zygote.launch(early.zygote if early is not None else None)

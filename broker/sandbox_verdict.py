@@ -1,6 +1,7 @@
-"""Is a renderer sandboxed enough?  The one place that judges it.
+"""Is a renderer (or the network process) sandboxed enough?  The one place that judges it.
 
-A renderer reports its sandbox layers from the inside
+A renderer reports its sandbox layers from the inside, and the network
+process in its handshake
 (``protocol.SandboxLayer``: name, required, active, detail).  The verdict
 depends on those layers and on whether the browser runs with the sandbox at
 all (``--no-sandbox``).  ``minibrowser sandbox``, the about:sandbox page and

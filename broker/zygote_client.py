@@ -15,8 +15,10 @@ Interface for the owner of the renderer processes::
 channel closes): every renderer it had dies with it (their parent-death
 signal), and the zygote never reports them, so the owner marks them exited.
 The client then restarts the zygote in the same runtime directory, after a
-backoff that grows with each recent death; after ``restart_limit`` deaths
-within ``restart_window_s`` seconds it gives up, and ``spawn`` says so.
+delay that grows while deaths follow one another (``RestartBackoff``); it
+never gives up.  A ``spawn`` while a restart is due within
+``WAIT_FOR_RESTART_S`` waits for it; one while a longer delay runs fails at
+once, and its error says in how many seconds the zygote is started again.
 """
 
 from __future__ import annotations
@@ -24,20 +26,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 import msgspec
 
-from broker.lifecycle import CrashHistory
+from broker.restart_backoff import RestartBackoff
 from broker.zygote_launch import ZygoteProcess, start_zygote_process
 from renderer import protocol
 
 #: The cause every renderer of a dead zygote is reported with.
 ZYGOTE_DIED = "the zygote process died"
 
-_FIRST_BACKOFF_S = 0.25  # before the second restart in a window; doubles after
-_MAX_BACKOFF_S = 4.0
+#: A new tab waits for a zygote restart due within this many seconds; a
+#: longer wait is said in one line instead (a tab that hangs looks broken).
+WAIT_FOR_RESTART_S = 1.0
 
 
 class ZygoteError(Exception):
@@ -54,8 +56,7 @@ class ZygoteClient:
         *,
         on_exit: Callable[[protocol.ChildExited], None],
         on_lost: Callable[[str], None] | None = None,
-        restart_limit: int = 3,
-        restart_window_s: float = 10.0,
+        backoff: RestartBackoff | None = None,
     ) -> None:
         self.runtime_dir = runtime_dir
         self.on_exit = on_exit
@@ -63,9 +64,8 @@ class ZygoteClient:
         self.zygote: ZygoteProcess | None = None
         self.preload_ms = 0.0
         self.restarts = 0  # zygotes started after a death
-        self.deaths = CrashHistory(restart_limit, restart_window_s)
+        self.backoff = backoff if backoff is not None else RestartBackoff()
         self.closed = False  # no zygote is running (died, or stopped)
-        self._given_up: str | None = None  # why no zygote will be started again
         self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task | None = None
@@ -139,7 +139,7 @@ class ZygoteClient:
         was_running = (ready is not None and ready.done() and not ready.cancelled()
                        and ready.exception() is None)
         self.closed = True
-        error = ZygoteError(f"{ZYGOTE_DIED}; no new tabs can be opened")
+        error = ZygoteError(f"{ZYGOTE_DIED} while starting the renderer; it is started again: reload the tab")
         if ready is not None and not ready.done():
             ready.set_exception(error)
             ready.exception()  # retrieved: its start() may be gone
@@ -149,7 +149,7 @@ class ZygoteClient:
         self._spawning.clear()
         if self._stopping or not was_running:
             return
-        self.deaths.record(time.monotonic())
+        self.backoff.record_death()
         if self.on_lost is not None:
             self.on_lost(ZYGOTE_DIED)
         self._restarting = asyncio.ensure_future(self._restart())
@@ -158,10 +158,8 @@ class ZygoteClient:
     # -- restart --------------------------------------------------------------
 
     async def restart(self) -> None:
-        """Wait until a zygote runs again: the restart under way, or a new
-        one.  Raises ZygoteError when it died too often to be restarted."""
-        if self._given_up is not None:
-            raise ZygoteError(self._given_up)
+        """Wait until a zygote runs again: the restart under way (after its
+        backoff), or a new one."""
         if self._restarting is None or self._restarting.done():
             if not self.closed and self._writer is not None:
                 return
@@ -170,19 +168,10 @@ class ZygoteClient:
         await asyncio.shield(self._restarting)
 
     async def _restart(self) -> None:
-        """Start a new zygote after a backoff that grows with each death in
-        the window; a zygote that dies before it is ready counts as a death."""
+        """Start a new zygote once the backoff allows; a zygote that dies
+        before it is ready counts as a death, and is tried again later."""
         while True:
-            now = time.monotonic()
-            if self.deaths.looping(now):
-                self._given_up = (f"{ZYGOTE_DIED} {self.deaths.limit} times within "
-                                  f"{self.deaths.window_s:g} s and is not restarted: no new tabs "
-                                  "can be opened; quit minibrowser and start it again")
-                await self._reap()
-                raise ZygoteError(self._given_up)
-            recent = sum(1 for t in self.deaths.times if now - t <= self.deaths.window_s)
-            if recent > 1:
-                await asyncio.sleep(min(_FIRST_BACKOFF_S * 2 ** (recent - 2), _MAX_BACKOFF_S))
+            await asyncio.sleep(self.backoff.delay_now())
             await self._reap()
             self.zygote = None
             self.restarts += 1
@@ -190,7 +179,7 @@ class ZygoteClient:
                 await self.start()
                 return
             except ZygoteError:
-                self.deaths.record(time.monotonic())
+                self.backoff.record_death()
 
     async def _reap(self) -> None:
         """Close the channel and collect the zygote's exit status (ending it
@@ -217,6 +206,10 @@ class ZygoteClient:
         if self._stopping:
             raise ZygoteError("the browser is shutting down; no new tabs can be opened")
         if self.closed or self._writer is None:
+            wait = self.backoff.delay_now()
+            if wait > WAIT_FOR_RESTART_S:
+                raise ZygoteError(f"{ZYGOTE_DIED} {self.backoff.deaths} times in a row and is started again "
+                                  f"in {wait:.1f} s; open the tab or reload it then")
             await self.restart()
         future = asyncio.get_running_loop().create_future()
         self._spawning[request.renderer] = future

@@ -34,9 +34,11 @@ from typing import Any
 
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import IpcCounters, IpcEvent
-from broker.kernel import BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
+from broker.discard_policies import POLICY_NAMES, DiscardPolicy
+from broker.kernel import BrowserImpl, DiscardsRow, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
+from broker.network_host import NetworkProcessLost
 from broker.options import BrowserOptions
 from broker.process_model import ProcessModel
 from broker.processes import ProbeOutcome
@@ -48,7 +50,8 @@ from browser.frontends import SimulationStopped
 from renderer import protocol
 
 __all__ = [
-    "Browser", "BrowserError", "BrowserOptions", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
+    "POLICY_NAMES", "Browser", "BrowserError", "BrowserOptions", "DiscardPolicy", "DiscardRefusal", "DiscardsRow",
+    "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
     "ProcessInfo", "ProcessModel", "SandboxInfo", "SandboxVerdict", "Sandboxing", "SimulationStopped", "Tab",
     "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings", "UserAction", "judge_sandbox",
@@ -277,9 +280,28 @@ class Tab:
         """Size of its snapshot in the profile while discarded."""
         return self._impl.snapshot_bytes
 
-    def discard_refusal(self) -> DiscardRefusal | None:
-        """Why this tab may not be discarded now, or None."""
-        return self._impl.discard_refusal()
+    def discard_refusal(self, *, urgent: bool = True) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None (``urgent=False``: why
+        the policy may not, which also respects :attr:`auto_discardable`)."""
+        return self._impl.discard_refusal(urgent=urgent)
+
+    @property
+    def auto_discardable(self) -> bool:
+        """Whether the policy may discard this tab on its own (chrome://discards' toggle)."""
+        return self._impl.auto_discardable
+
+    def set_auto_discardable(self, on: bool) -> None:
+        self._impl.auto_discardable = on
+
+    @property
+    def revisits(self) -> int:
+        """How often the user came back to this tab after it was hidden."""
+        return self._impl.revisits
+
+    @property
+    def discard_count(self) -> int:
+        """How often it was discarded."""
+        return self._impl.discard_count
 
     def freeze_refusal(self) -> DiscardRefusal | None:
         """Why this tab may not be frozen now, or None."""
@@ -292,9 +314,11 @@ class Tab:
     async def unfreeze(self, *, reason: str = "thawed by the user") -> None:
         await self._impl.unfreeze(reason=reason)
 
-    async def discard(self, *, reason: str = "discarded by the user") -> None:
-        """Swap the tab out to the profile; its renderer process ends."""
-        await self._impl.discard(reason=reason)
+    async def discard(self, *, reason: str = "discarded by the user", urgent: bool = True) -> None:
+        """Swap the tab out to the profile; its renderer process ends.
+        ``urgent=False`` is a proactive discard: refused, as the policy's own
+        are, when the tab is not :attr:`auto_discardable`."""
+        await self._impl.discard(reason=reason, urgent=urgent)
 
     async def activate(self) -> protocol.Frame | None:
         """Make this the active tab: a discarded tab is restored from its
@@ -438,6 +462,16 @@ class Browser:
         return self._impl.policy
 
     @property
+    def discard_policy(self) -> DiscardPolicy:
+        """The lifecycle policy in force (``discard_policy.name``)."""
+        return self._impl.discard_policy
+
+    @property
+    def memory_budget(self) -> int | None:
+        """The renderers' memory budget in bytes (None: the policy has none)."""
+        return self._impl.discard_policy.memory_budget_bytes
+
+    @property
     def profile(self) -> Profile:
         """The profile on disk, where discarded tabs are kept."""
         return self._impl.profile
@@ -445,9 +479,25 @@ class Browser:
     # -- processes, memory, lifecycle --------------------------------------------------------
 
     def processes(self) -> list[ProcessInfo]:
-        """The live process tree: broker, zygote, each renderer with the tabs
-        it hosts and the site it is locked to, and the spare renderer."""
+        """The live process tree: broker, network process (once an http(s)
+        page started it), zygote, each renderer with the tabs it hosts and
+        the site it is locked to, and the spare renderer."""
         return self._impl.processes_info()
+
+    @property
+    def network_sandbox_layers(self) -> list:
+        """The network process's sandbox layers as it reported them in its
+        handshake (``network.protocol.SandboxLayer``); empty until an
+        http(s) page started it."""
+        return list(self._impl.network.layers)
+
+    async def network_sandbox_report(self) -> list:
+        """The network process's sandbox layers, starting it if no page has."""
+        try:
+            await self._impl.network.start()
+        except NetworkProcessLost as lost:
+            raise BrowserError(f"the network process did not start: {lost}") from None
+        return list(self._impl.network.layers)
 
     @property
     def zygote_pid(self) -> int:
@@ -472,6 +522,21 @@ class Browser:
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
         await self._impl.sample_now()
+
+    async def run_policy(self) -> list[LifecycleRecord]:
+        """Measure the renderers, ask the policy now (on the browser's clock)
+        and carry out its decisions; what came of each."""
+        return await self._impl.run_policy()
+
+    def next_policy_check(self) -> float | None:
+        """When, on the browser's clock, the policy wants to be asked again (None: nothing pending)."""
+        return self._impl.next_policy_check()
+
+    def discards(self) -> list[DiscardsRow]:
+        """Every tab's lifecycle as ``about:discards`` shows it: state,
+        visibility, discardable and freezable (with the reason when not),
+        discard count, revisits, last active."""
+        return self._impl.discards_rows()
 
     @property
     def decisions(self) -> list[LifecycleRecord]:
@@ -521,6 +586,14 @@ class Browser:
         ``document`` (URL, HTML body) the renderer is first handed that
         document, so the code can answer, or lie in answer to, a real request."""
         return await self._impl.run_probe(code, cpu_seconds=cpu_seconds, timeout=timeout, document=document)
+
+    async def run_network_probe(self, code: str, *, load_page: bool = False, timeout: float = 30.0) -> ProbeOutcome:
+        """Run attacker ``code`` inside a network process of its own, fully
+        locked down, as code a hostile server got running there would run
+        (``send``, ``send_raw``, ``next_fetch`` and ``protocol`` are in scope).
+        With ``load_page`` a page load is asked of it meanwhile; how that
+        ended is ``load_answer``."""
+        return await self._impl.run_network_probe(code, load_page=load_page, timeout=timeout)
 
 
 def _public(impl: TabImpl) -> Tab:

@@ -43,6 +43,11 @@ class Attack:
     serves_tab: bool = False
     expected_bad_message: str | None = None  # the BadMessage name the broker must end it with
     commits_document: bool = False  # the broker first loads COMMITTED_URL into the renderer
+    # Where the code runs: in a renderer, or in a network process started for it.
+    process: str = "renderer"
+    # A network process attack answers a page load the broker asks of it
+    # (``next_fetch()``); the runner loads a page through it and judges by that.
+    loads_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -409,6 +414,66 @@ BROWSER_ATTACKS = IPC_LIE_ATTACKS + TAB_ATTACKS
 CATALOGUE = CATALOGUE + BROWSER_ATTACKS
 
 
+# -- the network process -------------------------------------------------------
+#
+# Run inside a real network process (``network/``), started for the attack
+# with the full sandbox, as code a hostile server got running there would
+# run.  Besides the Target's names they see ``send(message)`` and
+# ``send_raw(bytes)`` (anything, to the broker), ``next_fetch()`` (the next
+# request the broker makes of it) and ``protocol`` (``network/protocol.py``).
+# Part of the ``network`` category: what the network may reach, from either side.
+
+def _net(name: str, description: str, code: str, layer: str, *, loads_page: bool = False,
+         expected_bad_message: str | None = None) -> Attack:
+    return Attack(name, "network", description, code, layer, process="network", loads_page=loads_page,
+                  expected_bad_message=expected_bad_message)
+
+
+_FORGED_HEAD = "f = next_fetch()\nsend(protocol.Head(request=f.request, status={status}, headers={headers}))\n"
+
+NETWORK_PROCESS_ATTACKS: tuple[Attack, ...] = (
+    _net("netproc-read-secret", "network process: read a secret file planted by the test",
+         "result = open(SECRET_PATH, 'rb').read()", "landlock"),
+    _net("netproc-read-profile", "network process: read the browser profile",
+         "result = open(PROFILE_PATH, 'rb').read(64)", "landlock"),
+    _net("netproc-write-file", "network process: create and write a file",
+         "f = open(os.path.join(SCRATCH_DIR, 'netproc'), 'wb'); f.write(b'x'); f.close(); result = 'written'",
+         "landlock"),
+    _net("netproc-unix-socket", "network process: connect to the broker's UNIX socket",
+         "import socket\ns = socket.socket(socket.AF_UNIX); s.connect(BROKER_SOCKET); result = 'connected'",
+         "seccomp"),
+    _net("netproc-kill-broker", "network process: send a signal to the broker",
+         "os.kill(BROKER_PID, signal.SIGCONT); result = 'signalled'", "seccomp+landlock"),
+    _net("netproc-kill-renderer", "network process: send a signal to a tab's renderer",
+         "os.kill(SIBLING_PID, signal.SIGCONT); result = 'signalled'", "seccomp+landlock"),
+    _net("netproc-execve", "network process: run /bin/true",
+         "os.execv('/bin/true', ['/bin/true'])", "seccomp"),
+    _net("netproc-fork", "network process: fork a process",
+         "pid = os.fork(); child_exits_at_once(pid); result = pid", "seccomp"),
+    _net("netproc-bind", "network process: listen on a TCP port",
+         "import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); result = s.getsockname()",
+         "seccomp+landlock"),
+    _net("netproc-redirect-to-file", "network process: forge a redirect to file:///etc/passwd",
+         _FORGED_HEAD.format(status=302, headers="[protocol.Header(name='location', value='file:///etc/passwd')]")
+         + "send(protocol.Done(request=f.request)); result = 'forged'",
+         "broker (navigation policy)", loads_page=True),
+    _net("netproc-longer-than-declared", "network process: send a body longer than its Content-Length",
+         _FORGED_HEAD.format(status=200, headers="[protocol.Header(name='content-length', value='5')]")
+         + "send(protocol.Body(request=f.request, data=b'0123456789')); next_fetch()",
+         "broker (network checks)", loads_page=True, expected_bad_message="LONGER_THAN_DECLARED"),
+    _net("netproc-unrequested-reply", "network process: answer a request that was never made",
+         "send(protocol.Head(request=999999, status=200, headers=[])); next_fetch()",
+         "broker (network checks)", expected_bad_message="UNEXPECTED_REPLY"),
+    _net("netproc-flood", "network process: flood a load with body past its budget",
+         _FORGED_HEAD.format(status=200, headers="[]")
+         + "while True: send(protocol.Body(request=f.request, data=b'x' * protocol.MAX_CHUNK_BYTES))",
+         "broker (network checks)", loads_page=True, expected_bad_message="OVER_BUDGET"),
+    _net("netproc-oversized-message", "network process: send a 2 GiB message",
+         "send_raw((2 ** 31).to_bytes(4, 'big') + b'x' * 65536); next_fetch()",
+         "broker (network checks)", expected_bad_message="TOO_LARGE"),
+)
+
+
 def constants(*, spin_seconds: float, huge_file_fd: int, tty_fd: int) -> str:
     """Module-level names some attacks use, besides the Target's."""
     lines = [f"NR_{name} = {number}" for name, number in NR.items()]
@@ -418,16 +483,17 @@ def constants(*, spin_seconds: float, huge_file_fd: int, tty_fd: int) -> str:
 
 def by_name(names: list[str]) -> list[Attack]:
     """The attacks called ``names`` (all of them for an empty list)."""
+    everything = CATALOGUE + NETWORK_PROCESS_ATTACKS
     if not names:
-        return list(CATALOGUE)
-    known = {attack.name: attack for attack in CATALOGUE}
-    categories = {attack.category for attack in CATALOGUE}
+        return list(everything)
+    known = {attack.name: attack for attack in everything}
+    categories = {attack.category for attack in everything}
     chosen: list[Attack] = []
     for name in names:
         if name in known:
             chosen.append(known[name])
         elif name in categories:
-            chosen.extend(a for a in CATALOGUE if a.category == name)
+            chosen.extend(a for a in everything if a.category == name)
         else:
             raise KeyError(name)
     return chosen

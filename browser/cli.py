@@ -1,10 +1,11 @@
 """The ``minibrowser`` command.
 
-    minibrowser open [URL ...] [--dump] [--width N] [--json] [--no-sandbox] [--record-trace FILE]
+    minibrowser open [URL ...] [--dump] [--width N] [--json | --color] [--no-sandbox] [--record-trace FILE]
+                     [--discard-policy NAME] [--memory-budget SIZE]
     minibrowser URL ... [--dump ...]          (the same as ``open``)
     minibrowser sandbox [--json]
     minibrowser attack [NAME ...] [--json] [--probe-file FILE]
-    minibrowser tui [URL ...] [--record-trace FILE]
+    minibrowser tui [URL ...] [--record-trace FILE] [--discard-policy NAME] [--memory-budget SIZE]
     minibrowser simulate generate|calibrate|run ...
 
 Exit status: 0 when everything asked for worked, 1 when a page or check
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_flag(tui_cmd)
     _process_model_flags(tui_cmd)
     _record_trace_flag(tui_cmd)
+    _discard_policy_flags(tui_cmd)
 
     from browser.simulate.command import add_parser as add_simulate_parser
 
@@ -118,6 +120,8 @@ def add_open_arguments(open_cmd: argparse.ArgumentParser) -> None:
     open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
     open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
     open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
+    open_cmd.add_argument("--color", action="store_true",
+                          help="with --dump: the page's colours and emphasis as terminal escape sequences")
     open_cmd.add_argument(
         "--new-instance", action="store_true",
         help="start a browser of its own even when one with this profile is running (by default the URLs open there)",
@@ -126,6 +130,7 @@ def add_open_arguments(open_cmd: argparse.ArgumentParser) -> None:
     _profile_flag(open_cmd)
     _process_model_flags(open_cmd)
     _record_trace_flag(open_cmd)
+    _discard_policy_flags(open_cmd)
 
 
 def _pid(text: str) -> int:
@@ -172,6 +177,34 @@ def _process_model_flags(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--no-spare", action="store_true", help="do not keep a spare renderer started ahead of need",
+    )
+
+
+def _discard_policy(text: str) -> str:
+    from broker.discard_policies import POLICY_NAMES
+
+    if text not in POLICY_NAMES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(POLICY_NAMES)}, not {text!r}")
+    return text
+
+
+def _memory_size(text: str) -> int:
+    """``browser.simulate.command.parse_size``, imported when an option needs it
+    (it loads the discard policies: the hand-off to a running browser does without)."""
+    from browser.simulate.command import parse_size
+
+    return parse_size(text)
+
+
+def _discard_policy_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--discard-policy", type=_discard_policy, default=None, metavar="NAME",
+        help="which policy freezes and discards background tabs: minibrowser (default), chrome-memory-saver, "
+             "chrome-urgent, firefox-unloader, edge-sleeping-tabs, none, ... (as 'minibrowser simulate run --policy')",
+    )
+    command.add_argument(
+        "--memory-budget", type=_memory_size, default=None, metavar="SIZE",
+        help="memory the renderers may use (USS), such as 100M or 1G, for the policies that have a budget (default 1G)",
     )
 
 
@@ -252,13 +285,13 @@ def _hand_off(argv: list[str]) -> int | None:
     args = parser.parse_args(argv)
     if args.new_instance or _browser_wide_options(args):
         return None
-    if not args.dump and (args.json or not args.urls):
+    if not args.dump and (args.json or args.color or not args.urls):
         return None  # the usual path says what is wrong; a bare 'minibrowser' opens a window of its own
     from browser.control_client import hand_off
 
     width = _dump_width(args) if args.dump else None
     return hand_off(args.urls or ["about:welcome"], profile=args.profile, dump=args.dump, as_json=args.json,
-                    width=width)
+                    color=args.color, width=width)
 
 
 def _dump_width(args: argparse.Namespace) -> int:
@@ -275,7 +308,7 @@ def _dump_width(args: argparse.Namespace) -> int:
 def _browser_wide_options(args: argparse.Namespace) -> bool:
     """Options that only a new browser can honour: a running one keeps its own settings."""
     return (args.no_sandbox or args.process_model != "per-tab" or args.process_limit is not None or args.no_spare
-            or args.record_trace is not None)
+            or args.record_trace is not None or args.discard_policy is not None or args.memory_budget is not None)
 
 
 def _looks_like_an_address(word: str) -> bool:
@@ -364,7 +397,8 @@ def _new_browser(args: argparse.Namespace, **settings):
     from browser.api import Browser
 
     browser = Browser(sandbox=not args.no_sandbox, profile=args.profile, process_model=args.process_model,
-                      process_limit=args.process_limit, spare=not args.no_spare, **settings)
+                      process_limit=args.process_limit, spare=not args.no_spare,
+                      discard_policy=args.discard_policy, memory_budget=args.memory_budget, **settings)
     if args.record_trace is not None:
         from browser.simulate.record import TraceRecorder
 
@@ -389,8 +423,8 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
-        if args.json:
-            print("minibrowser: --json goes with --dump", file=sys.stderr)
+        if args.json or args.color:
+            print(f"minibrowser: {'--json' if args.json else '--color'} goes with --dump", file=sys.stderr)
             return EXIT_USAGE
         return await _tui(urls, args)
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
@@ -402,7 +436,8 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
-                text, problem = dump_output(url, tab, index=index, count=len(urls), as_json=args.json)
+                text, problem = dump_output(url, tab, index=index, count=len(urls), as_json=args.json,
+                                            color=args.color)
                 if problem:
                     failed = True
                     print(problem, file=sys.stderr)

@@ -29,10 +29,11 @@ DUMP_TIMEOUT_S = 120.0
 DESCRIBE = {"type": "Describe"}
 
 
-def open_request(urls: list[str], *, dump: bool, as_json: bool, width: int | None) -> dict:
+def open_request(urls: list[str], *, dump: bool, as_json: bool, width: int | None, color: bool = False) -> dict:
     """``control_protocol.OpenUrls``, as JSON.  A relative path is made
     absolute here: the browser runs in another directory."""
-    request = {"type": "OpenUrls", "urls": [_from_here(url) for url in urls], "dump": dump, "json": as_json}
+    request = {"type": "OpenUrls", "urls": [_from_here(url) for url in urls], "dump": dump, "json": as_json,
+               "color": color}
     if width is not None:
         request["width"] = width
     return request
@@ -58,7 +59,8 @@ def find_browser(profile: str | None) -> dict | None:
     return candidates[-1] if candidates else None
 
 
-def hand_off(urls: list[str], *, profile: str | None, dump: bool, as_json: bool, width: int | None) -> int | None:
+def hand_off(urls: list[str], *, profile: str | None, dump: bool, as_json: bool, width: int | None,
+             color: bool = False) -> int | None:
     """Open ``urls`` in the running browser on ``profile``, printing what
     ``open --dump`` prints when ``dump``; returns the exit status, or None
     when no browser took them (then the caller starts one of its own)."""
@@ -71,7 +73,7 @@ def hand_off(urls: list[str], *, profile: str | None, dump: bool, as_json: bool,
         return None  # it has just quit
     with sock:
         try:
-            send_message(sock, open_request(urls, dump=dump, as_json=as_json, width=width))
+            send_message(sock, open_request(urls, dump=dump, as_json=as_json, width=width, color=color))
             if dump:
                 sock.settimeout(DUMP_TIMEOUT_S)
             while True:

@@ -90,7 +90,8 @@ class ControlService:
         failed = False
         try:
             for index, (url, tab) in enumerate(zip(request.urls, tabs)):
-                text, problem = dump_output(url, tab, index=index, count=len(tabs), as_json=request.json)
+                text, problem = dump_output(url, tab, index=index, count=len(tabs), as_json=request.json,
+                                            color=request.color)
                 failed = failed or problem is not None
                 connection.send(cp.TabOutput(text, problem or ""))
             connection.send(cp.Opened([tab.id for tab in tabs], 1 if failed else 0))  # the exit status of open --dump

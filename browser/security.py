@@ -87,32 +87,48 @@ def sandbox_verdict(layers: list[protocol.SandboxLayer]) -> tuple[bool, str]:
 
 async def run_sandbox_report(*, as_json: bool, process_model: str = "per-tab", process_limit: int | None = None,
                              spare: bool = True) -> int:
-    """``minibrowser sandbox``: the layers, from inside a real renderer, and
-    the process model in force (site isolation is the browser half of the sandbox)."""
+    """``minibrowser sandbox``: the layers, from inside a real renderer and
+    from inside the network process, and the process model in force (site
+    isolation is the browser half of the sandbox)."""
     async def report(browser: Browser):
         uid = browser.sandbox.uid if browser.sandbox.uid is not None else os.getuid()
         note = f"renderer forked by zygote pid {browser.zygote_pid}, running as uid {uid}"
-        return await sandbox_layers(browser), note, browser.describe_process_model()
+        layers = await sandbox_layers(browser)
+        network = await browser.network_sandbox_report()
+        network_pid = next((p.pid for p in browser.processes() if p.role == "network"), 0)
+        network_note = f"pid {network_pid}, started by the broker, running as uid {uid}"
+        return layers, note, browser.describe_process_model(), network, network_note
 
     answer = await _in_browser(report, process_model=process_model, process_limit=process_limit, spare=spare)
     if answer is None:
         return EXIT_FAILED
-    layers, pid_note, model_line = answer
-    ok, verdict = sandbox_verdict(layers)
+    layers, pid_note, model_line, network_layers, network_note = answer
+    renderer_ok, verdict = sandbox_verdict(layers)
+    network_ok, network_verdict = sandbox_verdict(network_layers)
+    ok = renderer_ok and network_ok
     verdict = safe_line(verdict)  # it names the layers the renderer reported
+    network_verdict = safe_line(network_verdict)
     if as_json:
         print(json.dumps({"layers": [_layer_json(layer) for layer in layers], "ok": ok, "verdict": verdict,
+                          "network_layers": [_layer_json(layer) for layer in network_layers],
+                          "network_verdict": network_verdict,
                           "process_model": process_model, "process_model_line": model_line}))
     else:
         print(f"Sandbox of a page renderer ({pid_note}; broker running as uid {os.getuid()})\n")
-        width = max(len(safe_line(layer.name)) for layer in layers)
-        for layer in layers:
-            mark = "on " if layer.active else ("OFF" if layer.required else "off")
-            need = "required" if layer.required else "optional"
-            print(f"  {safe_line(layer.name).ljust(width)}  {mark}  {need:8}  {safe_line(layer.detail)}")
+        _print_layers(layers)
+        print(f"\nSandbox of the network process ({network_note})\n")
+        _print_layers(network_layers)
         print(f"\nSite isolation: {model_line}")
-        print(f"\n{verdict}")
+        print(f"\nrenderer: {verdict}\nnetwork process: {network_verdict}")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _print_layers(layers: list) -> None:
+    width = max(len(safe_line(layer.name)) for layer in layers)
+    for layer in layers:
+        mark = "on " if layer.active else ("OFF" if layer.required else "off")
+        need = "required" if layer.required else "optional"
+        print(f"  {safe_line(layer.name).ljust(width)}  {mark}  {need:8}  {safe_line(layer.detail)}")
 
 
 def _layer_json(layer: protocol.SandboxLayer) -> dict:
@@ -175,6 +191,28 @@ def classify(attack: attacks.Attack, probe: ProbeOutcome) -> AttackResult:
     else:
         outcome, detail, layer = probe.outcome, probe.detail, "none"
     return AttackResult(attack.name, attack.category, outcome, detail, layer)
+
+
+def classify_network(attack: attacks.Attack, probe: ProbeOutcome) -> AttackResult:
+    """How an attack from inside a network process ended: killed by the
+    broker for a bad message or by seccomp, refused by the broker's policy
+    (the page load it answered failed), blocked by an errno, or ALLOWED."""
+    import errno as errno_names
+
+    if probe.outcome == "killed":
+        layer = ("broker (network checks)" if probe.bad_message
+                 else "seccomp" if probe.signal == signal.SIGSYS else attack.layer)
+        return AttackResult(attack.name, attack.category, "killed", probe.detail, layer)
+    if probe.load_answer not in (None, "loaded"):
+        return AttackResult(attack.name, attack.category, "blocked", probe.load_answer, attack.layer)
+    if probe.outcome == "raised":
+        detail = (f"{errno_names.errorcode.get(probe.errno, probe.errno)}: {probe.detail}" if probe.errno
+                  else probe.detail)
+        return AttackResult(attack.name, attack.category, "blocked", detail, attack.layer)
+    if probe.outcome == "completed":
+        return AttackResult(attack.name, attack.category, "ALLOWED", f"the action succeeded: {probe.detail[:80]}",
+                            "none")
+    return AttackResult(attack.name, attack.category, probe.outcome, probe.detail, "none")
 
 
 class AttackRange:
@@ -245,6 +283,9 @@ async def run_attack_suite(browser: Browser, chosen: list[attacks.Attack], *,
         async def one(attack: attacks.Attack) -> AttackResult:
             async with gate:
                 source = attack_source(attack, target, inside=True)
+                if attack.process == "network":
+                    probe = await browser.run_network_probe(source, load_page=attack.loads_page)
+                    return classify_network(attack, probe)
                 if attack.serves_tab:
                     return await run_tab_attack(browser, attack, source)
                 probe = await run_probe(browser, source, cpu_seconds=ATTACK_CPU_SECONDS,
@@ -319,8 +360,8 @@ async def run_attacks(names: list[str], *, as_json: bool, probe_file: str | None
         print("minibrowser: compromise simulation needs the sandbox; drop --no-sandbox", file=sys.stderr)
         return EXIT_USAGE
     if names == ["list"]:
-        for attack in attacks.CATALOGUE:
-            print(f"{attack.name:24} {attack.category:10} {attack.description}")
+        for attack in attacks.by_name([]):
+            print(f"{attack.name:28} {attack.category:10} {attack.description}")
         return EXIT_OK
     if probe_file is not None:
         return await _run_probe_file(probe_file, as_json=as_json)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support.httpserver import LocalHTTPServer, closed_port
+from tests.support.httpserver import LocalHTTPServer, closed_port
 
 ROOT = os.geteuid() == 0
 SECURITY_DIR = Path(__file__).parent / "security"

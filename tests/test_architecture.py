@@ -9,6 +9,8 @@ the folders):
   ``network.protocol``;
 * ``network/`` imports nothing of ``broker/``, ``browser/`` or ``tui/``, and of
   the renderer only the shared contract ``renderer.protocol``;
+* ``lockdown/``, the sandbox's building blocks that the renderer and the
+  network process share, imports nothing of the project;
 * ``tui/`` uses ``browser/``'s public API only: the ``browser`` package's
   names and ``browser.api`` (never ``broker/``, ``renderer/``, ``network/``
   or another ``browser.*`` module);
@@ -36,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Top-level folders that are Python packages of the product, and the others read too.
-PRODUCT = ("browser", "broker", "renderer", "tui", "network")
+PRODUCT = ("browser", "broker", "renderer", "tui", "network", "lockdown")
 OTHERS = ("tests", "benchmarks")
 #: What ``tui/`` may import of ``browser/``: its public API.
 BROWSER_PUBLIC_API = frozenset({"browser", "browser.api"})
@@ -140,6 +142,8 @@ def layer_violation(item: Import) -> str | None:
             return f"network/ imports {item.target}: network/ imports nothing of broker/, browser/ or tui/"
         if target == "renderer" and item.target != "renderer.protocol":
             return f"network/ imports {item.target}: network/ shares only renderer.protocol with the renderer"
+    if source == "lockdown":
+        return f"lockdown/ imports {item.target}: the shared sandbox blocks import nothing of the project"
     if source == "browser" and target == "tui":
         return (f"browser/ imports {item.target}: browser/ imports nothing of tui/ "
                 "(front ends are found through the minibrowser.frontends entry points)")

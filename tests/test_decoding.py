@@ -1,4 +1,4 @@
-"""broker/loader/_decoding.py: content codings decoded in bounded steps under one budget."""
+"""network/decoding.py: content codings decoded in bounded steps under one budget."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from broker.loader._decoding import (
+from network.decoding import (
     MAX_LAYERS,
     STEP_BYTES,
     ContentDecoder,

@@ -1,4 +1,4 @@
-"""broker/loader against a real HTTP server, real files and real httpx: no mocks."""
+"""broker/loader against a real HTTP server (through a real network process) and real files: no mocks."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from broker.loader import (
     normalize_url,
 )
 from renderer.protocol import MAX_DOCUMENT_BYTES
-from support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.httpserver import LATIN1_HTML, SJIS_HTML, LocalHTTPServer
+from tests.support.waiting import wait_for_blocking
 
 ABOUT_PAGES = {
     "about:welcome": "<!DOCTYPE html><title>Welcome</title><a href='about:version'>version</a>",
@@ -450,45 +451,6 @@ async def test_content_type_from_a_server_is_never_trusted_blindly(loader, http_
     assert (response.content_type, response.charset) == (content_type, charset)
 
 
-def httpx_exception_classes() -> list[type[Exception]]:
-    return sorted(
-        (value for value in vars(httpx).values() if isinstance(value, type) and issubclass(value, Exception)),
-        key=lambda cls: cls.__name__,
-    )
-
-
-def make_httpx_exception(cls: type[Exception]) -> Exception:
-    request = httpx.Request("GET", "http://127.0.0.1/")
-    message = "boom \x1b]0;title\x07\nsecond line"
-    if issubclass(cls, httpx.HTTPStatusError):
-        return cls(message, request=request, response=httpx.Response(500, request=request))
-    if issubclass(cls, httpx.RequestError):
-        return cls(message, request=request)
-    try:
-        return cls(message)
-    except TypeError:
-        return cls()
-
-
-@pytest.mark.parametrize("cls", httpx_exception_classes(), ids=lambda cls: cls.__name__)
-def test_every_httpx_exception_is_caught_and_becomes_one_line(cls):
-    from broker.loader._http import httpx_errors, network_error
-
-    error = make_httpx_exception(cls)
-    assert isinstance(error, httpx_errors())
-    mapped = network_error(error, "http://127.0.0.1:8000/page")
-    assert isinstance(mapped, LoadError)
-    assert_one_line(mapped)
-    if issubclass(cls, (httpx.ProtocolError, httpx.InvalidURL)):  # their text can quote the server
-        assert "boom" not in str(mapped)
-
-
-def test_every_httpx_exception_type_is_seen():
-    names = {cls.__name__ for cls in httpx_exception_classes()}
-    assert {"HTTPError", "InvalidURL", "CookieConflict", "StreamError", "RemoteProtocolError",
-            "ReadTimeout", "DecodingError"} <= names
-
-
 async def test_unprintable_characters_never_reach_the_message(loader):
     with pytest.raises(InvalidURL) as caught:
         await loader.load("about:\x1b[31mred")
@@ -615,8 +577,7 @@ def test_server_closes_promptly_with_requests_in_flight():
     kept_alive.get(server.url("/hello"))  # leaves an idle keep-alive connection open
     slow = threading.Thread(target=_get_ignoring_errors, args=(server.url("/slow?seconds=30"),))
     slow.start()
-    while server.count("/slow") == 0:
-        time.sleep(0.01)
+    wait_for_blocking(lambda: server.count("/slow"), what="the slow request to reach the server")
     started = time.monotonic()
     server.close()
     assert time.monotonic() - started < 2

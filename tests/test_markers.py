@@ -15,7 +15,7 @@ SUITE_CONFTEST = Path(__file__).parent / "conftest.py"
 # name, so that it does not clash with the inner conftest module).
 INNER_CONFTEST = f"""
 import importlib.util, sys
-sys.path.insert(0, {str(SUITE_CONFTEST.parent)!r})  # support.httpserver, as in the real suite
+sys.path.insert(0, {str(SUITE_CONFTEST.parent.parent)!r})  # tests.support.httpserver, as in the real suite
 spec = importlib.util.spec_from_file_location("suite_conftest", {str(SUITE_CONFTEST)!r})
 suite = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(suite)

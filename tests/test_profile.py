@@ -96,7 +96,7 @@ def test_a_writer_killed_at_any_moment_leaves_whole_rows(tmp_path):
         child = subprocess.Popen([sys.executable, "-c", WRITER.format(paths=paths, profile=profile_dir)],
                                  stdout=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "writing"
-        time.sleep(delay)
+        time.sleep(delay)  # where in the writing the kill lands: no condition to wait for, a place to vary
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()

@@ -27,8 +27,9 @@ import pytest
 
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
-from renderer.sandbox import landlock, limits, namespaces, privileges, syscalls
-from renderer.sandbox._native import PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, capabilities, libc, prctl
+from lockdown import landlock, privileges
+from renderer.sandbox import limits, namespaces, syscalls
+from lockdown.native import PR_GET_DUMPABLE, PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, capabilities, libc, prctl
 from security.forkrun import ROOT, UNPRIVILEGED, child_log, report, run_in_child
 
 pytestmark = pytest.mark.security

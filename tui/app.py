@@ -658,13 +658,14 @@ class BrowserApp(App[int]):
         self.lifecycle_action(event.action, event.tab)
 
     def lifecycle_action(self, action: str, tab_id: int) -> None:
-        """Ask the API to freeze, discard, restore, end, pin or keep a tab; it may
-        refuse, with a reason.  Pin and keep toggle."""
+        """Ask the API to freeze, discard (urgent or proactive), restore, end, pin,
+        keep a tab or switch its auto-discardable flag; it may refuse, with a
+        reason.  Pin, keep and auto-discardable toggle."""
         tab = next((t for t in self.browser.tabs if t.id == tab_id), None) if self.browser else None
         if tab is None:
             return
-        method = {"freeze": "freeze", "discard": "discard", "restore": "activate", "end": "end_process",
-                  "pin": "pin", "keep": "keep"}[action]
+        method = {"freeze": "freeze", "discard": "discard", "proactive-discard": "discard", "restore": "activate",
+                  "end": "end_process", "pin": "pin", "keep": "keep", "auto-discardable": "set_auto_discardable"}[action]
         if action == "restore" and tab.state.value == "frozen":
             method = "unfreeze"  # thaw it where it is; restoring a discarded tab also brings it to the front
         call = getattr(tab, method)
@@ -672,6 +673,10 @@ class BrowserApp(App[int]):
             call = functools.partial(tab.pin, not tab.pinned)
         elif action == "keep":
             call = functools.partial(tab.keep, not tab.kept)
+        elif action == "auto-discardable":
+            call = functools.partial(tab.set_auto_discardable, not tab.auto_discardable)
+        elif action == "proactive-discard":
+            call = functools.partial(tab.discard, reason="discarded by the user (proactive)", urgent=False)
 
         async def run():
             try:

@@ -80,6 +80,11 @@ class ProcessSampler:
     def _sandbox_of(self, row: ProcessRow) -> SandboxStatus:
         if row.target.role == "broker":
             return SandboxStatus("privileged")
+        if row.target.role == "network":  # its layers came with its handshake
+            layers = self.browser.network_sandbox_layers
+            if not layers and self.browser.sandbox.enabled:
+                return SandboxStatus("checking")
+            return SandboxStatus(judge_sandbox(layers, enabled=self.browser.sandbox.enabled).sandboxing.value, layers)
         if row.target.role != "renderer":
             return SandboxStatus("n/a")  # the zygote and the spare run no page: the zygote only forks renderers
         if not row.pid:

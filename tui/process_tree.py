@@ -1,5 +1,5 @@
-"""The process tree panel: broker → zygote → one node per renderer, and
-the spare renderer (started ahead of need, waiting for its first tab).
+"""The process tree panel: broker → network process, zygote → one node per
+renderer, and the spare renderer (started ahead of need, waiting for its first tab).
 
 Under the shared and site-locked process models a renderer that hosts
 several tabs, or is locked to a site, is a node of its own (pid, site, USS)
@@ -182,6 +182,17 @@ class ProcessTree(Vertical):
             tree.root.set_label(node_label(broker, sandbox.get("broker", UNKNOWN), compact=self.compact))
             tree.root.data = "broker"
         parent = tree.root
+        network = self._row_map.get("network")  # started by the first http(s) page; restarted if it dies
+        node = self._tree_nodes.get("network")
+        if network is not None:
+            label = node_label(network, sandbox.get("network", UNKNOWN), compact=self.compact)
+            if node is None:
+                self._tree_nodes["network"] = tree.root.add_leaf(label, data="network")
+            else:
+                node.set_label(label)
+        elif node is not None:
+            node.remove()
+            del self._tree_nodes["network"]
         if zygote is not None:
             node = self._tree_nodes.get("zygote")
             if node is None:
@@ -196,7 +207,7 @@ class ProcessTree(Vertical):
             keep = key in self._row_map or key in groups
             if key in wanted_parent and self._parents.get(key) != wanted_parent[key]:
                 keep = False  # the tab moved to another renderer
-            if key == "zygote" or keep or key not in self._tree_nodes:
+            if key in ("zygote", "network") or keep or key not in self._tree_nodes:
                 continue
             node.remove()  # and every node below it
             gone = [key] + [child for child, under in self._parents.items() if under == key]

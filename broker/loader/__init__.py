@@ -10,9 +10,11 @@ writes (never reads) is the listing of a local directory.
 
 This module is the whole public surface; the work is done in private modules,
 one job each: ``_urls`` (normalisation), ``_loader`` (dispatch by scheme),
-``_http`` (http and https through httpx), ``_decoding`` (content codings under
-one budget), ``_cookies``, ``_file``, ``_data``, ``_content`` (MIME type and
-sniffing), ``_models`` (``Response``) and ``_errors``.
+``_http`` (http and https through the network process, ``network/``, which
+speaks HTTP and decodes content codings under one budget; the broker only
+decides), ``_cookies`` (the profile's cookie store), ``_file``, ``_data``,
+``_content`` (MIME type and sniffing), ``_models`` (``Response``) and
+``_errors``.
 
 Every failure is a :class:`LoadError` whose ``str()`` is one line for a
 person, and whose ``short`` is a stable code for the CLI and JSON output::
@@ -31,7 +33,7 @@ person, and whose ``short`` is a stable code for the CLI and JSON output::
      ├── FileNotReadable       file-not-readable    missing, permission denied
      └── BadDataURL            bad-data-url
 
-No ``httpx`` or ``OSError`` exception leaves the loader raw, and no text a
+No ``OSError`` leaves the loader raw, and no text a
 server chose (a reason phrase, a header, an encoding, a refused redirect
 target) is quoted in a message beyond the percent-encoded address of a page it
 redirected to: a hostile server must not be able to write the user's error line.
@@ -40,6 +42,8 @@ redirected to: a hostile server must not be able to write the user's error line.
 from __future__ import annotations
 
 from broker.loader._content import classify
+from broker.loader._cookies import CookieStore
+from broker.loader._http import failure_error
 from broker.loader._errors import (
     BadDataURL,
     FileNotReadable,
@@ -61,6 +65,7 @@ from broker.loader._urls import normalize_url
 
 __all__ = [
     "BadDataURL",
+    "CookieStore",
     "FileNotReadable",
     "HostUnreachable",
     "InvalidResponse",
@@ -76,5 +81,6 @@ __all__ = [
     "UndecodableContent",
     "UnsupportedScheme",
     "classify",
+    "failure_error",
     "normalize_url",
 ]

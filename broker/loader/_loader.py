@@ -8,6 +8,7 @@ import time
 from typing import Callable
 
 from broker.loader._content import classify
+from broker.loader._cookies import CookieStore
 from broker.loader._data import load_data
 from broker.loader._errors import InvalidURL, NavigationRefused, UnsupportedScheme
 from broker.loader._file import load_file
@@ -15,6 +16,7 @@ from broker.loader._http import HttpFetcher
 from broker.loader._models import Response
 from broker.loader._urls import normalize_url
 from broker.navigation_policy import navigation_refusal
+from broker.network_host import NetworkHost
 from broker.urls import about_name, scheme_of, shown
 from renderer.protocol import MAX_DOCUMENT_BYTES
 
@@ -22,9 +24,9 @@ from renderer.protocol import MAX_DOCUMENT_BYTES
 class Loader:
     """Fetch documents for the broker, after asking the navigation policy.
 
-    Each scheme has its own module: ``_http`` (one shared client, redirects
-    checked hop by hop, bodies decoded under one budget), ``_file``, ``_data``;
-    about: pages come from ``about_pages``.
+    Each scheme has its own module: ``_http`` (every exchange through the
+    network process, redirects checked hop by hop, cookies from the profile),
+    ``_file``, ``_data``; about: pages come from ``about_pages``.
     """
 
     def __init__(
@@ -35,20 +37,29 @@ class Loader:
         max_redirects: int = 10,
         about_pages: Callable[[str], str | None] | None = None,
         deadline: float | None = None,
+        network: NetworkHost | None = None,
+        cookies: CookieStore | None = None,
     ) -> None:
         """``timeout`` bounds each network step (connect, each read);
-        ``deadline`` (default twice ``timeout``) bounds a whole http load."""
+        ``deadline`` (default twice ``timeout``) bounds a whole http load.
+        ``network`` carries every http(s) exchange (default: a sandboxed
+        network process of this loader's own, started by the first one);
+        ``cookies`` is the profile's cookie store (default: in memory)."""
         self.timeout = timeout
         self.deadline = deadline if deadline is not None else 2 * timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.about_pages = about_pages
-        self._http = HttpFetcher(
-            timeout=timeout, deadline=self.deadline, max_bytes=max_bytes, max_redirects=max_redirects
-        )
+        self._owns_network = network is None
+        self.network = network if network is not None else NetworkHost()
+        self.cookies = cookies if cookies is not None else CookieStore(None)
+        self._http = HttpFetcher(timeout=timeout, deadline=self.deadline, max_bytes=max_bytes,
+                                 max_redirects=max_redirects, network=self.network, cookies=self.cookies)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Stop the network process, if this loader started its own."""
+        if self._owns_network:
+            await self.network.stop()
 
     async def __aenter__(self) -> Loader:
         return self

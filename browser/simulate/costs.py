@@ -107,9 +107,15 @@ def default_costs_path() -> str:
 
 
 def load_costs(path: str | None) -> CostModel:
-    """The cost file at ``path``; without one, the calibrated file in the
-    profile directory if there is one, else the defaults."""
-    if path is not None:
+    """The costs ``--costs`` names: ``chrome`` or ``firefox`` (profiles built from
+    published figures, ``browser.simulate.profiles``), a cost file, or ``minibrowser``
+    or nothing: the calibrated file in the profile directory if there is one, else
+    the defaults."""
+    from browser.simulate.profiles import PROFILES
+
+    if path in PROFILES:
+        return PROFILES[path]()
+    if path is not None and path != "minibrowser":
         return CostModel.load(path)
     default = default_costs_path()
     return CostModel.load(default) if os.path.exists(default) else CostModel()

@@ -28,8 +28,9 @@ import signal
 from dataclasses import dataclass, field
 
 from renderer.protocol import SandboxLayer, SandboxPolicy
-from renderer.sandbox import landlock, limits, namespaces, privileges, process, syscalls
-from renderer.sandbox._native import (
+from lockdown import landlock, privileges
+from renderer.sandbox import limits, namespaces, process, syscalls
+from lockdown.native import (
     PR_GET_DUMPABLE,
     PR_GET_NO_NEW_PRIVS,
     PR_GET_SECCOMP,

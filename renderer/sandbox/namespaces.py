@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from renderer.sandbox._native import PR_GET_DUMPABLE, PR_SET_DUMPABLE, prctl, unshare
+from lockdown.native import PR_GET_DUMPABLE, PR_SET_DUMPABLE, prctl, unshare
 
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000

@@ -30,43 +30,31 @@ thread, ZeroMQ's included.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import errno
-import mmap
 import os
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from renderer.sandbox._native import libc
+from lockdown.seccomp import (
+    ALLOW,
+    KILL,
+    SONAMES,
+    SeccompAction,
+    ERRNO,
+    Policy,
+    Rule,
+    allow_exit,
+    allow_memory,
+    allow_time,
+    eq,
+    filter_of,
+    load_program,
+    masked,
+    seccomp,
+)
 
-#: The libraries the seccomp bindings load, by soname: the dynamic loader
-#: finds them itself, from its own cache, without running a program.
-SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
-
-
-@contextlib.contextmanager
-def _libraries_by_soname() -> Iterator[None]:
-    """While importing pyseccomp: it looks libc and libseccomp up with
-    ``ctypes.util.find_library``, which runs ``ldconfig -p`` (twice, about
-    60 ms of the zygote's start; and a normal user may not have ldconfig on
-    PATH, when find_library falls back to running gcc).  Any other name is
-    refused rather than looked up that way."""
-    def find_by_soname(name: str) -> str | None:
-        return SONAMES.get(name)
-
-    real = ctypes.util.find_library
-    ctypes.util.find_library = find_by_soname
-    try:
-        yield
-    finally:
-        ctypes.util.find_library = real
-
-
-with _libraries_by_soname():
-    import pyseccomp as seccomp  # noqa: E402 - imported with the lookup above
+__all__ = ["ALLOW", "ERRNO", "KILL", "KILLED", "SONAMES", "SeccompAction", "Policy", "Rule", "allowlist", "build_filter",
+           "compile_program", "conditional", "eq", "for_pid", "load", "load_program", "masked", "refusal_of",
+           "renderer_policy"]
 
 CLONE_THREAD = 0x00010000
 AT_EMPTY_PATH = 0x1000
@@ -80,85 +68,7 @@ PR_SET_NAME = 15
 SCHED_OTHER = 0
 
 
-@dataclass(frozen=True)
-class SeccompAction:
-    name: str  # allow, kill, errno
-    value: int = 0  # errno number for "errno"
-
-    def for_libseccomp(self) -> int:
-        if self.name == "allow":
-            return seccomp.ALLOW
-        if self.name == "kill":
-            return seccomp.KILL_PROCESS
-        return seccomp.ERRNO(self.value)
-
-
-ALLOW = SeccompAction("allow")
-KILL = SeccompAction("kill")
-
-
-def ERRNO(value: int) -> SeccompAction:  # noqa: N802 - mirrors libseccomp
-    return SeccompAction("errno", value)
-
-
-@dataclass(frozen=True)
-class Rule:
-    syscall: str
-    action: SeccompAction
-    group: str
-    conditions: tuple[tuple[int, int, int, int], ...] = ()  # (arg index, op, a, b)
-
-    def to_args(self) -> list[seccomp.Arg]:
-        return [seccomp.Arg(*c) for c in self.conditions]
-
-
-def eq(arg: int, value: int) -> tuple[int, int, int, int]:
-    return (arg, seccomp.EQ, value & 0xFFFFFFFFFFFFFFFF, 0)
-
-
-def masked(arg: int, mask: int, value: int) -> tuple[int, int, int, int]:
-    return (arg, seccomp.MASKED_EQ, mask, value)
-
-
-@dataclass
-class Policy:
-    """The rules, by group, before they become a BPF program."""
-
-    pid: int
-    rules: list[Rule] = field(default_factory=list)
-    _group: str = ""
-
-    def group(self, name: str) -> Policy:
-        self._group = name
-        return self
-
-    def allow(self, *names: str, when: tuple = ()) -> None:
-        for name in names:
-            self.rules.append(Rule(name, ALLOW, self._group, tuple(when)))
-
-    def allow_each(self, name: str, conditions: list[tuple]) -> None:
-        """One rule per alternative: allowed if any of the conditions holds."""
-        for condition in conditions:
-            self.rules.append(Rule(name, ALLOW, self._group, (condition,)))
-
-    def refuse(self, *names: str, action: SeccompAction, when: tuple = ()) -> None:
-        for name in names:
-            self.rules.append(Rule(name, action, self._group, tuple(when)))
-
-
 # ---------------------------------------------------------------- the groups
-
-def allow_memory(p: Policy) -> None:
-    """Heap growth and release for CPython's allocator and glibc malloc
-    (brk, anonymous mmap, munmap, mremap, madvise from free and gc).  No new
-    executable mapping: nothing is loaded or JIT-compiled after lockdown, so
-    shellcode cannot be made executable (Ladybird's
-    allow_memory_without_executable_mappings)."""
-    p.group("memory")
-    p.allow("brk", "munmap", "mremap", "madvise")
-    p.allow("mmap", when=(masked(2, mmap.PROT_EXEC, 0),))
-    p.allow("mprotect", when=(masked(2, mmap.PROT_EXEC, 0),))
-
 
 def allow_threads(p: Policy) -> None:
     """ZeroMQ's I/O and reaper threads, already running, need futexes and
@@ -221,13 +131,6 @@ def refuse_terminal_control(p: Policy) -> None:
     p.refuse("ioctl", action=ERRNO(errno.ENOTTY))
 
 
-def allow_time(p: Policy) -> None:
-    """time.monotonic/time.time (usually the vDSO, these are its fallbacks),
-    timeouts and sleeps."""
-    p.group("time")
-    p.allow("clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep")
-
-
 def allow_signals_to_self(p: Policy) -> None:
     """Signal handling (CPython installs handlers; glibc blocks signals around
     thread work) and signals to itself only (about:crash, abort()).  kill of
@@ -252,12 +155,6 @@ def allow_self_inspection(p: Policy) -> None:
     p.allow_each("prctl", [eq(0, op) for op in (PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_GET_SECCOMP,
                                                  PR_CAPBSET_READ, PR_GET_SECUREBITS,
                                                  PR_GET_NO_NEW_PRIVS, PR_GET_NAME)])
-
-
-def allow_exit(p: Policy) -> None:
-    """Ending a thread or the process."""
-    p.group("exit")
-    p.allow("exit", "exit_group")
 
 
 # Syscalls an exploit wants and the renderer never makes: death by SIGSYS.
@@ -325,15 +222,7 @@ def build_filter(pid: int, *, default_errno: int = DEFAULT_ERRNO) -> seccomp.Sys
     ``default_errno`` is only changed by tests, to tell the filter's refusal
     apart from a call failing for its own reasons.
     """
-    f = seccomp.SyscallFilter(seccomp.ERRNO(default_errno))
-    f.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)  # i386/x32 entry points: attack
-    f.set_attr(seccomp.Attr.CTL_TSYNC, 1)
-    for rule in renderer_policy(pid).rules:
-        number = seccomp.resolve_syscall(seccomp.Arch.NATIVE, rule.syscall)
-        if number < 0:
-            continue  # not on this architecture (e.g. open on a newer one)
-        f.add_rule(rule.action.for_libseccomp(), rule.syscall, *rule.to_args())
-    return f
+    return filter_of(renderer_policy(pid), default_errno=default_errno)
 
 
 def load(f: seccomp.SyscallFilter) -> None:
@@ -352,9 +241,6 @@ def load(f: seccomp.SyscallFilter) -> None:
 PID_PLACEHOLDER = 0x7FFF_FFF1  # never a pid: pid_max is at most 2**22
 _BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K: "jump if the value equals k"
 _INSTRUCTION = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
-_SECCOMP_SET_MODE_FILTER = 1
-_SECCOMP_FILTER_FLAG_TSYNC = 1
-_NR_SECCOMP = 317  # x86_64
 
 
 def compile_program(*, default_errno: int = DEFAULT_ERRNO) -> bytes:
@@ -387,23 +273,3 @@ def for_pid(program: bytes, pid: int) -> bytes:
         if code == _BPF_JEQ_K and k == PID_PLACEHOLDER:
             _INSTRUCTION.pack_into(patched, offset, code, jt, jf, pid)
     return bytes(patched)
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def load_program(program: bytes) -> None:
-    """seccomp(SECCOMP_SET_MODE_FILTER, TSYNC, program): every thread, or an error.
-
-    Needs PR_SET_NO_NEW_PRIVS (set by the privileges layer before)."""
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // _INSTRUCTION.size, ctypes.cast(buffer, ctypes.c_void_p))
-    ctypes.set_errno(0)
-    result = libc.syscall(ctypes.c_long(_NR_SECCOMP), ctypes.c_long(_SECCOMP_SET_MODE_FILTER),
-                          ctypes.c_long(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(fprog))
-    if result == -1:
-        err = ctypes.get_errno()
-        raise OSError(err, f"seccomp: {os.strerror(err)}")
-    if result != 0:  # TSYNC: the id of a thread that could not be synchronised
-        raise OSError(errno.ESRCH, f"seccomp: thread {result} could not take the filter")

@@ -13,6 +13,9 @@ import time
 import psutil
 import pytest
 
+from tests.support.processes import gone
+from tests.support.waiting import wait_for_blocking
+
 CLI = [sys.executable, "-m", "browser.cli"]
 
 
@@ -43,16 +46,6 @@ def browser_processes(broker_pid: int) -> list[psutil.Process]:
         return psutil.Process(broker_pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-
-
-def wait_until_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if psutil.pid_exists(pid)
-                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.02)
-    return alive
 
 
 def test_dump_prints_the_page_with_references(http_server, runtime_base):
@@ -159,6 +152,31 @@ def test_a_bad_width_says_what_a_width_may_be(width, runtime_base):
                "(see 'minibrowser --help')\n")
 
 
+@pytest.mark.parametrize(("command", "args", "line"), [
+    ("open", ["--memory-budget", "lots"], "--memory-budget: must be a size such as 512M or 2G, not 'lots'"),
+    ("open", ["--memory-budget", "0"], "--memory-budget: must be more than 0, not '0'"),
+    ("tui", ["--memory-budget", "10X"], "--memory-budget: must be a size such as 512M or 2G, not '10X'"),
+    ("tui", ["--discard-policy", "opera"],
+     "--discard-policy: must be one of minibrowser, chrome-memory-saver, chrome-memory-saver-moderate, "
+     "chrome-memory-saver-balanced, chrome-memory-saver-maximum, chrome-urgent, firefox-unloader, "
+     "edge-sleeping-tabs, none, not 'opera'"),
+])
+def test_a_bad_policy_or_budget_is_one_line_and_exit_2(command, args, line, runtime_base):
+    result = run([command, *args, "about:blank"], runtime_base)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"minibrowser: {line} (see 'minibrowser --help')\n")
+
+
+def test_the_policy_and_budget_chosen_are_the_ones_about_discards_shows(runtime_base):
+    result = run(["open", "about:discards", "--dump", "--discard-policy", "chrome-urgent", "--memory-budget", "100M"],
+                 runtime_base)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "\n".join([
+        "Discards", "========", "", "Policy chrome-urgent; memory budget 100 MB (renderers' USS).", "",
+        "Tab: 1", "Title: about:discards", "State: loading", "Visibility: visible", "Discardable: no: loading",
+        "Freezable: no: loading", "Auto-discardable: yes", "Discards: 0", "Revisits: 0", "Last active: now",
+    ]) + "\n"
+
+
 def test_without_dump_and_without_a_terminal_it_says_to_use_dump(runtime_base):
     result = run(["open", "about:blank"], runtime_base)
     assert result.returncode == 2
@@ -174,6 +192,12 @@ def test_sandbox_command_reports_every_layer(runtime_base):
     for name in ("namespaces", "limits", "no_new_privs", "landlock", "seccomp"):
         assert name in names
     assert all(layer["active"] for layer in report["layers"] if layer["required"])
+    network = {layer["name"]: (layer["required"], layer["active"]) for layer in report["network_layers"]}
+    root = os.geteuid() == 0
+    assert network == {"process": (True, True), "limits": (True, True), "privileges": (root, root),
+                       "no_new_privs": (True, True), "landlock": (True, True), "seccomp": (True, True)}
+    assert report["network_verdict"] == "sandboxed: every required layer is on" + (
+        "" if root else " (not applied: privileges)")
 
 
 def test_no_sandbox_pages_say_so(runtime_base):
@@ -213,14 +237,13 @@ def start_slow_open(http_server, runtime_base, tabs: int = 2) -> tuple[subproces
     slow = [http_server.url(f"/slow?seconds=30&n={i}") for i in range(tabs)]
     process = subprocess.Popen(CLI + ["open", *slow, "--dump"], env=env_for(runtime_base),
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        children = browser_processes(process.pid)
-        if len(children) >= 1 + tabs:
-            return process, [child.pid for child in children]
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("the browser did not start its zygote and renderers")
+    try:
+        children = wait_for_blocking(lambda: len(found := browser_processes(process.pid)) >= 1 + tabs and found,
+                                     timeout=30, what="the browser's zygote and renderers")
+    except AssertionError:
+        process.kill()
+        raise
+    return process, [child.pid for child in children]
 
 
 def test_ctrl_c_leaves_nothing_behind(http_server, runtime_base):
@@ -229,7 +252,7 @@ def test_ctrl_c_leaves_nothing_behind(http_server, runtime_base):
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "Traceback" not in stderr.decode()
-    assert wait_until_gone(pids) == []
+    wait_for_blocking(lambda: all(gone(pid) for pid in pids), what=f"the browser's processes {pids} to end")
     assert os.listdir(runtime_base) == []
 
 
@@ -238,10 +261,7 @@ def test_broker_sigkill_takes_zygote_and_renderers_down(http_server, runtime_bas
     process.kill()
     process.wait()
     killed_at = time.monotonic()
-    assert wait_until_gone(pids) == []
+    wait_for_blocking(lambda: all(gone(pid) for pid in pids), what=f"the browser's processes {pids} to end")
     print(f"zygote and renderers gone {time.monotonic() - killed_at:.3f} s after the broker's SIGKILL")
     # The zygote removes the runtime directory of a broker that was killed.
-    deadline = time.monotonic() + 5
-    while os.listdir(runtime_base) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert os.listdir(runtime_base) == []
+    wait_for_blocking(lambda: os.listdir(runtime_base) == [], what="the zygote to remove the runtime directory")

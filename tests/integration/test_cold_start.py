@@ -1,7 +1,9 @@
 """What ``minibrowser open --dump`` of a local file does before its page
 appears: it starts the zygote before the broker's own imports (so the
-zygote's preload overlaps them), and imports neither the network stack
-(httpx) nor the terminal UI (Textual), which a ``file:`` dump never uses.
+zygote's preload overlaps them), starts no network process, and imports
+neither HTTP code nor the terminal UI (Textual), which a ``file:`` dump never
+uses.  An http dump starts the network process, and the broker still imports
+no HTTP code: the network process speaks HTTP, not the broker.
 
 Watched with an audit hook in the real command's process: the ``import``
 event names every module as it is imported, ``subprocess.Popen`` every
@@ -52,12 +54,18 @@ def test_a_file_dump_starts_the_zygote_first_and_imports_no_network_or_ui(tmp_pa
     zygote_started = seen.index(["program", programs[0]])
     assert seen.index(["import", "browser.api"]) > zygote_started
     assert seen.index(["import", "asyncio"]) > zygote_started
-    network_or_ui = sorted({name for name in modules if name.split(".")[0] in ("httpx", "httpcore", "textual")})
+    network_or_ui = sorted({name for name in modules if name.split(".")[0] in HTTP_OR_UI})
     assert network_or_ui == []
 
 
-def test_an_http_dump_still_loads_the_network_stack(http_server):
+HTTP_OR_UI = ("httpx", "httpcore", "h11", "textual")
+
+
+def test_an_http_dump_starts_the_network_process_and_parses_no_http_itself(http_server):
     result, seen = run_watched(["open", "--dump", http_server.url("/hello")])
-    assert result.returncode == 0, result.stderr
+    assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("Hello, world\n")
-    assert "httpx._client" in [name for kind, name in seen if kind == "import"]
+    programs = [command.partition(" -m ")[2].split()[0] for kind, command in seen if kind == "program"]
+    assert programs == ["renderer.zygote", "network.main"]
+    modules = [name for kind, name in seen if kind == "import"]
+    assert sorted({name for name in modules if name.split(".")[0] in HTTP_OR_UI}) == []

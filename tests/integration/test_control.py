@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from broker.control_wire import MAX_CLIENT_FRAME, MAX_CONNECTIONS, registry_dir
-from support.processes import wait_for
+from tests.support.waiting import wait_for
 from support.running_browser import RunningBrowser, registry_entries
 
 CLI = [sys.executable, "-m", "browser.cli"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from browser import Browser
-from support.httpserver import Hostile, HostileHTTPServer, compressed_zeros
+from tests.support.httpserver import Hostile, HostileHTTPServer, compressed_zeros
 
 CLI = [sys.executable, "-m", "browser.cli"]
 #: The Browser API tests use a short load timeout, so the slow cases end quickly.

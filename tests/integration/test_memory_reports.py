@@ -10,11 +10,14 @@ They drive the broker itself (``BrowserImpl``), under the public API.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import signal
 
 import psutil
 import pytest
 
+from broker.bad_message import BadMessage
 from broker.lifecycle import LifecyclePolicy
 from broker.memory import MemoryInfo, peak_resident
 from broker.kernel import BrowserImpl
@@ -35,6 +38,20 @@ while True:
         break
 sock.poll(5000)
 result = 'not ended'
+"""
+
+# The same lie from a tab's renderer: it draws its page honestly first.
+LYING_TAB = """
+while True:
+    message = protocol.to_renderer_decoder.decode(sock.recv())
+    if isinstance(message, protocol.LoadDocument):
+        sock.send(protocol.encode(protocol.FrameReady(document=message.document, request=message.request,
+            frame=protocol.Frame(url=message.url, title="honest so far", width=message.width, lines=[]))))
+    elif isinstance(message, protocol.Ping):
+        sock.send(protocol.encode(protocol.Pong(renderer=renderer, seq=message.seq)))
+    elif isinstance(message, protocol.MeasureMemory):
+        sock.send(protocol.encode(protocol.MemoryReport(
+            renderer=renderer, request=message.request, rss=1 << 39, pss=1 << 39, uss=1 << 39)))
 """
 
 
@@ -83,13 +100,40 @@ async def test_a_late_report_is_not_a_bad_message(browser, http_server):
     ],
     ids=["more-than-its-peak", "negative"],
 )
-async def test_a_renderer_that_lies_about_its_memory_is_ended_by_name(browser, http_server, claim, cause):
+async def test_a_renderer_that_lies_about_its_memory_is_ended_by_name(browser, http_server, claim, cause, caplog):
+    caplog.set_level(logging.INFO, logger="minibrowser.broker")
     honest = await browser.open(http_server.url("/hello"))
     # A renderer of its own (no tab shows it), running the lying code after lockdown.
     host = await browser.processes.launch(probe=f"CLAIM = {claim}\n{LYING_PROBE}")
     assert await browser.sampler.ask_renderers({host.pid: host}) == {}
     ended = await asyncio.wait_for(host.exited, 10)
     assert (ended.cause, ended.signal) == (cause, signal.SIGKILL)
+    # A bad message like any other: one log line, and nothing it sent after is read.
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ending renderer pid {host.pid} (tabs none): {cause.removeprefix('ended by the browser: ')}"]
+    assert host.bad_message is not None and cause.endswith(host.bad_message.describe())
     # The broker and the other tab go on, and the other tab still reports.
     assert honest.state is TabState.ACTIVE
     assert (await browser.sampler.ask_renderers({honest.pid: honest.host}))[honest.pid].uss > 0
+
+
+async def test_a_tab_whose_renderer_lies_about_its_memory_shows_the_bad_message(browser, http_server, caplog):
+    """A compromised tab renderer (Browser.open_compromised) answers its
+    load, then claims more memory than its peak: the tab's sad page and the
+    broker's one log line name MEMORY_REPORT_OUT_OF_BOUNDS."""
+    caplog.set_level(logging.INFO, logger="minibrowser.broker")
+    page = http_server.url("/hello")
+    other = await browser.open(page)
+    tab = await browser.open_compromised(page, LYING_TAB)
+    assert (tab.state, tab.title) == (TabState.BACKGROUND, "honest so far")
+    pid, host = tab.pid, tab.host
+    assert await browser.sampler.ask_renderers({pid: host}) == {}
+    assert host.bad_message is BadMessage.MEMORY_REPORT_OUT_OF_BOUNDS  # the hub reads nothing more from it
+    await asyncio.wait_for(host.exited, 10)
+    reason = BadMessage.MEMORY_REPORT_OUT_OF_BOUNDS.describe()
+    assert (tab.state, tab.crash_cause) == (TabState.CRASHED, f"ended by the browser: {reason}")
+    assert tab.frame.text.splitlines()[:3] == [
+        "Aw, snap! This tab's renderer stopped.", "", f"Cause: ended by the browser: {reason}"]
+    assert [r.getMessage() for r in caplog.records if re.match(r"ending renderer", r.getMessage())] == [
+        f"ending renderer pid {pid} (tabs {tab.id}): {reason}"]
+    assert (await browser.sampler.ask_renderers({other.pid: other.host}))[other.pid].uss > 0

@@ -20,8 +20,9 @@ import pytest
 
 from broker.bad_message import BadMessage
 from browser import Browser, TabState
-from support.httpserver import LocalHTTPServer
-from support.processes import gone, wait_for
+from tests.support.httpserver import LocalHTTPServer
+from tests.support.processes import gone
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ async def test_site_per_process_moves_a_cross_site_navigation_and_ends_the_old_r
         assert tab.pid == old
         await tab.navigate(b.url("/hello"))
         assert tab.pid != old and tab.site == "http://127.0.0.3" and tab.title == "Hello"
-        assert await wait_for(lambda: gone(old))
+        await wait_for(lambda: gone(old))
         assert renderers(browser) == {tab.pid: ((tab.id,), "http://127.0.0.3")}
         await tab.back()  # back across sites: a renderer of the first site again
         assert tab.site == "http://127.0.0.2" and tab.final_url == a.url("/text")
@@ -106,7 +107,7 @@ async def test_single_hosts_every_tab_and_a_crash_shows_the_sad_tab_in_all(sites
         assert [tab.pid for tab in tabs] == [pid] * 3
         assert renderers(browser) == {pid: (tuple(tab.id for tab in tabs), None)}
         os.kill(pid, signal.SIGKILL)
-        assert await wait_for(lambda: all(tab.state is TabState.CRASHED for tab in tabs))
+        await wait_for(lambda: all(tab.state is TabState.CRASHED for tab in tabs))
         assert {tab.crash_cause for tab in tabs} == {"killed (SIGKILL)"}
         await tabs[1].reload()
         assert tabs[1].state is TabState.BACKGROUND
@@ -118,11 +119,11 @@ async def test_single_hosts_every_tab_and_a_crash_shows_the_sad_tab_in_all(sites
 async def test_the_spare_renderer_is_taken_by_a_new_tab_and_replaced(sites):
     a, _, _ = sites
     async with Browser() as browser:
-        assert await wait_for(lambda: any(p.role == "spare" for p in browser.processes()))
+        await wait_for(lambda: any(p.role == "spare" for p in browser.processes()))
         (spare,) = [p.pid for p in browser.processes() if p.role == "spare"]
         tab = await browser.open(a.url("/hello"))
         assert tab.pid == spare and tab.title == "Hello"
-        assert await wait_for(lambda: any(p.role == "spare" and p.pid != spare for p in browser.processes()))
+        await wait_for(lambda: any(p.role == "spare" and p.pid != spare for p in browser.processes()))
     async with Browser(spare=False) as browser:
         await browser.open(a.url("/hello"))
         await asyncio.sleep(0)  # a spare would be launched from here on
@@ -143,7 +144,7 @@ async def test_discard_and_restore_in_a_shared_renderer(sites):
         assert renderers(browser) == {shared: ((second.id,), "http://127.0.0.2")}
         await browser.open("about:blank")  # the active tab: the next discard is allowed
         await second.discard()
-        assert await wait_for(lambda: gone(shared))  # it hosts nothing: it ends
+        await wait_for(lambda: gone(shared))  # it hosts nothing: it ends
         await first.activate()
         assert first.frame.text == text and first.pid not in (None, shared)
 

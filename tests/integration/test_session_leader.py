@@ -10,10 +10,12 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 
 import psutil
 import pytest
+
+from tests.support.processes import gone
+from tests.support.waiting import wait_for_blocking
 
 CLI = [sys.executable, "-m", "browser.cli"]
 
@@ -34,22 +36,6 @@ def _browser_processes(broker_pid: int) -> list[psutil.Process]:
         return []
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_sigkill_of_a_session_leader_broker_leaves_nothing_behind(http_server, runtime_base):
     env = dict(os.environ, TMPDIR=runtime_base)
     env.pop("XDG_RUNTIME_DIR", None)
@@ -62,16 +48,16 @@ def test_sigkill_of_a_session_leader_broker_leaves_nothing_behind(http_server, r
             os._exit(127)
     try:
         # The zygote and the tab's renderer are up, and the runtime directory exists.
-        assert _wait_for(lambda: len(_browser_processes(broker_pid)) >= 2 and os.listdir(runtime_base), 30)
+        wait_for_blocking(lambda: len(_browser_processes(broker_pid)) >= 2 and os.listdir(runtime_base), timeout=30,
+                          what="the zygote, the renderer and the runtime directory")
         pids = [process.pid for process in _browser_processes(broker_pid)]
         assert len(pids) == 2
         assert os.getsid(broker_pid) == broker_pid  # it leads its session, on the terminal
         assert os.tcgetpgrp(terminal) == broker_pid  # and its group is the terminal's foreground
         os.kill(broker_pid, signal.SIGKILL)
         os.waitpid(broker_pid, 0)
-        assert _wait_for(lambda: all(_gone(pid) for pid in pids), 10), \
-            [p for p in pids if not _gone(p)]
-        assert _wait_for(lambda: os.listdir(runtime_base) == [], 10), os.listdir(runtime_base)
+        wait_for_blocking(lambda: all(gone(pid) for pid in pids), what=f"the browser's processes {pids} to end")
+        wait_for_blocking(lambda: os.listdir(runtime_base) == [], what="the runtime directory to be removed")
     finally:
         os.close(terminal)
         try:

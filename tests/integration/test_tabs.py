@@ -9,6 +9,7 @@ import signal
 import psutil
 
 from browser import TabState
+from tests.support.waiting import wait_for
 
 
 async def test_open_renders_a_page_in_its_own_renderer(browser, http_server):
@@ -38,11 +39,7 @@ async def test_sigkill_of_one_renderer_crashes_only_its_tab(browser, http_server
     tabs = await asyncio.gather(*(browser.open(http_server.url("/hello")) for _ in range(3)))
     victim = tabs[1]
     os.kill(victim.pid, signal.SIGKILL)
-    for _ in range(200):
-        if victim.state is TabState.CRASHED:
-            break
-        await asyncio.sleep(0.01)
-    assert victim.state is TabState.CRASHED
+    await wait_for(lambda: victim.state is TabState.CRASHED, what="the tab to crash")
     assert "SIGKILL" in victim.crash_cause
     assert "SIGKILL" in victim.frame.text  # the sad tab says why
     for tab in (tabs[0], tabs[2]):

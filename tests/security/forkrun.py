@@ -13,10 +13,11 @@ import json
 import os
 import signal
 import tempfile
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from tests.support.waiting import wait_for_blocking
 
 NOBODY = 65534
 ROOT = os.geteuid() == 0
@@ -86,16 +87,13 @@ def run_in_child(body: Callable[[], int | None], *, as_user: int | None = None,
             except BaseException:  # noqa: BLE001
                 pass
         os._exit(code)
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise TimeoutError(f"child {pid} did not finish in {timeout} s: {open(path).read()}")
-        time.sleep(0.001)
+    try:
+        _, status = wait_for_blocking(lambda: (ended := os.waitpid(pid, os.WNOHANG))[0] and ended,
+                                      timeout=timeout, what=f"child {pid} to finish")
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise TimeoutError(f"child {pid} did not finish in {timeout} s: {open(path).read()}") from None
     with open(path) as f:
         output = f.read()
     os.unlink(path)

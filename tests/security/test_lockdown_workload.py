@@ -15,7 +15,7 @@ import pytest
 
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
-from renderer.sandbox import landlock
+from lockdown import landlock
 from forkrun import ROOT, SUMMARY, UNPRIVILEGED, report, run_in_child
 from workload import run_workload
 

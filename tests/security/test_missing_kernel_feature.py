@@ -52,3 +52,15 @@ def test_no_sandbox_renders_and_says_so():
     result = run_without_landlock("open", "about:blank", "--dump", "--no-sandbox")
     assert result.returncode == 0, result.stderr
     assert "NOT sandboxed" in result.stdout
+
+
+def test_an_http_page_without_landlock_is_one_line_and_loads_with_no_sandbox(http_server):
+    """The network process cannot lock itself down either: still one line."""
+    result = run_without_landlock("open", http_server.url("/hello"), "--dump")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"minibrowser: {http_server.url('/hello')}: ") and "--no-sandbox" in line
+    assert http_server.count() == 0  # nothing reached the server from an unsandboxed network process
+    result = run_without_landlock("open", http_server.url("/hello"), "--dump", "--no-sandbox")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "Hello, world" in result.stdout

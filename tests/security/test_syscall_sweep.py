@@ -23,7 +23,7 @@ import pytest
 from renderer import sandbox
 from renderer.protocol import SandboxPolicy
 from renderer.sandbox import syscalls
-from renderer.sandbox._native import libc
+from lockdown.native import libc
 from forkrun import SUMMARY, run_in_child
 
 

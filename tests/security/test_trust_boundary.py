@@ -10,11 +10,15 @@ and the machine see.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import os
 
 import pytest
 
+from broker.bad_message import BadMessage
+from broker.host import describe_exit
+from broker.ipc import MAX_WIRE_BYTES
 from browser import Browser, TabState
 from tests.support.httpserver import LocalHTTPServer
 
@@ -45,6 +49,23 @@ SILENT = """
 while True:
     sock.recv()
 """
+
+
+#: A renderer that answers its load with one 30 MB frame: over the wire limit,
+#: so ZeroMQ drops its connection before the broker reads a byte of it.
+HUGE_ANSWER = """
+sock.recv()
+sock.send(b"\\0" * (30 * 1024 * 1024))
+sock.poll(10000)
+"""
+
+#: Renderers whose connection ends on their way out, as an honest one's does:
+#: killed (by itself), or closing its socket first and exiting with a status.
+DIES_ON_ITS_OWN = {
+    "killed": ("import os, signal\nsock.recv()\nos.kill(os.getpid(), signal.SIGKILL)\n", "killed (SIGKILL)"),
+    "closes-then-exits": ("import os, time\nsock.recv()\nsock.close(linger=0)\ntime.sleep(1)\nos._exit(3)\n",
+                          describe_exit(3, None)),
+}
 
 
 @pytest.fixture
@@ -125,3 +146,37 @@ async def test_the_api_exposes_no_broker_machinery():
             public = {name for name in dir(obj) if not name.startswith("_")}
             assert not public & {"host", "hub", "zygote", "runtime", "processes_impl", "sampler", "loader"}
         assert os.path.isdir(browser.runtime_dir)
+
+
+async def test_a_renderer_that_sends_30_mb_is_ended_for_the_message_not_by_the_sandbox(http_server, caplog):
+    """ZeroMQ drops a frame over the wire limit together with its connection;
+    the renderer's reconnect is refused by seccomp (SIGSYS).  The broker saw
+    the connection of a running renderer dropped, and names the message:
+    its tab and the log say TOO_LARGE, not the sandbox."""
+    assert 30 * 1024 * 1024 > MAX_WIRE_BYTES
+    caplog.set_level(logging.INFO, logger="minibrowser.broker")
+    page = http_server.url("/hello")
+    async with Browser() as browser:
+        other = await browser.open(page, activate=False)
+        tab = await browser.open_compromised(page, HUGE_ANSWER)
+        reason = BadMessage.TOO_LARGE.describe()
+        assert (tab.state, tab.crash_cause) == (TabState.CRASHED, f"ended by the browser: {reason}")
+        assert tab.frame.text.splitlines()[:4] == [
+            "Aw, snap! This tab's renderer stopped.", "", f"Cause: ended by the browser: {reason}", f"Page:  {page}"]
+        [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ending renderer")]
+        assert re.fullmatch(rf"ending renderer pid \d+ \(tabs {tab.id}\): {re.escape(reason)}", line)
+        await other.navigate(page)  # the broker and the other tab go on
+        assert other.state is TabState.ACTIVE and "Hello, world" in other.frame.text
+
+
+@pytest.mark.parametrize("how", list(DIES_ON_ITS_OWN))
+async def test_a_renderer_that_ends_on_its_own_is_not_blamed_for_its_lost_connection(http_server, caplog, how):
+    """The control: a renderer's connection also ends when it dies, or when
+    it closes it on its way out; that is its exit, reported as such, and no
+    bad message."""
+    code, cause = DIES_ON_ITS_OWN[how]
+    caplog.set_level(logging.INFO, logger="minibrowser.broker")
+    async with Browser() as browser:
+        tab = await browser.open_compromised(http_server.url("/hello"), code)
+        assert (tab.state, tab.crash_cause) == (TabState.CRASHED, cause)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("ending renderer")] == []

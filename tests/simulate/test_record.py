@@ -86,7 +86,8 @@ def test_open_dump_records_its_tabs_and_a_bad_trace_path_is_one_line(tmp_path):
 
 async def test_the_terminal_ui_records_what_the_user_does(tmp_path):
     """``minibrowser open --record-trace FILE`` on a terminal: the window's own tabs and keys, recorded."""
-    from tests.tui.tuihelpers import SIZE, started, wait_for
+    from tests.tui.tuihelpers import SIZE, started
+    from tests.support.waiting import wait_for
     from tui.app import BrowserApp
 
     path = tmp_path / "tui.jsonl"
@@ -101,7 +102,7 @@ async def test_the_terminal_ui_records_what_the_user_does(tmp_path):
         async with app.run_test(size=SIZE) as pilot:
             await started(pilot)
             await pilot.press("ctrl+pagedown")  # the next tab
-            await wait_for(pilot, lambda: app.browser.active_tab.id == 2, what="the second tab to be active")
+            await wait_for(lambda: app.browser.active_tab.id == 2, what="the second tab to be active", pause=pilot.pause)
             await app.action_quit()
     events = [{k: v for k, v in json.loads(line).items() if k != "t"} for line in path.read_text().splitlines()[1:]]
     assert events == [

@@ -83,6 +83,7 @@ class RequestRecord:
     path: str  # with the query string
     headers: dict[str, str]
     body: bytes = b""
+    client_port: int = 0  # the client's end of the connection: the same port means a reused connection
 
 
 @dataclass
@@ -261,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(self.rfile.read(length) if length else b"")
 
     def _dispatch(self, body: bytes) -> None:
-        self.owner._log(RequestRecord(self.command, self.path, dict(self.headers.items()), body))
+        self.owner._log(RequestRecord(self.command, self.path, dict(self.headers.items()), body,
+                                      client_port=self.client_address[1]))
         parts = urllib.parse.urlsplit(self.path)
         path, query = parts.path, urllib.parse.parse_qs(parts.query)
 

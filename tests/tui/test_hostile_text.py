@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from tuihelpers import make_app, screen_text, started, wait_for
+from tuihelpers import make_app, screen_text, started
+from tests.support.waiting import wait_for
 
 #: OSC 52 (clipboard write), OSC 0 (window title), CSI 2J (clear), C1 CSI, DEL
 #: and a right-to-left override, as a page may carry them.
@@ -34,9 +35,9 @@ async def test_the_window_draws_the_escapes_as_pictures(http_server):
     app = make_app([url])
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
-        await wait_for(pilot, lambda: app.current is not None and app.current.title.startswith("title"),
-                       what="the hostile page")
-        await pilot.pause(0.2)
+        await wait_for(lambda: app.current is not None and app.current.title.startswith("title"),
+                       what="the hostile page", pause=pilot.pause)
+        await wait_for(lambda: screen_text(app)[7].startswith("[alt"), what="the page drawn", pause=pilot.pause)
         screen = screen_text(app)
         assert [line for line in screen if FORBIDDEN.search(line)] == []
         assert [line.rstrip() for line in screen[:8]] == [

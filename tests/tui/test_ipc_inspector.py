@@ -6,7 +6,8 @@ from textual.widgets import DataTable, Input
 
 from tui.ipc_inspector import IpcInspector
 
-from tuihelpers import SIZE, make_app, started, wait_for
+from tuihelpers import SIZE, make_app, started
+from tests.support.waiting import wait_for
 
 
 async def test_shows_live_messages_and_filters_them(http_server):
@@ -15,9 +16,9 @@ async def test_shows_live_messages_and_filters_them(http_server):
         await started(pilot)
         first, second = app.browser.tabs
         await pilot.press("f4")
-        await wait_for(pilot, lambda: isinstance(app.screen, IpcInspector), what="the inspector")
+        await wait_for(lambda: isinstance(app.screen, IpcInspector), what="the inspector", pause=pilot.pause)
         table = app.screen.query_one(DataTable)
-        await wait_for(pilot, lambda: table.row_count > 4, what="messages")
+        await wait_for(lambda: table.row_count > 4, what="messages", pause=pilot.pause)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         types = {row[3] for row in rows}
         assert {"LoadDocument", "FrameReady"} <= types
@@ -26,11 +27,11 @@ async def test_shows_live_messages_and_filters_them(http_server):
         # Live: a new navigation in tab 2 shows up.
         before = table.row_count
         await second.follow(1)
-        await wait_for(pilot, lambda: table.row_count > before, what="new messages")
+        await wait_for(lambda: table.row_count > before, what="new messages", pause=pilot.pause)
         # Filter: tab 2, messages to the broker, of type frame.
         app.screen.query_one(Input).focus()
         await pilot.press(*f"tab:{second.id} in frame")
-        await wait_for(pilot, lambda: table.row_count > 0, what="filtered rows")
+        await wait_for(lambda: table.row_count > 0, what="filtered rows", pause=pilot.pause)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert all(r[1] == str(second.id) and r[3] == "FrameReady" for r in rows)
         await pilot.press("escape")

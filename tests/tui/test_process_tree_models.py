@@ -12,7 +12,8 @@ from broker.lifecycle import LifecyclePolicy
 from browser.api import Browser
 from tui.app import BrowserApp
 
-from tuihelpers import screen_text, started, wait_for
+from tuihelpers import screen_text, started
+from tests.support.waiting import wait_for
 
 
 async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
@@ -22,11 +23,12 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
     async with app.run_test(size=(160, 40)) as pilot:
         await started(pilot)
         browser = app.browser
-        await wait_for(pilot, lambda: len(browser.tabs) == 3 and all(t.frame for t in browser.tabs), what="3 tabs")
+        await wait_for(lambda: len(browser.tabs) == 3 and all(t.frame for t in browser.tabs), what="3 tabs", pause=pilot.pause)
         first, second, blank = browser.tabs
         assert first.pid == second.pid != blank.pid
         patterns = [
             r"▏ ▼ +\d+ broker +[\d.]+[KMG] +[\d.–%]+",
+            r"▏ ├ +\d+ network +[\d.]+[KMG] +[\d.–%]+ ✓sbx",
             r"▏ └ ▼ +\d+ zygote +[\d.]+[KMG] +[\d.–%]+",
             rf"▏   ├ ▼ +{first.pid} +[\d.]+[KMG] http://127\.0\.0\.1",
             r"▏   │ ├ +tab 1 ● Hello",
@@ -43,6 +45,6 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
 
         # Until every process is measured (and the tree has settled its widths).
         try:
-            await wait_for(pilot, as_expected, what="the grouped tree")
+            await wait_for(as_expected, what="the grouped tree", pause=pilot.pause)
         except AssertionError:
             raise AssertionError(rows()) from None

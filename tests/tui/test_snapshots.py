@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from tui.task_manager import TaskManager
 
-from tuihelpers import FixedProcessSource, make_app, started, wait_for
+from tuihelpers import FixedProcessSource, make_app, started
+from tests.support.waiting import wait_for
 
 PAGE = (
     "data:text/html,<title>Snapshot</title><h1>A heading</h1>"
@@ -28,10 +29,17 @@ def fixed_app(urls):
 
 async def settled(pilot) -> None:
     app = await started(pilot)
-    await wait_for(pilot, lambda: all(
+    await wait_for(lambda: all(
         row.key in app.sandbox_status and app.sandbox_status[row.key].mark != "checking" for row in app.process_rows
-    ) and len(app.process_rows) == 3 + len(app.browser.tabs), what="the sandbox reports")  # with the spare
-    await pilot.pause(0.3)
+    ) and len(app.process_rows) == 3 + len(app.browser.tabs), what="the sandbox reports", pause=pilot.pause)  # the spare too
+    await next_sample(pilot)
+
+
+async def next_sample(pilot) -> None:
+    """Wait for the process tree's next sample: what the screen shows now is drawn."""
+    app = pilot.app
+    taken = app.samples_taken
+    await wait_for(lambda: app.samples_taken > taken, what="the next sample", pause=pilot.pause)
 
 
 def test_browser_window(snap_compare):
@@ -58,8 +66,8 @@ def test_task_manager(snap_compare):
     async def run_before(pilot):
         await settled(pilot)
         await pilot.press("f2")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TaskManager), what="the task manager")
-        await pilot.pause(0.3)
+        await wait_for(lambda: isinstance(pilot.app.screen, TaskManager), what="the task manager", pause=pilot.pause)
+        await next_sample(pilot)
 
     assert snap_compare(fixed_app([PAGE, "about:blank"]), terminal_size=SIZE, run_before=run_before)
 
@@ -71,9 +79,9 @@ def test_sad_tab(snap_compare):
         await pilot.press("ctrl+l")
         app.address.value = "about:crash"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: tab.state.value == "crashed", what="the crash")
-        await wait_for(pilot, lambda: any(r.target.state == "crashed" for r in app.process_rows)
-                       and any(r.target.role == "spare" for r in app.process_rows), what="a sample")
-        await pilot.pause(0.3)
+        await wait_for(lambda: tab.state.value == "crashed", what="the crash", pause=pilot.pause)
+        await wait_for(lambda: any(r.target.state == "crashed" for r in app.process_rows)
+                       and any(r.target.role == "spare" for r in app.process_rows), what="a sample", pause=pilot.pause)
+        await next_sample(pilot)
 
     assert snap_compare(fixed_app(["about:blank"]), terminal_size=SIZE, run_before=run_before)

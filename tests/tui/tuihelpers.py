@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import replace
 
@@ -12,6 +11,8 @@ from browser.api import Browser
 from broker.lifecycle import LifecyclePolicy
 from tui.app import BrowserApp
 from tui.processes import Measurement, ProcessSource
+
+from tests.support.waiting import wait_for
 
 SIZE = (120, 40)
 
@@ -34,21 +35,11 @@ def make_app(urls: list[str], *, sandbox: bool = True, policy: LifecyclePolicy |
     return BrowserApp(urls, browser_factory=lambda: Browser(sandbox=sandbox, policy=policy), **kwargs)
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Let the app run until ``condition()`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
 async def started(pilot) -> BrowserApp:
     app = pilot.app
-    await wait_for(pilot, app.ready.is_set, what="the browser to start")
+    await wait_for(app.ready.is_set, what="the browser to start", pause=pilot.pause)
     RUNTIME_DIRS.append(app.browser.runtime_dir)
-    await wait_for(pilot, lambda: app.samples_taken > 0, what="a process sample")
+    await wait_for(lambda: app.samples_taken > 0, what="a process sample", pause=pilot.pause)
     return app
 
 

@@ -22,7 +22,7 @@ import pwd
 from dataclasses import dataclass
 from functools import cache
 
-from renderer.sandbox._native import (
+from lockdown.native import (
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_CLEAR_ALL,
     PR_CAPBSET_DROP,

@@ -1,6 +1,7 @@
 """The few libc entry points the sandbox layers share (ctypes, loaded once).
 
-Everything here is loaded at import time, in the zygote: after lockdown
+Everything here is loaded at import time, before lockdown (in the zygote,
+or in the network process before it locks itself down): after lockdown
 nothing can be loaded from disk.
 """
 
@@ -24,6 +25,8 @@ PR_SET_PDEATHSIG = 1
 PR_GET_PDEATHSIG = 2
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
+PR_GET_NAME = 16
 PR_GET_SECCOMP = 21
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24

@@ -1,4 +1,4 @@
-"""Content-Encoding decoding for the loader, bounded in memory and in output.
+"""Content-Encoding decoding for the network process, bounded in memory and in output.
 
 A response may stack encodings (``Content-Encoding: gzip, gzip``), and each
 layer can inflate a thousandfold: 3 KB on the wire can become 2 GB.
@@ -6,14 +6,15 @@ layer can inflate a thousandfold: 3 KB on the wire can become 2 GB.
 more than :data:`STEP_BYTES` at a time, and counts the output of *every*
 layer against one budget.  The moment the total passes the budget it raises
 :class:`OverBudget`, having held at most the budget plus one step, so a bomb
-costs the broker no more memory than a document at the size cap.
+costs the network process no more memory than a document at the size cap
+(and the broker nothing: it only ever sees decoded bytes, up to the cap).
 
 Counting every layer, not just the last, is deliberate: the intermediate
 layers of a bomb are bombs too.  A legitimate page is rarely compressed
 twice, and when it is, its inner layer is smaller than the page.
 
 No server text reaches an exception message here: an encoding name is kept
-only if it is a plain token, so the loader can quote it to the user.
+only if it is a plain token, so the broker can quote it to the user.
 """
 
 from __future__ import annotations
