@@ -33,6 +33,7 @@ from msgspec import Meta
 from broker.control_wire import MAX_CLIENT_FRAME, VERSION
 from broker.lifecycle import DiscardRefusal
 from broker.tabs import TabState
+from network import protocol as network_protocol
 from renderer import protocol
 
 __all__ = [
@@ -89,6 +90,7 @@ class Action(enum.StrEnum):
     END_PROCESS = "end_process"
     PIN = "pin"  # tab, on
     KEEP = "keep"  # tab, on
+    AUTO_DISCARDABLE = "auto_discardable"  # tab, on
     SANDBOX_REPORT = "sandbox_report"
 
 
@@ -127,6 +129,7 @@ class Call(msgspec.Struct, tag=True, forbid_unknown_fields=True):
     on: bool | None = None
     width: Width | None = None
     activate: bool = True
+    urgent: bool = True  # a discard: urgent (the user's), or proactive (as the policy's)
 
 
 ClientMessage = Describe | OpenUrls | Attach | Call
@@ -190,8 +193,10 @@ class TabFacts(msgspec.Struct):
     cpu_percent: float | None = None
     cpu_time: float | None = None
     snapshot_bytes: int | None = None
-    discard_refusal: DiscardRefusal | None = None
+    discard_refusal: DiscardRefusal | None = None  # an urgent discard's
+    proactive_discard_refusal: DiscardRefusal | None = None
     freeze_refusal: DiscardRefusal | None = None
+    auto_discardable: bool = True
     messages_out: int = 0
     bytes_out: int = 0
     messages_in: int = 0
@@ -216,6 +221,24 @@ class ProcessFacts(msgspec.Struct, array_like=True):
     memory: MemoryFacts | None = None
 
 
+class DiscardsFacts(msgspec.Struct, array_like=True):
+    """One row of ``Browser.discards()`` (``about:discards``)."""
+
+    tab: int
+    title: str
+    url: str
+    state: str
+    visibility: str
+    discard_refusal: DiscardRefusal | None
+    freeze_refusal: DiscardRefusal | None
+    auto_discardable: bool
+    discard_count: int
+    revisits: int
+    last_active_s: float
+    renderer: int | None
+    shared_with: list[int]
+
+
 class BrowserFacts(msgspec.Struct):
     pid: int
     profile: str
@@ -237,6 +260,8 @@ class Attached(msgspec.Struct, tag=True):
     frames: dict[int, protocol.Frame]  # tab id -> its frame, where it has one
     active: int | None
     processes: list[ProcessFacts]
+    discards: list[DiscardsFacts] = []
+    network_layers: list[network_protocol.SandboxLayer] = []
 
 
 class TabUpdated(msgspec.Struct, tag=True):
@@ -259,6 +284,11 @@ class TabRemoved(msgspec.Struct, tag=True):
 
 class ProcessesUpdated(msgspec.Struct, tag=True):
     processes: list[ProcessFacts]
+    network_layers: list[network_protocol.SandboxLayer] = []  # the network process's sandbox, once it reported it
+
+
+class DiscardsUpdated(msgspec.Struct, tag=True):
+    discards: list[DiscardsFacts]
 
 
 class IpcMessage(msgspec.Struct, tag=True):
@@ -300,7 +330,7 @@ class Quitting(msgspec.Struct, tag=True):
 
 
 BrokerMessage = (Description | TabOutput | Opened | Attached | TabUpdated | FrameUpdated | TabRemoved
-                 | ProcessesUpdated | IpcMessage | LifecycleEvent | CallResult | Quitting)
+                 | ProcessesUpdated | DiscardsUpdated | IpcMessage | LifecycleEvent | CallResult | Quitting)
 
 _encoder = msgspec.json.Encoder()
 CLIENT_DECODER = msgspec.json.Decoder(ClientMessage)

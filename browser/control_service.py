@@ -118,6 +118,8 @@ class AttachedClient:
         self._order: list[int] = []
         self._active: int | None = None
         self._processes: list[cp.ProcessFacts] = []
+        self._discards: list[cp.DiscardsFacts] = []
+        self._network_layers: list = []
         self._wakeup = asyncio.Event()
         self._calls: set[asyncio.Task] = set()
 
@@ -129,10 +131,12 @@ class AttachedClient:
         self._order = [tab.id for tab in tabs]
         self._active = browser.active_tab.id if browser.active_tab is not None else None
         self._processes = process_facts(browser)
+        self._discards = discards_facts(browser)
+        self._network_layers = browser.network_sandbox_layers
         connection.send(cp.Attached(
             browser=browser_facts(browser), tabs=list(self._facts.values()),
             frames={tab.id: tab.frame for tab in tabs if tab.frame is not None}, active=self._active,
-            processes=self._processes))
+            processes=self._processes, discards=self._discards, network_layers=browser.network_sandbox_layers))
         unsubscribe = [browser.subscribe(self._lifecycle), browser.subscribe_ipc(self._ipc)]
         pusher = asyncio.create_task(self._push_loop(), name="control-push")
         try:
@@ -192,9 +196,14 @@ class AttachedClient:
                 self._frames[tab.id] = tab.frame
                 send(cp.FrameUpdated(tab.id, tab.frame))
         processes = process_facts(browser)
-        if processes != self._processes:
-            self._processes = processes
-            send(cp.ProcessesUpdated(processes))
+        layers = browser.network_sandbox_layers
+        if processes != self._processes or layers != self._network_layers:
+            self._processes, self._network_layers = processes, layers
+            send(cp.ProcessesUpdated(processes, layers))
+        discards = discards_facts(browser)
+        if discards != self._discards:
+            self._discards = discards
+            send(cp.DiscardsUpdated(discards))
 
     # -- what the client asks ------------------------------------------------------------
 
@@ -247,13 +256,18 @@ class AttachedClient:
         elif action is A.UNFREEZE:
             await tab.unfreeze()
         elif action is A.DISCARD:
-            await tab.discard()
+            if call.urgent:
+                await tab.discard()
+            else:
+                await tab.discard(reason="discarded by the user (proactive)", urgent=False)
         elif action is A.END_PROCESS:
             tab.end_process()
         elif action is A.PIN:
             tab.pin(True if call.on is None else call.on)
         elif action is A.KEEP:
             tab.keep(True if call.on is None else call.on)
+        elif action is A.AUTO_DISCARDABLE:
+            tab.set_auto_discardable(True if call.on is None else call.on)
         elif action is A.SANDBOX_REPORT:
             return cp.CallResult(call.id, layers=list(await tab.sandbox_report()))
         return cp.CallResult(call.id)
@@ -275,7 +289,8 @@ def tab_facts(tab) -> cp.TabFacts:
         crash_loop=tab.crash_loop, pinned=tab.pinned, kept=tab.kept,
         memory=_memory(memory),
         cpu_percent=tab.cpu_percent, cpu_time=tab.cpu_time, snapshot_bytes=tab.snapshot_bytes,
-        discard_refusal=tab.discard_refusal(), freeze_refusal=tab.freeze_refusal(),
+        discard_refusal=tab.discard_refusal(), proactive_discard_refusal=tab.discard_refusal(urgent=False),
+        freeze_refusal=tab.freeze_refusal(), auto_discardable=tab.auto_discardable,
         messages_out=counters.messages_out if counters else 0, bytes_out=counters.bytes_out if counters else 0,
         messages_in=counters.messages_in if counters else 0, bytes_in=counters.bytes_in if counters else 0,
         last_round_trip_ms=counters.last_round_trip_ms if counters else None, has_ipc=counters is not None,
@@ -290,6 +305,14 @@ def process_facts(browser) -> list[cp.ProcessFacts]:
 
 def _memory(memory) -> cp.MemoryFacts | None:
     return cp.MemoryFacts(memory.uss, memory.pss, memory.rss) if memory is not None else None
+
+
+def discards_facts(browser) -> list[cp.DiscardsFacts]:
+    # last_active_s to the second: it changes all the time, and a push a second is enough
+    return [cp.DiscardsFacts(r.tab, r.title, r.url, r.state, r.visibility, r.discard_refusal, r.freeze_refusal,
+                             r.auto_discardable, r.discard_count, r.revisits, float(int(r.last_active_s)), r.renderer,
+                             list(r.shared_with))
+            for r in browser.discards()]
 
 
 def browser_facts(browser) -> cp.BrowserFacts:

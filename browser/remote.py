@@ -28,7 +28,7 @@ from broker import control_protocol as cp
 from broker.control_wire import MAX_BROKER_FRAME, VERSION, ControlError, running_browsers
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcCounters, IpcEvent
-from broker.kernel import ProcessInfo
+from broker.kernel import DiscardsRow, ProcessInfo
 from broker.lifecycle import DiscardRefusal
 from broker.memory import MemoryInfo
 from broker.tabs import TabEvent
@@ -94,8 +94,16 @@ class RemoteTab:
             return None
         return IpcCounters(f.messages_out, f.bytes_out, f.messages_in, f.bytes_in, f.last_round_trip_ms)
 
-    def discard_refusal(self) -> DiscardRefusal | None:
-        return self._facts.discard_refusal
+    def discard_refusal(self, *, urgent: bool = True) -> DiscardRefusal | None:
+        return self._facts.discard_refusal if urgent else self._facts.proactive_discard_refusal
+
+    @property
+    def auto_discardable(self) -> bool:
+        return self._facts.auto_discardable
+
+    def set_auto_discardable(self, on: bool) -> None:
+        self._facts.auto_discardable = on
+        self._browser.call_soon(cp.Action.AUTO_DISCARDABLE, tab=self.id, on=on)
 
     def freeze_refusal(self) -> DiscardRefusal | None:
         return self._facts.freeze_refusal
@@ -147,8 +155,8 @@ class RemoteTab:
     async def unfreeze(self, *, reason: str = "thawed by the user") -> None:
         await self._do(cp.Action.UNFREEZE)
 
-    async def discard(self, *, reason: str = "discarded by the user") -> None:
-        await self._do(cp.Action.DISCARD)
+    async def discard(self, *, reason: str = "discarded by the user", urgent: bool = True) -> None:
+        await self._do(cp.Action.DISCARD, urgent=urgent)
 
     def end_process(self) -> None:
         self._browser.call_soon(cp.Action.END_PROCESS, tab=self.id)
@@ -182,6 +190,8 @@ class RemoteBrowser:
         self._order: list[int] = []
         self._active: int | None = None
         self._processes: list[ProcessInfo] = []
+        self._discards: list[DiscardsRow] = []
+        self._network_layers: list = []
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task | None = None
@@ -214,6 +224,8 @@ class RemoteBrowser:
         self._order = [facts.id for facts in first.tabs]
         self._active = first.active
         self._processes = [_process_info(p) for p in first.processes]
+        self._discards = [_discards_row(r) for r in first.discards]
+        self._network_layers = list(first.network_layers)
         self._listener = asyncio.create_task(self._listen(), name="remote-browser")
 
     async def shutdown(self) -> None:
@@ -268,6 +280,15 @@ class RemoteBrowser:
 
     def processes(self) -> list[ProcessInfo]:
         return list(self._processes)
+
+    @property
+    def network_sandbox_layers(self) -> list:
+        """The network process's sandbox layers as it reported them (empty until it started)."""
+        return list(self._network_layers)
+
+    def discards(self) -> list[DiscardsRow]:
+        """Every tab's lifecycle as ``about:discards`` shows it."""
+        return list(self._discards)
 
     def subscribe(self, callback: Callable[[TabEvent], None]) -> Callable[[], None]:
         self._subscribers.append(callback)
@@ -378,6 +399,9 @@ class RemoteBrowser:
             self._active = message.active
         elif isinstance(message, cp.ProcessesUpdated):
             self._processes = [_process_info(p) for p in message.processes]
+            self._network_layers = list(message.network_layers)
+        elif isinstance(message, cp.DiscardsUpdated):
+            self._discards = [_discards_row(r) for r in message.discards]
         elif isinstance(message, cp.IpcMessage):
             event = IpcEvent(message.time, message.tab, message.direction, message.kind, message.size,
                              message.round_trip_ms)
@@ -391,6 +415,12 @@ class RemoteBrowser:
             future = self._calls.pop(message.id, None)
             if future is not None and not future.done():
                 future.set_result(message)
+
+
+def _discards_row(facts: cp.DiscardsFacts) -> DiscardsRow:
+    return DiscardsRow(facts.tab, facts.title, facts.url, facts.state, facts.visibility, facts.discard_refusal,
+                       facts.freeze_refusal, facts.auto_discardable, facts.discard_count, facts.revisits,
+                       facts.last_active_s, facts.renderer, tuple(facts.shared_with))
 
 
 def _process_info(facts: cp.ProcessFacts) -> ProcessInfo:
