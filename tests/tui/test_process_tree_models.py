@@ -38,7 +38,7 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
         ]
 
         def rows() -> list[str]:
-            return [line[108:].rstrip() for line in screen_text(app)[2:9]]
+            return [line[108:].rstrip() for line in screen_text(app)[2:10]]
 
         def as_expected() -> bool:
             return all(re.fullmatch(pattern, row) for pattern, row in zip(patterns, rows(), strict=True))
