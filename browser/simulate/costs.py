@@ -113,7 +113,8 @@ async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
 
     with PageServer(sites=1) as server:
         # No spare renderer: as in the real engine, each tab pays for its own process.
-        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False) as browser:
+        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False,
+                           started_by="simulator") as browser:
             await browser.open("data:text/html,<p>", activate=True)  # stays active: the others may be discarded
             base = await _measure_uss(browser, ["data:text/html,<p>" for _ in range(samples)])
             page_bytes, first_frame, restore, spawn = {}, {}, {}, []
