@@ -116,6 +116,7 @@ class ProcessInfo:
     tabs: tuple[int, ...] = ()  # every tab with a document in this renderer
     site: str | None = None  # the site the renderer is locked to (None: unlocked)
     over_limit: bool = False  # it exists above the process limit (a cross-site document never shares)
+    memory: MemoryInfo | None = None  # the spare's, at its last sample (a tab's renderer: see Tab.memory)
 
 
 class BrowserImpl:
@@ -433,7 +434,9 @@ class BrowserImpl:
                 over_limit=host.id in self._over_limit))
         spare = self.processes.spare
         if spare is not None:
-            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer"))
+            sample = self.sampler.last(spare.pid)
+            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer",
+                                      memory=sample.memory if sample is not None else None))
         return result
 
     # -- lifecycle ------------------------------------------------------------------
@@ -470,6 +473,8 @@ class BrowserImpl:
         if self.processes.spare is not None:
             pids.append(self.processes.spare.pid)  # it counts against the budget too
         pids.append(os.getpid())
+        if self.processes.spare is not None:  # a live process too (the process tree shows it)
+            pids.append(self.processes.spare.pid)
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
         # Renderers that can answer for themselves where the kernel will not

@@ -27,6 +27,8 @@ async def _wait_or_show_log(condition, what: str, log_path) -> None:
         await wait_for(condition, timeout=60, what=what)
     except AssertionError as late:
         raise AssertionError(f"{late}\n{log_path.read_text(errors='replace')}") from None
+
+
 COSTS = CostModel(process_limit=6)
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
