@@ -5,7 +5,7 @@ user would, one new process per run: interpreter start, imports, zygote,
 one sandboxed renderer, layout, output, teardown.  ``lynx -dump`` (or
 ``w3m -dump`` when lynx is missing) of the same page is the baseline,
 measured in the same run, interleaved, so machine noise hits both alike.
-Target: minibrowser's median at most 4x the baseline's.
+Target: minibrowser's median at most 8x the baseline's.
 
     .venv/bin/python benchmarks/cold_start.py [--runs N] [--timeline]
 
@@ -26,7 +26,7 @@ import time
 
 from _common import documentation_page
 
-TARGET_RATIO = 4.0
+TARGET_RATIO = 8.0  # issue 18
 
 
 def minibrowser_command() -> list[str]:

@@ -10,9 +10,14 @@ questions:
   to be asked again (an absolute time; ``now`` only when :meth:`decide`
   would do something now; ``None`` when nothing is pending).
 
-Both simulator engines (``browser.simulate``) run the same objects: the
-model engine on a virtual clock, the real engine against a real browser
-with real memory samples.  ``TabFacts.idle_s`` is the time since the tab was
+The browser's kernel runs these objects in its lifecycle loop
+(``--discard-policy``, ``Browser(discard_policy=...)``), and both simulator
+engines (``browser.simulate``) run the same objects: the model engine on a
+virtual clock, the real engine through that kernel loop on the trace's
+clock, with real memory samples.  A third question, :meth:`DiscardPolicy.make_room`,
+is asked before a new renderer starts: which of its own victims the policy
+gives up so that the renderers, with the new one at an estimate, fit the
+budget (``room_victim`` names the next one).  ``TabFacts.idle_s`` is the time since the tab was
 last the active tab (for a background tab: how long it has been hidden).
 
 Memory pressure.  The policies that react to memory pressure (``chrome-urgent``,
@@ -141,6 +146,29 @@ class DiscardPolicy(abc.ABC):
         """Whether renderers using ``used`` bytes put the policy under memory pressure."""
         return self.memory_budget_bytes is not None and used > self.memory_budget_bytes
 
+    def room_victim(self, tabs: Sequence[TabFacts], now: float) -> TabFacts | None:
+        """The tab this policy gives up first when it must make room (None: none may go)."""
+        return None
+
+    def make_room(self, tabs: Sequence[TabFacts], now: float, incoming: int) -> list[Decision]:
+        """Discards that keep the renderers under the budget once ``incoming``
+        more bytes arrive (a renderer about to start, at the engine's estimate
+        of one): the policy's own victims, in its own order, until the
+        estimate fits or no tab may go.  A policy without a budget makes none."""
+        budget = self.memory_budget_bytes
+        if budget is None:
+            return []
+        used = renderer_memory(tabs) + incoming
+        remaining = list(tabs)
+        decisions = []
+        while used > budget and (victim := self.room_victim(remaining, now)) is not None:
+            decisions.append(Decision(victim.id, Action.DISCARD,
+                                      f"making room for a new renderer under the memory budget "
+                                      f"({_megabytes(used)} of {_megabytes(budget)} estimated); {self.name}"))
+            used -= victim.uss or 0
+            remaining = [tab for tab in remaining if tab.id != victim.id]
+        return decisions
+
     def next_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
         """When to call :meth:`decide` next if nothing changes (``>= now``), or None."""
         soonest = self.pressure_check(tabs, now) if self.over_budget(renderer_memory(tabs)) else None
@@ -176,6 +204,10 @@ class MinibrowserPolicy(DiscardPolicy):
 
     def decide(self, tabs: Sequence[TabFacts], now: float) -> list[Decision]:
         return decide(tabs, self.settings)
+
+    def room_victim(self, tabs: Sequence[TabFacts], now: float) -> TabFacts | None:
+        candidates = [t for t in tabs if not t.busy and t.uss and discard_refusal(t) is None]
+        return max(candidates, key=lambda t: (t.idle_s, -t.id), default=None)  # least recently used
 
     def pressure_check(self, tabs: Sequence[TabFacts], now: float) -> float | None:
         if any(not t.busy and t.uss and discard_refusal(t) is None for t in tabs):
@@ -242,6 +274,9 @@ class _PressurePolicy(DiscardPolicy):
     @abc.abstractmethod
     def choose(self, tabs: Sequence[TabFacts]) -> TabFacts | None:
         """The one tab to discard on this signal, or None."""
+
+    def room_victim(self, tabs: Sequence[TabFacts], now: float) -> TabFacts | None:
+        return self.choose(tabs)
 
     def decide(self, tabs: Sequence[TabFacts], now: float) -> list[Decision]:
         used = renderer_memory(tabs)

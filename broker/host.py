@@ -177,7 +177,8 @@ def _frame_urls(message: msgspec.Struct) -> tuple[str, ...]:
 _PONG = (protocol.Pong,)
 
 #: Answers about one document (they name it); every other answer names the renderer.
-_DOCUMENT_REPLIES = (protocol.FrameReady, protocol.NavigateRequest, protocol.FindResult, protocol.SnapshotReady)
+_DOCUMENT_REPLIES = (protocol.FrameReady, protocol.SheetsWanted, protocol.NavigateRequest, protocol.FindResult,
+                     protocol.SnapshotReady)
 
 
 @dataclass

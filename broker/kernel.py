@@ -10,6 +10,7 @@ public face is ``browser.api.Browser``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -22,7 +23,8 @@ from typing import Any
 from broker import pages
 from broker.errors import BrowserError, LifecycleRefused
 from broker.host import IpcEvent, RendererHost
-from broker.lifecycle import Action, LifecyclePolicy, decide
+from broker.discard_policies import DiscardPolicy, MinibrowserPolicy, UnknownPolicy, make_policy
+from broker.lifecycle import LOADING, Action, DiscardRefusal, LifecyclePolicy, TabFacts, discard_refusal, freeze_refusal
 from broker.loader import CookieStore, LoadError, Loader
 from broker.memory import ZERO, MemoryInfo, MemorySampler
 from broker.network_host import NetworkHost, NetworkProcessLost
@@ -64,6 +66,43 @@ class LifecycleRecord:
     action: str  # freeze, discard
     reason: str
     outcome: str  # done, or why not
+    at: float = 0.0  # when, on the browser's clock (the one the policy sees)
+
+
+#: What a renderer is estimated to cost before any has been measured (a
+#: small page in a fresh renderer forked from the zygote, USS).
+FIRST_RENDERER_ESTIMATE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiscardsRow:
+    """One tab as ``about:discards`` and the task manager show it (Chrome's chrome://discards)."""
+
+    tab: int
+    title: str
+    url: str
+    state: str  # the lifecycle state (TabState's value)
+    visibility: str  # "visible" (the active tab) or "hidden"
+    discard_refusal: DiscardRefusal | None  # None: discardable (proactively, as the policy would)
+    freeze_refusal: DiscardRefusal | None  # None: freezable
+    auto_discardable: bool
+    discard_count: int
+    revisits: int
+    last_active_s: float  # seconds since it was last the active tab (0 for the active tab)
+    renderer: int | None  # the renderer process's pid (None: discarded, crashed)
+    shared_with: tuple[int, ...]  # the other tabs in the same renderer
+
+    @property
+    def last_active(self) -> str:
+        """When it was last active, for people: "now", "42 s ago", "3 min ago", "2 h ago"."""
+        seconds = self.last_active_s
+        if seconds < 1:
+            return "now"
+        if seconds < 120:
+            return f"{seconds:.0f} s ago"
+        if seconds < 7200:
+            return f"{seconds / 60:.0f} min ago"
+        return f"{seconds / 3600:.0f} h ago"
 
 
 @dataclass(frozen=True)
@@ -77,10 +116,14 @@ class ProcessInfo:
     tabs: tuple[int, ...] = ()  # every tab with a document in this renderer
     site: str | None = None  # the site the renderer is locked to (None: unlocked)
     over_limit: bool = False  # it exists above the process limit (a cross-site document never shares)
+    memory: MemoryInfo | None = None  # the spare's, at its last sample (a tab's renderer: see Tab.memory)
 
 
 class BrowserImpl:
     """The broker: tabs, the network, policy, and the processes behind them."""
+
+    #: Where a document goes (``broker.process_model.place``; the simulator's model engine runs it too).
+    place = staticmethod(place)
 
     def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
         """``options``, or its fields as keywords: see ``BrowserOptions``."""
@@ -88,6 +131,7 @@ class BrowserImpl:
         sandbox, renderer_uid, renderer_gid = options.sandbox, options.renderer_uid, options.renderer_gid
         process_model, process_limit, policy, profile = (
             options.process_model, options.process_limit, options.policy, options.profile)
+        discard_policy, memory_budget, clock = options.discard_policy, options.memory_budget, options.clock
         uid, gid = default_drop_ids()
         self.process_model = ProcessModel(process_model)
         if process_limit is not None and process_limit < 1:
@@ -113,12 +157,22 @@ class BrowserImpl:
         self.last_sandbox_report: list[protocol.SandboxLayer] = []
         # -- lifecycle
         self.policy = policy or LifecyclePolicy()
+        if memory_budget is not None and memory_budget < 1:
+            raise BrowserError(f"the memory budget must be a positive number of bytes, not {memory_budget}")
+        self.discard_policy = _discard_policy(discard_policy, self.policy, memory_budget)
+        # The clock the policy sees (seconds).  An injected clock is driven by
+        # its owner, who also asks the policy (``run_policy``); the browser's
+        # own ticks then only measure.
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self._policy_ticks = clock is None
         self.profile = Profile(os.fspath(profile) if profile is not None else None)  # opened on first use
         self.cookies = CookieStore(self.profile.path)  # opened on first use too
         self.loader = Loader(timeout=options.load_timeout, about_pages=lambda url: pages.page(self, url),
                              network=self.network, cookies=self.cookies)
         self.sampler = MemorySampler(min_interval_s=self.policy.sample_interval_s)
         self.decisions: deque[LifecycleRecord] = deque(maxlen=500)
+        self._settled_uss: deque[int] = deque(maxlen=32)  # renderers measured after their page loaded
+        self._settled_at: dict[int, float] = {}  # pid -> the time of its sample in _settled_uss
         self._policy_task: asyncio.Task | None = None
         self._policy_wakeup = asyncio.Event()
         self._started_early = options.started_early
@@ -183,7 +237,10 @@ class BrowserImpl:
 
     def make_active(self, tab: TabImpl) -> None:
         previous, self.active_tab = self.active_tab, tab
-        now = time.monotonic()
+        now = self.clock()
+        if previous is not tab and tab.shown:
+            tab.revisits += 1  # back to a tab that was hidden (Chrome's TabRevisitTracker)
+        tab.shown = True
         tab.last_active = now
         if previous is not None and previous is not tab:
             previous.last_active = now  # idle from now on
@@ -237,9 +294,9 @@ class BrowserImpl:
         current = tab.host if tab.host is not None and tab.host.alive else None
         site = site_of(url) if url is not None else (current.lock if current is not None else None)
         hosts = {host.id: host for host in self._renderers()}
-        decision = place(self.process_model, tab=tab.id, site=site,
-                         current=_facts(current) if current is not None else None,
-                         live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
+        decision = self.place(self.process_model, tab=tab.id, site=site,
+                              current=_facts(current) if current is not None else None,
+                              live=[_facts(host) for host in hosts.values()], limit=self.process_limit)
         if decision.placement is Placement.STAY:
             return current
         if decision.placement is Placement.SHARE:
@@ -247,6 +304,7 @@ class BrowserImpl:
             if tab not in host.observers:
                 host.observers.append(tab)
             return host
+        await self.make_room()
         host = await self.processes.take(observer=tab)
         host.lock = decision.lock
         if decision.over_limit:
@@ -376,7 +434,9 @@ class BrowserImpl:
                 over_limit=host.id in self._over_limit))
         spare = self.processes.spare
         if spare is not None:
-            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer"))
+            sample = self.sampler.last(spare.pid)
+            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer",
+                                      memory=sample.memory if sample is not None else None))
         return result
 
     # -- lifecycle ------------------------------------------------------------------
@@ -410,7 +470,11 @@ class BrowserImpl:
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
         pids = list(dict.fromkeys(tab.pid for tab in self.tabs if tab.pid))
+        if self.processes.spare is not None:
+            pids.append(self.processes.spare.pid)  # it counts against the budget too
         pids.append(os.getpid())
+        if self.processes.spare is not None:  # a live process too (the process tree shows it)
+            pids.append(self.processes.spare.pid)
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
         # Renderers that can answer for themselves where the kernel will not
@@ -419,6 +483,7 @@ class BrowserImpl:
         renderers = {host.pid: host for host in self.processes.hosts
                      if host.routing_id is not None and not host.stopped and not host.probe}
         await self.sampler.sample(pids, renderers=renderers)
+        self._remember_settled()
 
     async def restore_session(self) -> list[TabImpl]:
         """Bring back, as discarded tabs, the snapshots a broker that was
@@ -437,7 +502,9 @@ class BrowserImpl:
         return tabs
 
     async def _policy_loop(self) -> None:
-        """Measure the renderers (in a thread) and carry out the policy's decisions."""
+        """Measure the renderers (in a thread) and carry out the policy's decisions
+        (the decisions only on the browser's own clock: an injected clock's
+        owner asks with ``run_policy``)."""
         while True:
             # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a
             # cancellation that races with the event, and shutdown would hang.
@@ -449,26 +516,131 @@ class BrowserImpl:
             self._policy_wakeup.clear()
             try:
                 await self.sample_now()
-                self._apply_policy()
+                if self._policy_ticks:
+                    self._start(self.discard_policy.decide(self.policy_facts(), self.clock()))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the policy must outlive one bad tick
                 log.exception("lifecycle policy tick failed")
 
-    def _apply_policy(self) -> None:
-        now = time.monotonic()
+    # -- the policy's view of the tabs -------------------------------------------------
+
+    def renderer_estimate(self) -> int:
+        """What the next renderer is expected to cost (USS): the largest of the
+        last renderers measured after their page loaded (kept after they end;
+        the largest because a renderer forked from the zygote goes on touching
+        copy-on-write pages after it has drawn its page); before there is one,
+        the largest renderer measured; before any, a first guess."""
+        if self._settled_uss:
+            return max(self._settled_uss)
+        measured = [uss for tab in self.tabs if tab.pid and (uss := tab.measured_uss())]
+        return max(measured) if measured else FIRST_RENDERER_ESTIMATE_BYTES
+
+    def _remember_settled(self) -> None:
+        """Keep the figures of renderers measured since they last worked (for the estimate)."""
+        for tab in self.tabs:
+            if not tab.pid or not tab.measured_since_work():
+                continue
+            sample = self.sampler.last(tab.pid)
+            if self._settled_at.get(tab.pid) != sample.time and sample.memory.uss:
+                self._settled_at[tab.pid] = sample.time
+                self._settled_uss.append(sample.memory.uss)
+        if len(self._settled_at) > 4 * len(self.tabs) + 64:
+            live = {tab.pid for tab in self.tabs}
+            self._settled_at = {pid: at for pid, at in self._settled_at.items() if pid in live}
+
+    def _untracked_renderers(self, estimate: int) -> list[TabFacts]:
+        """Live renderers whose memory no tab's facts carry: the spare (or one
+        being started) and renderers still ending (a tab being discarded
+        included), at their last sample or the estimate.  The policy sees each
+        as a tab it can do nothing with (loading, no document), so that the
+        budget covers every renderer."""
+        counted = {tab.pid for tab in self.tabs if tab.pid and not tab.discarding}
+        untracked = []
+        for host in self.processes.hosts:
+            if host.alive and host.pid not in counted and not host.probe:
+                sample = self.sampler.last(host.pid)
+                uss = sample.memory.uss if sample is not None and sample.memory is not None else None
+                untracked.append(TabFacts(id=-host.id, state=LOADING, has_document=False, busy=True,
+                                          uss=uss or estimate, renderer=host.pid))
+        return untracked
+
+    def policy_facts(self, now: float | None = None) -> list[TabFacts]:
+        """What the policy is asked about: every tab, and every renderer no tab counts."""
+        return self.tab_facts(now) + self._untracked_renderers(self.renderer_estimate())
+
+    def tab_facts(self, now: float | None = None) -> list[TabFacts]:
+        """What the policy knows of every tab at ``now`` (default: the browser's
+        clock).  A renderer shared by several tabs is split between them in
+        equal shares; one not measured yet counts at the estimate."""
+        now = self.clock() if now is None else now
+        hosted: dict[int, int] = {}
+        for tab in self.tabs:
+            if tab.pid:
+                hosted[tab.pid] = hosted.get(tab.pid, 0) + 1
+        estimate = self.renderer_estimate()
+        return [tab.facts(now, sharing=hosted.get(tab.pid, 1), estimate=estimate) for tab in self.tabs]
+
+    def discards_rows(self) -> list[DiscardsRow]:
+        """Every tab as chrome://discards shows it (``about:discards``, the task manager)."""
+        now = self.clock()
+        by_pid: dict[int, list[int]] = {}
+        for tab in self.tabs:
+            if tab.pid:
+                by_pid.setdefault(tab.pid, []).append(tab.id)
+        rows = []
+        for tab, facts in zip(self.tabs, self.tab_facts(now)):
+            rows.append(DiscardsRow(
+                tab=tab.id, title=tab.title, url=tab.committed_url, state=tab.state.value,
+                visibility="visible" if facts.active else "hidden",
+                discard_refusal=discard_refusal(facts),
+                freeze_refusal=freeze_refusal(facts, pinned_may_freeze=True),
+                auto_discardable=tab.auto_discardable, discard_count=tab.discard_count, revisits=tab.revisits,
+                last_active_s=facts.idle_s, renderer=tab.pid,
+                shared_with=tuple(other for other in by_pid.get(tab.pid, ()) if other != tab.id),
+            ))
+        return rows
+
+    def next_policy_check(self) -> float | None:
+        """When, on the browser's clock, the policy wants to be asked again (None: nothing pending)."""
+        return self.discard_policy.next_check(self.policy_facts(), self.clock())
+
+    async def run_policy(self) -> list[LifecycleRecord]:
+        """Measure, ask the policy now, and carry out what it decides; the records of this round."""
+        await self.sample_now()
+        tasks = self._start(self.discard_policy.decide(self.policy_facts(), self.clock()))
+        return list(await asyncio.gather(*tasks)) if tasks else []
+
+    async def make_room(self) -> list[LifecycleRecord]:
+        """Before a new renderer starts: the policy discards what it must so
+        that every renderer (the tabs', the spare, those still ending), with
+        the new one at its estimate, stays under the budget."""
+        policy = self.discard_policy
+        if policy.memory_budget_bytes is None:
+            return []
+        # The new renderer (or, when the spare becomes it, the spare started after it) at the estimate.
+        tasks = self._start(policy.make_room(self.policy_facts(), self.clock(), self.renderer_estimate()))
+        return list(await asyncio.gather(*tasks)) if tasks else []
+
+    def _start(self, decisions) -> list[asyncio.Task]:
         by_id = {tab.id: tab for tab in self.tabs}
-        for decision in decide([tab.facts(now) for tab in self.tabs], self.policy):
-            tab = by_id[decision.tab]
+        tasks = []
+        for decision in decisions:
+            tab = by_id.get(decision.tab)
+            if tab is None or tab.policy_busy:
+                continue
             tab.policy_busy = True
             task = asyncio.ensure_future(self._carry_out(tab, decision.action, decision.reason))
             task.add_done_callback(_log_task_failure)
+            tasks.append(task)
+        return tasks
 
-    async def _carry_out(self, tab: TabImpl, action: Action, reason: str) -> None:
+    async def _carry_out(self, tab: TabImpl, action: Action, reason: str) -> LifecycleRecord:
         outcome = "done"
+        at = self.clock()
         try:
             if action is Action.DISCARD:
-                await tab.discard(reason=reason)
+                await tab.discard(reason=reason, urgent=False)
             else:
                 await tab.freeze(reason=reason)
         except LifecycleRefused as refused:
@@ -477,7 +649,25 @@ class BrowserImpl:
             outcome = str(error)
         finally:
             tab.policy_busy = False
-        self.decisions.append(LifecycleRecord(time.time(), tab.id, action.value, reason, outcome))
+        record = LifecycleRecord(time.time(), tab.id, action.value, reason, outcome, at)
+        self.decisions.append(record)
+        return record
+
+
+def _discard_policy(policy: str | DiscardPolicy | None, settings: LifecyclePolicy,
+                    memory_budget: int | None) -> DiscardPolicy:
+    """The policy object the kernel runs: by name (``broker.discard_policies``), as given,
+    or (None) the minibrowser policy with ``settings``."""
+    if isinstance(policy, DiscardPolicy):
+        return policy
+    if policy in (None, "minibrowser"):
+        if memory_budget is not None:
+            settings = dataclasses.replace(settings, memory_budget_bytes=memory_budget)
+        return MinibrowserPolicy(settings)
+    try:
+        return make_policy(policy, budget_bytes=memory_budget)
+    except UnknownPolicy as error:
+        raise BrowserError(str(error)) from None
 
 
 def _facts(host: RendererHost) -> RendererFacts:

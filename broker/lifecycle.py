@@ -4,8 +4,9 @@ Everything here is pure: it looks at :class:`TabFacts` (a tab's state,
 protections, idle time and last measured memory) and returns decisions with
 reasons, so that it can be tested without processes and so that the UI can
 show *why* a tab was, or was not, discarded (Chromium's ``chrome://discards``
-does the same with ``kActiveTab``, ``kPinnedTab``...).  ``browser/api.py``
-carries the decisions out.
+does the same with ``kActiveTab``, ``kPinnedTab``...).  The named policies
+of ``broker/discard_policies.py`` decide with these; the kernel
+(``broker/kernel.py``) carries the decisions out.
 
 States (the names match ``browser.api.TabState``)::
 
@@ -39,6 +40,7 @@ class DiscardRefusal(enum.Enum):
     UNRESPONSIVE = "not responding"
     NO_DOCUMENT = "nothing loaded yet"
     CLOSED = "closed"
+    NOT_AUTO_DISCARDABLE = "not auto-discardable"
 
     def describe(self) -> str:
         return _DESCRIPTIONS[self]
@@ -56,6 +58,7 @@ _DESCRIPTIONS = {
     DiscardRefusal.UNRESPONSIVE: "its renderer is not responding, so it cannot save its state",
     DiscardRefusal.NO_DOCUMENT: "it has no page to save yet",
     DiscardRefusal.CLOSED: "it is closed",
+    DiscardRefusal.NOT_AUTO_DISCARDABLE: "automatic discarding is off for it; an urgent discard still may",
 }
 
 
@@ -106,10 +109,15 @@ class TabFacts:
     uss: int | None = None  # last sampled unique memory of its renderer
     revisits: int = 0  # times the user came back to it after it was hidden (Chrome's TabRevisitTracker)
     renderer: int | None = None  # the process hosting it (tabs may share one under some process models)
+    auto_discardable: bool = True  # False: the user turned automatic discarding off for it (chrome://discards' toggle)
 
 
-def discard_refusal(tab: TabFacts) -> DiscardRefusal | None:
-    """Why ``tab`` may not be discarded, or None.  Frozen tabs may be (as in Chrome)."""
+def discard_refusal(tab: TabFacts, *, urgent: bool = False) -> DiscardRefusal | None:
+    """Why ``tab`` may not be discarded, or None.  Frozen tabs may be (as in Chrome).
+
+    Every automatic discard is a proactive one and respects the tab's
+    auto-discardable switch; an ``urgent`` discard (one the user asks for now)
+    does not."""
     match tab.state:
         case "closed":
             return DiscardRefusal.CLOSED
@@ -129,6 +137,8 @@ def discard_refusal(tab: TabFacts) -> DiscardRefusal | None:
         return DiscardRefusal.KEPT
     if not tab.has_document:
         return DiscardRefusal.NO_DOCUMENT
+    if not urgent and not tab.auto_discardable:
+        return DiscardRefusal.NOT_AUTO_DISCARDABLE
     return None
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
+from broker.discard_policies import DiscardPolicy
 from broker.lifecycle import LifecyclePolicy
 from broker.process_model import ProcessModel
 from broker.zygote_launch import EarlyStart
@@ -31,6 +33,18 @@ class BrowserOptions:
     ``ProcessModel``); ``process_limit``: the renderer process limit (default:
     Chromium's formula for this machine); ``spare``: keep a renderer forked,
     sandboxed and connected ahead of need.
+
+    ``discard_policy``: which lifecycle policy decides what is frozen and
+    discarded, by name (``broker.discard_policies.POLICY_NAMES``:
+    minibrowser's own, Chrome's, Firefox's, Edge's, none) or a
+    ``DiscardPolicy`` object (default: the minibrowser policy with
+    ``policy``'s settings); ``memory_budget``: bytes the renderers (USS) may
+    use, for the policies that have a budget.  An unknown name or a budget
+    under 1 byte raises ``BrowserError``.
+
+    ``clock``: the seconds the policy sees (default ``time.monotonic``).
+    With a clock of its own the browser no longer asks the policy by itself:
+    its owner calls ``run_policy`` when the clock has moved.
     """
 
     sandbox: bool = True
@@ -46,6 +60,10 @@ class BrowserOptions:
     process_model: ProcessModel | str = ProcessModel.PER_TAB
     process_limit: int | None = None
     spare: bool = True
+    discard_policy: str | DiscardPolicy | None = None
+    memory_budget: int | None = None
+    clock: Callable[[], float] | None = None
+    started_by: str = "script"  # what started it, as 'minibrowser ps' shows it (control_protocol.StartedBy)
 
     @classmethod
     def of(cls, options: BrowserOptions | None = None, /, **settings: Any) -> BrowserOptions:

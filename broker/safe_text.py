@@ -46,8 +46,10 @@ after one regular-expression scan, so it costs little on the hot path.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from renderer import protocol
+if TYPE_CHECKING:  # imported where frames are made safe: the command line's start-up needs only the text rules
+    from renderer import protocol
 
 #: Code points that must not reach a terminal as they are.
 _UNSAFE_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u206f\ufff9-\ufffb]")
@@ -100,6 +102,8 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
     values = "".join(field.value for field in frame.fields)
     if _UNSAFE_IN_LINE.search("".join(_one_line_strings(frame))) is None and _UNSAFE_IN_TEXT.search(values) is None:
         return frame
+    from renderer import protocol
+
     return protocol.Frame(
         url=safe_line(frame.url),
         title=safe_line(frame.title),
@@ -131,7 +135,9 @@ def _safe_spans(line: protocol.Line) -> protocol.Line:
     """``line`` itself when it is clean (most are, even in a hostile frame), else a safe copy."""
     if _UNSAFE_IN_LINE.search("".join([span.text for span in line.spans])) is None:
         return line
-    return protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field)
+    from renderer import protocol
+
+    return protocol.Line([protocol.Span(safe_line(span.text), span.style, span.link, span.field, span.color, span.background)
                           for span in line.spans])
 
 

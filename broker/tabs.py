@@ -42,6 +42,7 @@ from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
 from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
 from broker.safe_text import safe_frame
+from broker.subresources import fetch_sheets
 from renderer import protocol
 
 log = logging.getLogger("minibrowser.broker")
@@ -191,7 +192,12 @@ class TabImpl:
         self.history: list[HistoryEntry] = []
         self.history_index = -1
         self.timings = Timings()
-        self.last_active = time.monotonic()
+        self.last_active = browser.clock()  # on the clock the policy sees
+        self.shown = False  # it has been the active tab once (a later activation is a revisit)
+        self.revisits = 0
+        self.discard_count = 0
+        self.auto_discardable = True  # automatic (proactive) discards allowed; chrome://discards' toggle
+        self.worked_at = 0.0  # time.monotonic() when its renderer last did work for it (a page, input)
         self._lock = asyncio.Lock()
         # -- lifecycle
         self._pinned = False
@@ -259,6 +265,7 @@ class TabImpl:
         previous_host, previous = self.host, self.document
         self.host, self.document = host, document
         frame = await self._render(make)
+        self.worked_at = time.monotonic()
         if previous is not None and previous_host is not None and previous != document:
             previous_host.remove_document(previous)
             if previous_host is not host:
@@ -306,7 +313,9 @@ class TabImpl:
         host = self.host if self.host is not None and self.host.alive else await self._renderer()
         await host.wait_running()  # a frozen renderer's messages wait here until it is thawed
         try:
-            return await host.request(make, timeout=self.browser.request_timeout)
+            reply = await host.request(make, timeout=self.browser.request_timeout)
+            self.worked_at = time.monotonic()
+            return reply
         except RendererGone as gone:
             raise TabCrashed(str(gone)) from None
         except RendererTimeout as slow:
@@ -412,10 +421,28 @@ class TabImpl:
     async def _render(self, make) -> protocol.Frame:
         try:
             reply = await self._ask(make)
+            rounds = 0
+            while isinstance(reply, protocol.SheetsWanted):
+                rounds += 1
+                if rounds > protocol.MAX_SHEET_ROUNDS:
+                    host = self.host
+                    await self._end_renderer(host, "its renderer asked for style sheets past the protocol's limit")
+                    raise TabCrashed("style sheets asked for past the limit")
+                reply = await self._ask_with_sheets(reply)
         except TabCrashed:
             return self.frame  # _renderer_exited has put up the sad tab
         self._apply_frame(reply.frame)
         return self.frame
+
+    async def _ask_with_sheets(self, wanted: protocol.SheetsWanted):
+        """Fetch the style sheets the document being loaded asked for, by the
+        rules for the page the broker committed (``broker/subresources.py``),
+        and hand them over: the answer is its first frame, or the sheets
+        these ``@import`` (at most ``protocol.MAX_SHEET_ROUNDS`` rounds)."""
+        page_url = self.host.committed_url(wanted.document) if self.host is not None else None
+        sheets = await fetch_sheets(self.browser.loader, page_url, wanted.urls) if page_url else []
+        return await self._ask(lambda request: protocol.LoadSheets(
+            document=wanted.document, request=request, sheets=sheets))
 
     def _apply_frame(self, frame: protocol.Frame) -> None:
         # The one door by which a renderer's frame enters the tab's record.
@@ -659,9 +686,33 @@ class TabImpl:
         sample = self.browser.sampler.last(self.pid)
         return sample.cpu_time if sample is not None else None
 
-    def facts(self, now: float) -> TabFacts:
+    @property
+    def discarding(self) -> bool:
+        """A discard is under way: its renderer is saving the tab and will end."""
+        return self._discarding
+
+    def measured_uss(self) -> int | None:
+        sample = self.browser.sampler.last(self.pid)
+        return sample.memory.uss if sample is not None and sample.memory is not None else None
+
+    def measured_since_work(self) -> bool:
+        """Whether its renderer's last sample was taken after it last worked for it (loaded, typed)."""
+        sample = self.browser.sampler.last(self.pid)
+        return sample is not None and sample.memory is not None and sample.time >= self.worked_at
+
+    def facts(self, now: float, *, sharing: int = 1, estimate: int | None = None) -> TabFacts:
+        """What the policy knows of this tab: its renderer's memory split
+        between the ``sharing`` tabs in it; a renderer not measured since it
+        last worked for the tab at no less than ``estimate``."""
         active = self.browser.active_tab is self
         busy = self._lock.locked() or self._discarding or self.policy_busy
+        uss = None
+        if not self._discarding and self.pid is not None:
+            uss = self.measured_uss()
+            if estimate is not None and (uss is None or not self.measured_since_work()):
+                uss = max(uss or 0, estimate)  # measured before its page grew it: at least the estimate
+            if uss is not None:
+                uss //= max(1, sharing)
         return TabFacts(
             id=self.id,
             state=self.state.value,
@@ -671,16 +722,20 @@ class TabImpl:
             has_document=self.frame is not None and self.host is not None and self.host.alive,
             busy=busy,
             idle_s=0.0 if active else max(0.0, now - self.last_active),
-            uss=None if self._discarding else getattr(self.memory, "uss", None),
+            uss=uss,
+            revisits=self.revisits,
+            renderer=self.pid,
+            auto_discardable=self.auto_discardable,
         )
 
-    def discard_refusal(self) -> DiscardRefusal | None:
-        """Why this tab may not be discarded now, or None."""
-        return discard_refusal(self.facts(time.monotonic()))
+    def discard_refusal(self, *, urgent: bool = True) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None (``urgent=False``: as
+        the policy would discard it, respecting its auto-discardable switch)."""
+        return discard_refusal(self.facts(self.browser.clock()), urgent=urgent)
 
     def freeze_refusal(self) -> DiscardRefusal | None:
         """Why this tab may not be frozen now, or None."""
-        return freeze_refusal(self.facts(time.monotonic()))
+        return freeze_refusal(self.facts(self.browser.clock()))
 
     async def freeze(self, *, reason: str = "frozen by the user") -> None:
         """Stop the renderer (SIGSTOP): no CPU; messages for it wait until it is
@@ -710,10 +765,12 @@ class TabImpl:
         if self.host is not None:
             self.host.resume()
 
-    async def discard(self, *, reason: str = "discarded by the user") -> None:
+    async def discard(self, *, reason: str = "discarded by the user", urgent: bool = True) -> None:
         """Swap the tab out: its renderer writes a snapshot, the broker stores it
-        in the profile, and the process is ended.  The tab keeps its title."""
-        if (refusal := self.discard_refusal()) is not None:
+        in the profile, and the process is ended.  The tab keeps its title.
+        ``urgent=False`` is a proactive discard, as the policy makes: refused
+        for a tab whose auto-discardable switch is off."""
+        if (refusal := self.discard_refusal(urgent=urgent)) is not None:
             raise LifecycleRefused(self.id, "discarded", refusal)
         self._discarding = True
         try:
@@ -721,7 +778,7 @@ class TabImpl:
                 self.resume_renderer()  # it must run to write its snapshot
             async with self._lock:
                 self._discarding = False
-                if (refusal := self.discard_refusal()) is not None:
+                if (refusal := self.discard_refusal(urgent=urgent)) is not None:
                     raise LifecycleRefused(self.id, "discarded", refusal)
                 self._discarding = True
                 await self._swap_out(reason)
@@ -757,6 +814,7 @@ class TabImpl:
         host.remove_tab(self.id)
         await self.browser.release(host, cause="the tab was discarded")
         self.frame = discarded_frame(self.committed_url, self.title, self.width)
+        self.discard_count += 1
         self.set_state(TabState.DISCARDED, reason)
 
     async def activate(self) -> protocol.Frame | None:

@@ -2,8 +2,9 @@
 
 ``Browser`` and ``Tab`` and their companions (see ``browser.api``), the
 sandbox verdict, and what a window needs to show a page safely: the frame
-types it draws (``Frame``, ``Line``, ``Span``, ``Style``) and ``safe_line`` /
-``safe_text``, which make any string from a page safe for a terminal.
+types it draws (``Frame``, ``Line``, ``Span``, ``Style``), ``safe_line`` /
+``safe_text``, which make any string from a page safe for a terminal, and
+``readable``, which drops a page's colours that would be hard to read.
 
 The names are loaded on first use, so that ``import browser.cli`` (the
 command's start-up) does not pull in the whole browser, and a window that
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 #: Names that ``browser.api`` defines or re-exports.
 _API = (
-    "Browser", "BrowserError", "BrowserOptions", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent",
+    "POLICY_NAMES", "Browser", "BrowserError", "BrowserOptions", "DiscardPolicy", "DiscardRefusal", "DiscardsRow",
+    "HistoryEntry", "IpcCounters", "IpcEvent",
     "LifecyclePolicy", "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink",
     "ProbeOutcome", "ProcessInfo", "ProcessModel", "SandboxInfo", "Tab", "TabClosed", "TabCrashed", "TabEvent",
     "TabState", "Timings", "UserAction",
@@ -27,8 +29,13 @@ _FRONTENDS = ("SimulationStopped",)
 _FRAME = ("FormField", "Frame", "Line", "Link", "SandboxLayer", "Span", "Style")
 #: Terminal-safe text (``broker/safe_text.py``).
 _SAFE_TEXT = ("safe_line", "safe_text")
+#: A page's colours made readable on a theme (``broker/colors.py``).
+_COLORS = ("NO_COLOR", "readable")
 
-__all__ = [*_API, *_SANDBOX, *_FRONTENDS, *_FRAME, *_SAFE_TEXT]
+#: A running browser driven from another process (``tui --attach``): ``browser/remote.py``.
+_REMOTE = ("RemoteBrowser", "RemoteTab")
+
+__all__ = [*_API, *_SANDBOX, *_FRONTENDS, *_FRAME, *_SAFE_TEXT, *_COLORS, *_REMOTE]
 
 
 def __getattr__(name: str):
@@ -42,6 +49,10 @@ def __getattr__(name: str):
         from renderer import protocol as module
     elif name in _SAFE_TEXT:
         from broker import safe_text as module
+    elif name in _COLORS:
+        from broker import colors as module
+    elif name in _REMOTE:
+        from browser import remote as module
     else:
         raise AttributeError(f"module 'browser' has no attribute {name!r}")
     return getattr(module, name)

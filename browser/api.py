@@ -26,6 +26,7 @@ Errors (all with a one-line ``str()`` for a person)::
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from typing import Any
 
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import IpcCounters, IpcEvent
-from broker.kernel import BrowserImpl, LifecycleRecord, MemoryTotals, ProcessInfo
+from broker.discard_policies import POLICY_NAMES, DiscardPolicy
+from broker.kernel import BrowserImpl, DiscardsRow, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
 from broker.network_host import NetworkProcessLost
@@ -48,7 +50,8 @@ from browser.frontends import SimulationStopped
 from renderer import protocol
 
 __all__ = [
-    "Browser", "BrowserError", "BrowserOptions", "DiscardRefusal", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
+    "POLICY_NAMES", "Browser", "BrowserError", "BrowserOptions", "DiscardPolicy", "DiscardRefusal", "DiscardsRow",
+    "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
     "ProcessInfo", "ProcessModel", "SandboxInfo", "SandboxVerdict", "Sandboxing", "SimulationStopped", "Tab",
     "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings", "UserAction", "judge_sandbox",
@@ -277,9 +280,28 @@ class Tab:
         """Size of its snapshot in the profile while discarded."""
         return self._impl.snapshot_bytes
 
-    def discard_refusal(self) -> DiscardRefusal | None:
-        """Why this tab may not be discarded now, or None."""
-        return self._impl.discard_refusal()
+    def discard_refusal(self, *, urgent: bool = True) -> DiscardRefusal | None:
+        """Why this tab may not be discarded now, or None (``urgent=False``: why
+        the policy may not, which also respects :attr:`auto_discardable`)."""
+        return self._impl.discard_refusal(urgent=urgent)
+
+    @property
+    def auto_discardable(self) -> bool:
+        """Whether the policy may discard this tab on its own (chrome://discards' toggle)."""
+        return self._impl.auto_discardable
+
+    def set_auto_discardable(self, on: bool) -> None:
+        self._impl.auto_discardable = on
+
+    @property
+    def revisits(self) -> int:
+        """How often the user came back to this tab after it was hidden."""
+        return self._impl.revisits
+
+    @property
+    def discard_count(self) -> int:
+        """How often it was discarded."""
+        return self._impl.discard_count
 
     def freeze_refusal(self) -> DiscardRefusal | None:
         """Why this tab may not be frozen now, or None."""
@@ -292,9 +314,11 @@ class Tab:
     async def unfreeze(self, *, reason: str = "thawed by the user") -> None:
         await self._impl.unfreeze(reason=reason)
 
-    async def discard(self, *, reason: str = "discarded by the user") -> None:
-        """Swap the tab out to the profile; its renderer process ends."""
-        await self._impl.discard(reason=reason)
+    async def discard(self, *, reason: str = "discarded by the user", urgent: bool = True) -> None:
+        """Swap the tab out to the profile; its renderer process ends.
+        ``urgent=False`` is a proactive discard: refused, as the policy's own
+        are, when the tab is not :attr:`auto_discardable`."""
+        await self._impl.discard(reason=reason, urgent=urgent)
 
     async def activate(self) -> protocol.Frame | None:
         """Make this the active tab: a discarded tab is restored from its
@@ -317,12 +341,22 @@ class Browser:
     """The browser: tabs and the sandboxed renderer processes behind them
     (one per tab by default; see ``process_model``)."""
 
-    __slots__ = ("_impl",)
+    __slots__ = ("_control", "_impl", "_started_by")
 
     def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
         """``options``, or its fields as keywords (``Browser(sandbox=False)``):
-        see ``BrowserOptions``.  An unknown keyword raises ``TypeError``."""
-        self._impl = BrowserImpl(BrowserOptions.of(options, **settings))
+        see ``BrowserOptions``.  An unknown keyword raises ``TypeError``.
+
+        Every browser listens on a control socket in its runtime directory
+        while it runs (``browser/control_service.py``), for its own user only:
+        ``minibrowser open`` hands it URLs, ``ps`` lists it, ``tui --attach``
+        drives it (``options.started_by`` says what started it)."""
+        from broker.control_protocol import StartedBy
+
+        options = BrowserOptions.of(options, **settings)
+        self._started_by = StartedBy(options.started_by)
+        self._impl = BrowserImpl(options)
+        self._control = None
 
     async def __aenter__(self) -> Browser:
         await self.start()
@@ -332,13 +366,25 @@ class Browser:
         await self.shutdown()
 
     async def start(self) -> None:
-        """Start the zygote and the IPC hub (``async with`` does this)."""
+        """Start the zygote, the IPC hub and the control socket (``async with`` does this)."""
         await self._impl.start()
+        from browser.control_service import ControlService
+
+        control = ControlService(self, self._started_by)
+        try:
+            await control.start(self.runtime_dir)
+        except OSError as error:  # the browser works without it: only other programs cannot reach it
+            logging.getLogger("minibrowser.broker").warning("no control socket: %s", error)
+        else:
+            self._control = control
 
     async def shutdown(self) -> None:
         """Close every tab and end every process the browser started, then
         call the ``subscribe_shutdown`` callbacks."""
         try:
+            if self._control is not None:
+                control, self._control = self._control, None
+                await control.close()
             await self._impl.shutdown()
         finally:
             for callback in list(_shutdown_listeners.pop(self._impl, ())):
@@ -347,6 +393,16 @@ class Browser:
     @property
     def started(self) -> bool:
         return self._impl.started
+
+    @property
+    def started_by(self) -> str:
+        """What started this browser: ``script``, ``tui``, ``simulator``, ``open`` or ``check``."""
+        return self._started_by.value
+
+    @property
+    def control_socket(self) -> str | None:
+        """The path of the control socket, while the browser runs (None without one)."""
+        return self._control.server.path if self._control is not None and self._control.server else None
 
     # -- tabs --------------------------------------------------------------------------
 
@@ -406,6 +462,16 @@ class Browser:
         return self._impl.policy
 
     @property
+    def discard_policy(self) -> DiscardPolicy:
+        """The lifecycle policy in force (``discard_policy.name``)."""
+        return self._impl.discard_policy
+
+    @property
+    def memory_budget(self) -> int | None:
+        """The renderers' memory budget in bytes (None: the policy has none)."""
+        return self._impl.discard_policy.memory_budget_bytes
+
+    @property
     def profile(self) -> Profile:
         """The profile on disk, where discarded tabs are kept."""
         return self._impl.profile
@@ -456,6 +522,21 @@ class Browser:
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
         await self._impl.sample_now()
+
+    async def run_policy(self) -> list[LifecycleRecord]:
+        """Measure the renderers, ask the policy now (on the browser's clock)
+        and carry out its decisions; what came of each."""
+        return await self._impl.run_policy()
+
+    def next_policy_check(self) -> float | None:
+        """When, on the browser's clock, the policy wants to be asked again (None: nothing pending)."""
+        return self._impl.next_policy_check()
+
+    def discards(self) -> list[DiscardsRow]:
+        """Every tab's lifecycle as ``about:discards`` shows it: state,
+        visibility, discardable and freezable (with the reason when not),
+        discard count, revisits, last active."""
+        return self._impl.discards_rows()
 
     @property
     def decisions(self) -> list[LifecycleRecord]:

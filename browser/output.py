@@ -41,6 +41,18 @@ def stop_like_unix_tools() -> int:
     return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
+def dump_output(url: str, tab, *, index: int, count: int, as_json: bool,
+                color: bool = False) -> tuple[str, str | None]:
+    """What ``open --dump`` prints for the ``index``-th of ``count`` tabs: its
+    standard output, and its line for standard error when it failed (the
+    same whether the browser is the command's own or a running one that the
+    URLs were handed to, ``browser/control_service.py``)."""
+    problem = tab_problem(tab)
+    text = ("" if index == 0 else "\n") + dump_header(tab) if count > 1 and not as_json else ""
+    text += dump_text(url, tab, problem, as_json=as_json, color=color)
+    return text, problem_line(url, problem) if problem else None
+
+
 def tab_problem(tab) -> str | None:
     """What went wrong in ``tab``, in one line, or None when it shows its page.
 
@@ -67,15 +79,22 @@ def dump_header(tab) -> str:
     return f"==> {safe_line(tab.final_url)} <==\n"
 
 
-def dump_text(url: str, tab, problem: str | None, *, as_json: bool) -> str:
+def dump_text(url: str, tab, problem: str | None, *, as_json: bool, color: bool = False) -> str:
     """What ``open --dump`` prints for one tab: its text, or one JSON line.
     The frame was made safe when it entered the tab's record; the other
-    strings are made safe here."""
+    strings are made safe here.  ``color``: with SGR sequences made from
+    the spans' styles (``broker/colors.py``), never bytes of the page."""
     if as_json:
         import json
 
         return json.dumps(tab_json(url, tab, problem), ensure_ascii=False) + "\n"
-    return tab.frame.dump() if tab.frame is not None else ""
+    if tab.frame is None:
+        return ""
+    if color:
+        from broker.colors import sgr_dump
+
+        return sgr_dump(tab.frame)
+    return tab.frame.dump()
 
 
 def tab_json(url: str, tab, problem: str | None) -> dict:

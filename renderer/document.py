@@ -13,6 +13,12 @@ import urllib.parse
 
 from selectolax.lexbor import LexborHTMLParser
 
+from .protocol import MAX_SHEET_URL_CHARS, MAX_SHEETS
+from .style import (
+    BLOCKIFYING, DISPLAY_KINDS, PX_PER_CELL, Computed, StyleSheets, compute_styles, media_attribute_matches,
+    transform_text,
+)
+
 #: Elements whose content is never shown.
 SKIPPED = frozenset(
     {
@@ -55,7 +61,7 @@ def collapse(text: str) -> str:
 class Element:
     """An element as layout sees it; children are Elements and strs."""
 
-    __slots__ = ("tag", "attrs", "children", "link", "field")
+    __slots__ = ("tag", "attrs", "children", "link", "field", "css")
 
     def __init__(self, tag: str, attrs: dict[str, str]):
         self.tag = tag
@@ -63,6 +69,7 @@ class Element:
         self.children: list[Element | str] = []
         self.link = 0  # link number for <a href>, 0 if none
         self.field = 0  # field id for form controls, 0 if none
+        self.css: Computed | None = None  # the author style, None when no sheet touches it
 
     def text(self) -> str:
         """All the text inside, whitespace-collapsed."""
@@ -157,6 +164,8 @@ class Document:
         self.links: list[LinkInfo] = []
         self.fields: list[Field] = []
         self.forms: list[Form] = []
+        #: Linked style sheets in document order (absolute URLs), for the broker to fetch.
+        self.stylesheet_urls: list[str] = []
 
     def resolve(self, href: str) -> str:
         return resolve(self.base_url, href)
@@ -190,24 +199,12 @@ def _int(value: str | None, default: int, *, low: int, high: int) -> int:
     return default if number is None else max(low, min(high, number))
 
 
-def is_display_none(style: str) -> bool:
-    """Whether an inline ``style`` attribute hides the element."""
-    lowered = style.lower()
-    if "display" not in lowered and "visibility" not in lowered:
-        return False
-    for declaration in lowered.split(";"):
-        name, colon, value = declaration.partition(":")
-        if not colon:
-            continue
-        name = name.strip()
-        value = value.replace("!important", "").strip()
-        if (name == "display" and value == "none") or (name == "visibility" and value == "hidden"):
-            return True
-    return False
+def parse(text: str, url: str, *, width: int = 80, linked_sheets: dict[str, str] | None = None) -> Document:
+    """Parse HTML ``text`` served from ``url``.
 
-
-def parse(text: str, url: str) -> Document:
-    """Parse HTML ``text`` served from ``url``."""
+    ``width`` (cells) is the viewport for media queries; ``linked_sheets``
+    maps the absolute URL of a ``<link rel=stylesheet>`` to the sheet's text,
+    as the broker fetched it (missing ones are skipped)."""
     tree = LexborHTMLParser(text)
     document = Document(url)
     base = tree.css_first("base[href]")
@@ -220,11 +217,67 @@ def parse(text: str, url: str) -> Document:
     if title is not None:
         document.title = collapse(clean(title.text(deep=True)))
     builder = _Builder(document)
+    builder.styles = _styles(tree, document, width, linked_sheets or {})
     root = tree.body if tree.body is not None else tree.root
     if root is not None:
-        builder.children(root, document.body, 0)
+        inherited = builder.styles.get(root.mem_id) if builder.styles else None
+        builder.children(root, document.body, 0, inherited)
     builder.associate_forms()
     return document
+
+
+def _styles(tree, document: Document, width: int, linked: dict[str, str]) -> dict[int, Computed]:
+    """The author style of every element it touches (see renderer/style.py)."""
+    sheets = StyleSheets(width)
+    for kind, value in _sheet_sources(tree, document.base_url, sheets.viewport_px):
+        if kind == "style":
+            sheets.add(value, document.base_url, linked)
+        else:
+            document.stylesheet_urls.append(value)
+            if value in linked:
+                sheets.add(linked[value], value, linked)
+    has_inline = tree.css_first("[style]") is not None
+    if not sheets and not has_inline:
+        return {}
+    root = tree.root
+    if root is None:
+        return {}
+    return compute_styles(root, sheets, has_inline, MAX_DEPTH + 8)
+
+
+def _sheet_sources(tree, base_url: str, viewport_px: int):
+    """The document's sheets in order: ``("style", text)`` for a ``<style>``,
+    ``("link", url)`` for a ``<link rel=stylesheet>`` (at most
+    ``MAX_SHEETS`` distinct ones, each URL within the protocol's bound)."""
+    links: list[str] = []
+    for node in tree.css("style, link"):
+        attrs = node.attributes
+        if not media_attribute_matches(attrs.get("media") or "", viewport_px):
+            continue
+        if node.tag == "style":
+            if (attrs.get("type") or "text/css").strip().lower() in ("text/css", ""):
+                yield "style", node.text(deep=True) or ""
+            continue
+        rel = (attrs.get("rel") or "").lower().split()
+        href = attrs.get("href")
+        if "stylesheet" not in rel or "alternate" in rel or not href:
+            continue
+        sheet_url = urllib.parse.urldefrag(resolve(base_url, href))[0]
+        if sheet_url in links or len(links) >= MAX_SHEETS or len(sheet_url) > MAX_SHEET_URL_CHARS:
+            continue
+        links.append(sheet_url)
+        yield "link", sheet_url
+
+
+def stylesheet_links(text: str, url: str, *, width: int = 80) -> list[str]:
+    """The linked style sheets ``text`` would use at ``width``: what the
+    renderer asks the broker for before it lays the page out."""
+    tree = LexborHTMLParser(text)
+    base_url = url
+    base = tree.css_first("base[href]")
+    if base is not None:
+        base_url = resolve(url, base.attributes.get("href") or "")
+    return [value for kind, value in _sheet_sources(tree, base_url, width * PX_PER_CELL) if kind == "link"]
 
 
 class _Builder:
@@ -232,35 +285,64 @@ class _Builder:
         self.document = document
         self.form_stack: list[int] = []
         self.form_attr_fields: list[tuple[Field, str]] = []
+        self.styles: dict[int, Computed] = {}
 
-    def children(self, node, parent: Element, depth: int) -> None:
+    def children(self, node, parent: Element, depth: int, css: Computed | None = None) -> None:
+        """Add ``node``'s children to ``parent``; ``css`` is ``node``'s author style."""
         child = node.child
+        blockify = css is not None and css.display in BLOCKIFYING
+        if parent.tag == "details" and "open" not in parent.attrs:
+            # A closed <details> shows its summary only, as browsers draw it.
+            while child is not None and child.tag != "summary":
+                child = child.next
+            if child is not None:
+                self.element(child, "summary", parent, depth + 1)
+            return
         while child is not None:
             tag = child.tag
             if tag == "-text":
                 text = child.text_content
-                if text:
-                    parent.children.append(clean(text))
+                if text and (css is None or not css.hidden):
+                    text = clean(text)
+                    if css is None:
+                        parent.children.append(text)
+                    else:
+                        self.styled_text(text, css, parent)
             elif tag not in SKIPPED:
-                self.element(child, tag, parent, depth + 1)
+                self.element(child, tag, parent, depth + 1, blockify=blockify)
             elif tag == "frameset":
                 self.children(child, parent, depth)
             child = child.next
 
-    def element(self, node, tag: str, parent: Element, depth: int) -> None:
+    def element(self, node, tag: str, parent: Element, depth: int, *, blockify: bool = False) -> None:
         attrs = node.attributes
         if "hidden" in attrs and tag != "input":
             return
-        style = attrs.get("style")
-        if style and is_display_none(style):
-            return
         if tag == "dialog" and "open" not in attrs:
             return
+        css = self.styles.get(node.mem_id) if self.styles else None
+        if css is not None:
+            if css.display == "none" or (css.collapse and _kind(tag, css) in ("row", "group")):
+                return
+            if css.hidden and tag in ("input", "select", "textarea", "button", "img", "hr"):
+                return
+            if blockify and _kind(tag, css) == "inline":
+                css = _blockified(css)
+        elif blockify and _kind(tag, None) == "inline":
+            css = _blockified(Computed())
         if depth > MAX_DEPTH:
             self.flatten(node, parent)
             return
         attrs = {k: (v if v is not None else "") for k, v in attrs.items()}
         element = Element(tag, attrs)
+        if css is not None:
+            element.css = css
+            if css.before is not None and not css.hidden:
+                element.children.append(clean(css.before))
+            self.styled_element(node, tag, attrs, element, parent, depth, css)
+            if css.after is not None and not css.hidden:
+                element.children.append(clean(css.after))
+            return
         if tag in ("input", "select", "textarea", "button"):
             field = self.field(node, tag, attrs)
             if field is None:
@@ -283,6 +365,54 @@ class _Builder:
             return
         self.children(node, element, depth)
         if tag == "a" and "href" in attrs:
+            href = attrs["href"]
+            if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
+                return
+            number = len(self.document.links) + 1
+            element.link = number
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+
+    def styled_text(self, text: str, css: Computed, parent: Element) -> None:
+        """A text run under an author style: text-transform, and the white
+        space rules layout does not know by tag (``nowrap``, ``pre-line``)."""
+        if css.transform is not None:
+            text = transform_text(text, css.transform)
+        white_space = css.white_space
+        if white_space == "nowrap":
+            parent.children.append(collapse(text).replace(" ", "\u00a0") if text.strip() else text)
+        elif white_space == "pre-line" and "\n" in text:
+            for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+                if index:
+                    parent.children.append(Element("br", {}))
+                parent.children.append(line)
+        else:
+            parent.children.append(text)
+
+    def styled_element(self, node, tag, attrs, element: Element, parent: Element, depth: int, css: Computed) -> None:
+        """:meth:`element` for an element with an author style (kept apart so
+        that unstyled pages pay nothing for it)."""
+        if tag in ("input", "select", "textarea", "button"):
+            field = self.field(node, tag, attrs)
+            if field is None:
+                return
+            element.field = field.id
+            parent.children.append(element)
+            if tag == "button":
+                self.children(node, element, depth, css)
+                field.label = element.text()
+            return
+        if tag == "frame":
+            self.frame(attrs, parent)
+            return
+        parent.children.append(element)
+        if tag == "form":
+            self.document.forms.append(Form(attrs))
+            self.form_stack.append(len(self.document.forms) - 1)
+            self.children(node, element, depth, css)
+            self.form_stack.pop()
+            return
+        self.children(node, element, depth, css)
+        if tag == "a" and "href" in attrs and not css.hidden:
             href = attrs["href"]
             if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
                 return
@@ -369,3 +499,39 @@ class _Builder:
         for field, form_id in self.form_attr_fields:
             if form_id in by_id:
                 field.form = by_id[form_id]
+
+
+#: How layout treats each element by its tag, when no author style says otherwise.
+UA_KINDS: dict[str, str] = {
+    **{tag: "block" for tag in (
+        "address", "article", "aside", "body", "center", "details", "dialog", "div", "fieldset",
+        "figcaption", "footer", "form", "header", "hgroup", "html", "legend", "main", "menu", "nav",
+        "section", "summary", "frame", "p", "figure", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5",
+        "h6", "pre", "listing", "xmp", "plaintext", "blockquote", "hr", "ul", "ol", "dir", "search")},
+    "li": "list-item",
+    "table": "table",
+    "caption": "block",
+    "tr": "row",
+    "thead": "group", "tbody": "group", "tfoot": "group",
+    "td": "cell", "th": "cell",
+}
+
+
+def _kind(tag: str, css: Computed | None) -> str:
+    if css is not None and css.display is not None:
+        return DISPLAY_KINDS[css.display]
+    return UA_KINDS.get(tag, "inline")
+
+
+def kind(element: Element) -> str:
+    """What layout makes of ``element``: block, inline, list-item, table, row, group, cell."""
+    return _kind(element.tag, element.css)
+
+
+def _blockified(css: Computed) -> Computed:
+    """A flex or grid item: laid out as a block."""
+    copy = Computed()
+    for name in Computed.__slots__:
+        setattr(copy, name, getattr(css, name))
+    copy.display = "block"
+    return copy

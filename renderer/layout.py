@@ -21,7 +21,8 @@ from typing import Callable, Protocol
 
 from wcwidth import wcwidth
 
-from .document import Document, Element, Field, collapse, parse_int
+from .document import UA_KINDS, Document, Element, Field, collapse, kind, parse_int
+from .style import NO_COLOR, Computed
 from .protocol import Line, Span, Style
 
 Segment = tuple  # (text, style, link, field)
@@ -160,6 +161,10 @@ class Flow:
         self.max_width = 0  # widest line
         self.anchors = Anchors()
         self.waiting_anchors: list[Anchor] = []  # placed on the next line emitted
+        # Whether the lines depend on the width beyond wrapping (a rule, a
+        # textarea, an indent cut by a narrow width): then a table cell
+        # measured unbounded is laid out again at its column's width.
+        self.width_dependent = False
 
     @property
     def margin(self) -> int:
@@ -176,7 +181,10 @@ class Flow:
             self.blank = False
         if self.waiting_anchors:
             self.place_anchors(self.waiting_anchors, len(self.lines))
-        indent = self.margin
+        indent = self.indent
+        if indent * 3 > self.width * 2:
+            indent = self.margin
+            self.width_dependent = True
         if self.marker is not None:
             text, marker_width = self.marker
             self.marker = None
@@ -370,6 +378,53 @@ class Flow:
                 self.element(child)
 
     def element(self, element: Element) -> None:
+        css = element.css
+        if css is not None:
+            self.styled(element, css)
+            return
+        self.by_tag(element)
+
+    def styled(self, element: Element, css: Computed) -> None:
+        """An element with an author style: its emphasis, colours and white
+        space around what its tag (or its ``display``) does."""
+        saved_style, saved_pre = self.style, self.pre
+        style = _emphasis(self.style, css)
+        own = kind(element)
+        # Backgrounds sparingly: an inline element's (a highlight, a badge), not
+        # a block's or the page's, which would paint the terminal in patches.
+        background = css.background if own == "inline" else NO_COLOR
+        if css.color != NO_COLOR or background != NO_COLOR:
+            if background == NO_COLOR:
+                background = (style >> _BACKGROUND_SHIFT) - 1 if style > Style.ALL else NO_COLOR
+            style = (style & ~_COLORS) | pack_colors(css.color, background)
+        self.style = style
+        white_space = css.white_space
+        if white_space is not None:
+            self.pre = 1 if white_space in ("pre", "pre-wrap", "break-spaces") else 0
+        if own == UA_KINDS.get(element.tag, "inline"):
+            self.by_tag(element)
+        elif own == "block" or own == "row" or own == "group":
+            if element.tag in _INLINE_HANDLERS:  # a link or control made a block (a flex item)
+                self.flush()
+                self.by_tag(element)
+                self.flush()
+            else:
+                self.block(element)
+        elif own == "inline":
+            if element.tag in _INLINE_HANDLERS:
+                self.by_tag(element)
+            else:
+                self.children(element)
+        elif own == "list-item":
+            self.stray_item(element)
+        elif own == "table":
+            self.table(element)
+        elif own == "cell":
+            self.children(element)
+            self.text(" ")
+        self.style, self.pre = saved_style, saved_pre
+
+    def by_tag(self, element: Element) -> None:
         tag = element.tag
         handler = _HANDLERS.get(tag)
         attrs = element.attrs
@@ -393,6 +448,8 @@ class Flow:
             else:
                 saved = self.style
                 self.style |= style
+                if element.css is not None:  # the author's word on <b>, <em>... wins over the tag's
+                    self.style = _emphasis(self.style, element.css)
                 self.children(element)
                 self.style = saved
 
@@ -423,19 +480,20 @@ class Flow:
     def preformatted(self, element: Element) -> None:
         self.flush()
         self.want_blank()
-        saved = self.style
-        self.pre += 1
+        saved = self.style, self.pre
+        if element.css is None or element.css.white_space is None:
+            self.pre += 1
         self.style |= Style.CODE
         self.children(element)
         self.flush()
-        self.pre -= 1
-        self.style = saved
+        self.style, self.pre = saved
         self.want_blank()
 
     def blockquote(self, element: Element) -> None:
         self.block(element, spaced=True, indent=4, style=Style.QUOTE)
 
     def rule(self, element: Element) -> None:
+        self.width_dependent = True
         self.flush()
         self.want_blank()
         width = max(1, self.width - self.margin)
@@ -462,7 +520,8 @@ class Flow:
             value = parse_int(item.attrs.get("value")) if ordered else None
             if value is not None:
                 number = value
-            numbers.append(f"{number}." if ordered else BULLETS[self.list_depth % 3])
+            list_style = item.css.list_style if item.css is not None else None
+            numbers.append(list_marker(list_style, number, ordered, self.list_depth))
             number += step
         marker_width = max((len(n) for n in numbers), default=1)
         top_level = self.list_depth == 0
@@ -498,10 +557,12 @@ class Flow:
             self.emit([], 0)
 
     def stray_item(self, element: Element) -> None:
-        """An <li> outside any list."""
+        """An <li> outside any list (or an element with ``display: list-item``)."""
+        self.flush()
         saved = self.indent
         self.indent += 2
-        self.item(element, "*")
+        list_style = element.css.list_style if element.css is not None else None
+        self.item(element, list_marker(list_style, 1, False, self.list_depth))
         self.indent = saved
 
     def definition_term(self, element: Element) -> None:
@@ -535,9 +596,12 @@ class Flow:
         self.text(f"[{label}]", style=self.style | Style.IMAGE)
 
     def quotation(self, element: Element) -> None:
-        self.text("\u201c")
+        css = element.css
+        if css is None or css.before is None:
+            self.text("\u201c")
         self.children(element)
-        self.text("\u201d")
+        if css is None or css.after is None:
+            self.text("\u201d")
 
     def control(self, element: Element) -> None:
         field = self.context.fields.get(element.field)
@@ -573,6 +637,7 @@ class Flow:
         self.atom(text, style, field.id)
 
     def textarea(self, field: Field, style: int) -> None:
+        self.width_dependent = True
         self.flush()
         avail = max(4, self.width - self.margin)
         inner = max(1, min(field.cols, avail - 2))
@@ -778,6 +843,11 @@ class _Cell:
         key = (id(self.element), width, parent.style)
         measured = parent.context.measured
         flow = measured.get(key)
+        if flow is None and width != UNBOUNDED:
+            # What fits unbounded in this width is laid out the same at it.
+            unbounded = measured.get((id(self.element), UNBOUNDED, parent.style))
+            if unbounded is not None and unbounded.max_width <= width and not unbounded.width_dependent:
+                flow = unbounded
         if flow is None:
             style = parent.style | (Style.BOLD if self.element.tag == "th" else 0)
             flow = Flow(parent.context, width, style)
@@ -800,11 +870,12 @@ def _table_grid(table: Element) -> tuple[Element | None, list[list[_Cell]]]:
     for child in table.children:
         if isinstance(child, str):
             continue
+        role = kind(child) if child.css is not None else UA_KINDS.get(child.tag)
         if child.tag == "caption" and caption is None:
             caption = child
-        elif child.tag in ("thead", "tbody", "tfoot"):
-            rows.extend(c for c in child.children if isinstance(c, Element) and c.tag == "tr")
-        elif child.tag == "tr":
+        elif role == "group":
+            rows.extend(c for c in child.children if isinstance(c, Element) and kind(c) == "row")
+        elif role == "row":
             rows.append(child)
     grid: list[list[_Cell]] = []
     occupied: dict[int, set[int]] = {}
@@ -813,7 +884,7 @@ def _table_grid(table: Element) -> tuple[Element | None, list[list[_Cell]]]:
         taken = occupied.get(r, set())
         column = 0
         for cell in row.children:
-            if isinstance(cell, str) or cell.tag not in ("td", "th"):
+            if isinstance(cell, str) or kind(cell) != "cell":
                 continue
             while column in taken:
                 column += 1
@@ -967,6 +1038,56 @@ def _split_word(segments: list[Segment], first: int, avail: int):
         yield chunk, chunk_width
 
 
+def _emphasis(style: int, css: Computed) -> int:
+    """``style`` with the author's font weight, font style and text decoration."""
+    if css.bold is not None:
+        style = style | Style.BOLD if css.bold else style & ~Style.BOLD
+    if css.italic is not None:
+        style = style | Style.EMPHASIS if css.italic else style & ~Style.EMPHASIS
+    if css.underline is not None:
+        style = style | Style.UNDERLINE if css.underline else style & ~Style.UNDERLINE
+    if css.strike is not None:
+        style = style | Style.STRIKE if css.strike else style & ~Style.STRIKE
+    return style
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+_GREEK = "αβγδεζηθικλμνξοπρστυφχψω"
+_ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
+          (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))
+
+
+def list_marker(list_style: str | None, number: int, ordered: bool, depth: int) -> str:
+    """The marker of a list item: by ``list-style-type``, or by the list's tag."""
+    if list_style is None:
+        return f"{number}." if ordered else BULLETS[depth % 3]
+    if list_style == "none":
+        return ""
+    if list_style in ("disc", "circle", "square"):
+        return BULLETS["disc circle square".split().index(list_style)]
+    if list_style.startswith("string:"):
+        return list_style[7:].strip() or "*"
+    if list_style == "decimal-leading-zero":
+        return f"{number:02d}."
+    if number >= 1 and list_style in ("lower-alpha", "lower-latin", "upper-alpha", "upper-latin", "lower-greek"):
+        letters = _GREEK if list_style == "lower-greek" else _ALPHABET
+        text = ""
+        n = number
+        while n > 0:
+            n, rest = divmod(n - 1, len(letters))
+            text = letters[rest] + text
+        return (text.upper() if list_style.startswith("upper") else text) + "."
+    if 1 <= number < 4000 and list_style in ("lower-roman", "upper-roman"):
+        text = ""
+        n = number
+        for value, letters in _ROMAN:
+            while n >= value:
+                text += letters
+                n -= value
+        return (text.upper() if list_style == "upper-roman" else text) + "."
+    return f"{number}."
+
+
 #: Handlers for inline elements: their anchors stay in the running text.
 _INLINE_HANDLERS = frozenset({"br", "a", "img", "q", "input", "select", "textarea", "button"})
 
@@ -995,6 +1116,27 @@ _HANDLERS: dict[str, Callable[[Flow, Element], None]] = {
 # ---------------------------------------------------------------------------
 
 
+# Author colours ride in a segment's style int above the Style bits, so that
+# every segment stays (text, style, link, field): colour + 1 from bit 16,
+# background + 1 from bit 41 (0 there: no colour).
+_COLOR_SHIFT = 16
+_BACKGROUND_SHIFT = 41
+_COLORS = ~((1 << _COLOR_SHIFT) - 1)
+
+
+def pack_colors(color: int, background: int) -> int:
+    """The style bits that carry an author colour pair (NO_COLOR: none)."""
+    return ((color + 1) << _COLOR_SHIFT) | ((background + 1) << _BACKGROUND_SHIFT)
+
+
+def _span(text: str, style: int, link: int, field: int) -> Span:
+    if style <= Style.ALL:
+        return Span(text, style, link, field)
+    color = ((style >> _COLOR_SHIFT) & ((1 << 25) - 1)) - 1
+    background = (style >> _BACKGROUND_SHIFT) - 1
+    return Span(text, style & Style.ALL, link, field, color, background)
+
+
 def to_line(segments: list[Segment]) -> Line:
     """Merge segments with the same attributes; drop trailing spaces."""
     spans: list[Span] = []
@@ -1006,13 +1148,13 @@ def to_line(segments: list[Segment]) -> Line:
         key = (style, link, field)
         if key != current:
             if text_parts:
-                spans.append(Span("".join(text_parts), *current))
+                spans.append(_span("".join(text_parts), *current))
             text_parts = [text]
             current = key
         else:
             text_parts.append(text)
     if text_parts:
-        spans.append(Span("".join(text_parts), *current))
+        spans.append(_span("".join(text_parts), *current))
     while spans:
         last = spans[-1]
         stripped = last.text.rstrip(" ")
@@ -1020,7 +1162,7 @@ def to_line(segments: list[Segment]) -> Line:
             break
         spans.pop()
         if stripped:
-            spans.append(Span(stripped, last.style, last.link, last.field))
+            spans.append(Span(stripped, last.style, last.link, last.field, last.color, last.background))
             break
     return Line(spans)
 

@@ -21,8 +21,9 @@ import zmq
 
 from renderer import protocol, sandbox
 from renderer.own_memory import OwnMemory
-from renderer.page import Page, preload as preload_engine
-from renderer.protocol import ExitCode
+from renderer.page import Page, decode_sheet, linked_sheets, preload as preload_engine
+from renderer.protocol import MAX_SHEET_ROUNDS, ExitCode
+from renderer.style import PX_PER_CELL, sheet_imports
 
 HANDSHAKE_TIMEOUT_MS = 10_000
 
@@ -128,13 +129,14 @@ def _run_probe(request: protocol.SpawnRenderer, sock: zmq.Socket, state) -> int:
 
 
 class _Document:
-    """One document this renderer holds: its source, its parsed page, the
-    width it is laid out at."""
+    """One document this renderer holds: its source, its linked style
+    sheets, its parsed page, the width it is laid out at."""
 
-    __slots__ = ("source", "page", "width")
+    __slots__ = ("source", "sheets", "page", "width")
 
-    def __init__(self, source: protocol.LoadDocument, page: Page) -> None:
+    def __init__(self, source: protocol.LoadDocument, sheets: list[protocol.StyleSheet], page: Page) -> None:
         self.source = source
+        self.sheets = sheets
         self.page = page
         self.width = source.width
 
@@ -154,6 +156,9 @@ class Renderer:
         self.sandbox_state = sandbox_state
         self.own_memory = own_memory
         self.documents: dict[int, _Document] = {}
+        # Documents whose sheets the broker is fetching: the load, the sheets
+        # so far, the URLs asked for, the rounds of asking.
+        self.waiting_for_sheets: dict[int, tuple[protocol.LoadDocument, list, set[str], int]] = {}
 
     def reply(self, message: msgspec.Struct) -> None:
         self.sock.send(protocol.encode(message))
@@ -175,8 +180,31 @@ class Renderer:
             case protocol.Ping(seq=seq):
                 self.reply(protocol.Pong(renderer=self.id, seq=seq))
             case protocol.LoadDocument(document=document, request=request):
-                self.open(message)
-                self.frame_ready(document, request)
+                urls = linked_sheets(message.body, url=message.url, charset=message.charset, kind=message.kind,
+                                     width=message.width)
+                if urls:  # the broker fetches them; LoadSheets brings them and gets the frame
+                    self.waiting_for_sheets[document] = (message, [], set(urls), 1)
+                    self.reply(protocol.SheetsWanted(document=document, request=request, urls=urls))
+                else:
+                    self.open(message)
+                    self.frame_ready(document, request)
+            case protocol.LoadSheets(document=document, request=request, sheets=sheets):
+                source, have, asked, rounds = self.waiting_for_sheets.pop(document)
+                have = have + list(sheets)
+                wanted = []
+                if rounds < MAX_SHEET_ROUNDS:
+                    for sheet in sheets:  # what these sheets @import, not asked for yet
+                        for url in sheet_imports(decode_sheet(sheet.body), sheet.url, source.width * PX_PER_CELL):
+                            if url not in asked and len(asked) < protocol.MAX_SHEETS * MAX_SHEET_ROUNDS \
+                                    and len(wanted) < protocol.MAX_SHEETS and len(url) <= protocol.MAX_SHEET_URL_CHARS:
+                                asked.add(url)
+                                wanted.append(url)
+                if wanted:
+                    self.waiting_for_sheets[document] = (source, have, asked, rounds + 1)
+                    self.reply(protocol.SheetsWanted(document=document, request=request, urls=wanted))
+                else:
+                    self.open(source, have)
+                    self.frame_ready(document, request)
             case protocol.Resize(document=document, request=request, width=width):
                 self.documents[document].width = width
                 self.frame_ready(document, request)
@@ -227,6 +255,7 @@ class Renderer:
                     self.frame_ready(document, request)
             case protocol.CloseDocument(document=document):
                 self.documents.pop(document, None)
+                self.waiting_for_sheets.pop(document, None)
             case protocol.ReportSandbox(request=request):
                 self.reply(protocol.SandboxReport(renderer=self.id, request=request,
                                                   layers=sandbox.describe(self.sandbox_state)))
@@ -255,10 +284,11 @@ class Renderer:
             form_values=values,
             form_checked=checked,
             frame=within_bounds(page.layout(held.width)),
+            sheets=held.sheets,
         )
 
-    def open(self, source: protocol.LoadDocument) -> _Document:
-        """Parse ``source``: a document this renderer now holds."""
+    def open(self, source: protocol.LoadDocument, sheets: list[protocol.StyleSheet] = ()) -> _Document:
+        """Parse ``source`` with its linked ``sheets``: a document this renderer now holds."""
         page = Page(
             source.body,
             url=source.url,
@@ -266,8 +296,10 @@ class Renderer:
             charset=source.charset,
             kind=source.kind,
             unsandboxed=source.unsandboxed,
+            width=source.width,
+            sheets={sheet.url: sheet.body for sheet in sheets},
         )
-        held = self.documents[source.document] = _Document(source, page)
+        held = self.documents[source.document] = _Document(source, list(sheets), page)
         return held
 
     def restore(self, document: int, snapshot: protocol.Snapshot, *, unsandboxed: bool = False) -> None:
@@ -282,7 +314,8 @@ class Renderer:
                 kind=snapshot.kind,
                 width=snapshot.width,
                 unsandboxed=unsandboxed,
-            )
+            ),
+            snapshot.sheets,
         )
         page = held.page
         page.restore_form_state(snapshot.form_values, snapshot.form_checked)

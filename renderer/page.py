@@ -10,10 +10,12 @@ imported.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import urllib.parse
 
-from . import encoding
-from .document import Document, Field, parse
+from . import encoding, style
+from .document import Document, Field, parse, stylesheet_links
 from .layout import FOCUS, cells, char_width, layout_document, to_line, wrap_plain
 from .protocol import MAX_ANCHOR_NAME_CHARS, MAX_ANCHORS, FormField, Frame, Line, Link, Span, Style
 
@@ -21,6 +23,22 @@ UNSANDBOXED_BANNER = "This renderer is NOT sandboxed (--no-sandbox): page conten
 
 MIN_WIDTH = 1
 MAX_WIDTH = 1000
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside: parsing and layout make hundreds
+    of thousands of small objects and no cycles worth chasing, and the
+    collector's passes over a large page's live objects took a third of
+    layout's time.  Reference counting still frees everything at once."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Page:
@@ -35,7 +53,11 @@ class Page:
         charset: str | None,
         kind: str,
         unsandboxed: bool = False,
+        width: int = 80,
+        sheets: dict[str, bytes] | None = None,
     ):
+        """``width``: the first layout width (media queries are evaluated at
+        it); ``sheets``: linked style sheets the broker fetched, by URL."""
         self.url = url
         self.content_type = content_type
         # An error page is HTML the broker wrote: laid out like any page, marked as an error.
@@ -46,7 +68,9 @@ class Page:
         self.document: Document | None = None
         self._text = ""
         if self.kind == "html":
-            self.document = parse(text, url)
+            linked = {sheet_url: decode_sheet(data) for sheet_url, data in (sheets or {}).items()}
+            with gc_paused():
+                self.document = parse(text, url, width=max(MIN_WIDTH, min(MAX_WIDTH, width)), linked_sheets=linked)
             self.title = self.document.title
         else:
             self._text = text
@@ -101,7 +125,8 @@ class Page:
         self._width = width
         frame = self._frames.get(width)
         if frame is None:
-            frame = self._layout(width)
+            with gc_paused():
+                frame = self._layout(width)
             self._frames[width] = frame
         frame.scroll = self.scroll
         return frame
@@ -320,6 +345,28 @@ class Page:
         self._frames.clear()
 
 
+def linked_sheets(body: bytes, *, url: str, charset: str | None, kind: str, width: int) -> list[str]:
+    """The style sheets a document links (absolute URLs), before it is laid out."""
+    if kind not in ("html", "error"):
+        return []
+    text, _ = encoding.decode(body, header_charset=charset, prescan_meta=True)
+    return stylesheet_links(text, url, width=max(MIN_WIDTH, min(MAX_WIDTH, width)))
+
+
+def decode_sheet(data: bytes) -> str:
+    """A linked style sheet's text: a BOM, then ``@charset``, then UTF-8
+    (CSS Syntax's order, without the referring document's encoding)."""
+    label = None
+    if data.startswith(b'@charset "'):
+        end = data.find(b'";', 10, 80)
+        if end > 0:
+            label = data[10:end].decode("ascii", "replace")
+    name = encoding.lookup(label)
+    if name in (None, "utf-16be", "utf-16le", "replacement"):
+        name = "utf-8"
+    return encoding.decode(data, header_charset=name, prescan_meta=False)[0]
+
+
 def _mark(line: Line, ranges: list[tuple[int, int]]) -> Line:
     """Split spans at match boundaries and add Style.MARK inside matches."""
     cuts = sorted({p for r in ranges for p in r})
@@ -331,19 +378,26 @@ def _mark(line: Line, ranges: list[tuple[int, int]]) -> Line:
         for a, b in zip(points, points[1:]):
             inside = any(s <= a and b <= e for s, e in ranges)
             style = span.style | Style.MARK if inside else span.style
-            spans.append(Span(span.text[a - position : b - position], style, span.link, span.field))
+            spans.append(Span(span.text[a - position : b - position], style, span.link, span.field, span.color,
+                              span.background))
         position = end
     return Line(spans)
 
 
 _WARM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>warm</title>
+<style>.n { display: none } p b { color: #a00; background: #ffe } li { list-style-type: lower-roman }
+.f { display: flex } .f > * { text-transform: uppercase; white-space: pre } a::after { content: "*" }
+.t { display: table } .r { display: table-row } .c { display: table-cell } .h { visibility: hidden }
+q { display: list-item; text-decoration: underline line-through; font-style: normal }</style>
+<link rel=stylesheet href="warm.css" media="screen">
 <base href="https://example.test/dir/"></head><body>
 <h1>Heading</h1><p>Text with <b>bold</b>, <i>em</i>, <code>code</code> and a <a href="a?q=1">link</a>.
 日本語のテキストとカタカナ、한국어, e\u0301t\u00e9 &amp; emoji \U0001F600.</p>
 <ul><li>one<ol start="3" reversed><li>two</ol></ul><dl><dt>t<dd>d</dl>
 <pre>\tcode\n  kept</pre><blockquote><p>quote</p></blockquote><hr>
 <table border=1><caption>c</caption><tr><th>a<th colspan=2>b<tr><td rowspan=2>1<td>2<td align=right>3</table>
-<img alt="alt"><img src=x><div style="display: none">hidden</div>
+<img alt="alt"><img src=x><div style="display: none">hidden</div><div class=f><span>a</span> b</div>
+<div class=t><div class=r><span class=c>1</span><span class=c>2</span></div></div><p class=h>h<q>q</q></p>
 <form action="/s" method=post><input name=q value=v><input type=password name=p>
 <input type=checkbox name=c checked><input type=radio name=r value=1><input type=radio name=r value=2>
 <select name=s><option>x<option value=y selected>Y</select><textarea name=t>a\nb</textarea>
@@ -367,9 +421,11 @@ def preload() -> None:
         urllib.parse.urlunsplit(parts)
         urllib.parse.urldefrag(url)
     urllib.parse.urlencode([("a b", "c&d\u00e9")], encoding="cp1252", errors="xmlcharrefreplace")
+    style.preload()
     for charset in ("utf-8", "windows-1252", "shift_jis", None):
-        page = Page(_WARM_PAGE.encode("utf-8"), url="https://example.test/warm", content_type="text/html",
-                    charset=charset, kind="html", unsandboxed=True)
+        page = Page(_WARM_PAGE.encode("utf-8"), url="https://example.test/dir/warm", content_type="text/html",
+                    charset=charset, kind="html", unsandboxed=True,
+                    sheets={"https://example.test/dir/warm.css": '@charset "utf-8"; b { font-weight: 400 }'.encode()})
         for width in (80, 30, 5):
             page.layout(width)
         page.find("text")
@@ -380,5 +436,7 @@ def preload() -> None:
         page.link_url(1)
         page.focused_field = 1
         page.layout(80).dump()
+        linked_sheets(_WARM_PAGE.encode("utf-8"), url="https://example.test/dir/warm", charset=charset, kind="html",
+                      width=80)
     Page(b"plain\ttext\n", url="https://example.test/t", content_type="text/plain", charset=None, kind="text").layout(20)
     to_line([("x ", FOCUS, 0, 0)])

@@ -131,6 +131,17 @@ Body = Annotated[bytes, Meta(max_length=MAX_DOCUMENT_BYTES)]
 
 #: A byte count a renderer reports: never negative, never absurd.
 MemoryBytes = Annotated[int, msgspec.Meta(ge=0, le=MAX_MEMORY_BYTES)]
+#: Linked style sheets one document may ask for (``<link rel=stylesheet>``,
+#: in document order; the renderer asks for the first ones only), the
+#: longest sheet URL the renderer may name (a real page's are under 300
+#: characters), and the largest sheet the broker hands over (larger ones
+#: are not used; real documentation sheets are under 100 KB).
+MAX_SHEETS = 16
+MAX_SHEET_ROUNDS = 4  # the links, then three levels of @import
+MAX_SHEET_URL_CHARS = 4096
+MAX_SHEET_BYTES = 512 * 1024
+SheetUrl = Annotated[str, Meta(max_length=MAX_SHEET_URL_CHARS)]
+
 #: Most fragment targets (ids, ``<a name>``) a frame lists, and the longest name.
 MAX_ANCHORS = 20_000
 MAX_ANCHOR_NAME_CHARS = 512
@@ -222,7 +233,15 @@ class Style:
     MARK = 1 << 9  # a find-in-page match
     ERROR = 1 << 10
     FOCUS = 1 << 11  # the form control that has the keyboard focus
-    ALL = (1 << 12) - 1  # every flag above: a span's style has no other bit
+    UNDERLINE = 1 << 12  # text-decoration: underline (author CSS)
+    STRIKE = 1 << 13  # text-decoration: line-through (author CSS)
+    ALL = (1 << 14) - 1  # every flag above: a span's style has no other bit
+
+
+#: An author colour (CSS ``color``, ``background-color``) as 0xRRGGBB, or
+#: NO_COLOR: the UI's own.
+NO_COLOR = -1
+Color = Annotated[int, Meta(ge=NO_COLOR, le=0xFFFFFF)]
 
 
 StyleBits = Annotated[int, Meta(ge=0, le=Style.ALL)]
@@ -233,13 +252,15 @@ StyleBits = Annotated[int, Meta(ge=0, le=Style.ALL)]
 # --------------------------------------------------------------------------
 
 
-class Span(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """A run of text on one line with one style."""
+class Span(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A run of text on one line with one style (trailing defaults are not sent)."""
 
     text: Text
     style: StyleBits = Style.PLAIN
     link: LinkNumber = 0  # link number (1-based) when the span is part of a link
     field: FieldNumber = 0  # form field id (1-based) when the span shows a control
+    color: Color = NO_COLOR  # the page's text colour
+    background: Color = NO_COLOR  # the page's background colour behind this text
 
 
 class Line(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -314,6 +335,13 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True):
         return text + "\n"
 
 
+class StyleSheet(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A linked style sheet as the broker fetched it: the renderer parses it."""
+
+    url: SheetUrl  # as the renderer named it in SheetsWanted
+    body: Annotated[bytes, Meta(max_length=MAX_SHEET_BYTES)]
+
+
 class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     """A discarded tab's state, enough to draw it again without the network."""
 
@@ -332,6 +360,8 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     # The frame as the user last saw it (form input and focus drawn in): a
     # restored renderer shows it at once and parses the document after.
     frame: Frame | None = None
+    # The linked style sheets the document was drawn with: no network on restore.
+    sheets: Annotated[list[StyleSheet], Meta(max_length=MAX_SHEETS)] = []
 
 
 # --------------------------------------------------------------------------
@@ -346,7 +376,8 @@ class HelloAck(msgspec.Struct, tag="hello_ack"):
 
 
 class LoadDocument(msgspec.Struct, tag="load"):
-    """Parse and lay out a document.  Reply: FrameReady."""
+    """Parse and lay out a document.  Reply: FrameReady, or SheetsWanted when
+    it links style sheets (then LoadSheets brings them and gets the frame)."""
 
     document: int
     request: int
@@ -357,6 +388,17 @@ class LoadDocument(msgspec.Struct, tag="load"):
     kind: DocumentKind
     width: int
     unsandboxed: bool = False  # the user passed --no-sandbox: say so on the page
+
+
+class LoadSheets(msgspec.Struct, tag="load_sheets"):
+    """The sheets a SheetsWanted named, as far as the broker would and could
+    fetch them (a refused or failed one is absent).  Reply: FrameReady, or
+    SheetsWanted for the sheets these ``@import`` (at most
+    ``MAX_SHEET_ROUNDS`` rounds in all)."""
+
+    document: int
+    request: int
+    sheets: list[StyleSheet]
 
 
 class Resize(msgspec.Struct, tag="resize"):
@@ -468,6 +510,7 @@ class Shutdown(msgspec.Struct, tag="shutdown"):
 ToRenderer = Union[
     HelloAck,
     LoadDocument,
+    LoadSheets,
     Resize,
     ScrollTo,
     FollowLink,
@@ -505,6 +548,15 @@ class FrameReady(msgspec.Struct, tag="frame", forbid_unknown_fields=True):
     document: Id
     request: Id
     frame: Frame
+
+
+class SheetsWanted(msgspec.Struct, tag="sheets_wanted", forbid_unknown_fields=True):
+    """The document being loaded links these style sheets (absolute URLs, in
+    document order): a claim the broker judges against the page it committed."""
+
+    document: Id
+    request: Id
+    urls: Annotated[list[SheetUrl], Meta(min_length=1, max_length=MAX_SHEETS)]
 
 
 class NavigateRequest(msgspec.Struct, tag="navigate", forbid_unknown_fields=True):
@@ -578,6 +630,7 @@ class ProbeResult(msgspec.Struct, tag="probe_result", forbid_unknown_fields=True
 ToBroker = Union[
     Hello,
     FrameReady,
+    SheetsWanted,
     NavigateRequest,
     FindResult,
     Pong,
@@ -593,7 +646,8 @@ ToBroker = Union[
 #: and refuses any other type (bad message WRONG_REPLY_TYPE).  Messages not
 #: listed here expect no reply.
 REPLIES: dict[type[msgspec.Struct], tuple[type[msgspec.Struct], ...]] = {
-    LoadDocument: (FrameReady,),
+    LoadDocument: (FrameReady, SheetsWanted),
+    LoadSheets: (FrameReady, SheetsWanted),  # SheetsWanted: what those sheets @import
     Resize: (FrameReady,),
     FollowLink: (NavigateRequest, FrameReady),
     SetField: (FrameReady,),

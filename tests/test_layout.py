@@ -37,6 +37,7 @@ def render_case(path: Path) -> str:
         content_type="text/html",
         charset=None,
         kind="html",
+        width=case_width(body),
     )
     return page.layout(case_width(body)).dump()
 
@@ -74,4 +75,5 @@ def test_case_lines_are_clean(name: str) -> None:
             assert line.text == line.text.rstrip(" ")
             assert cells(line.text) <= width
             for a, b in zip(line.spans, line.spans[1:]):
-                assert (a.style, a.link, a.field) != (b.style, b.link, b.field), "unmerged spans"
+                assert (a.style, a.link, a.field, a.color, a.background) != (
+                    b.style, b.link, b.field, b.color, b.background), "unmerged spans"

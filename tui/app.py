@@ -115,10 +115,18 @@ class BrowserApp(App[int]):
         process_source: ProcessSource | None = None,
         sample_seconds: float = SAMPLE_SECONDS,
         follow_active: bool = False,
+        attached: bool = False,
     ) -> None:
         """``follow_active``: the window shows whichever tab the browser makes
-        active, as when something else drives it (a trace being played)."""
+        active, as when something else drives it (a trace being played).
+
+        ``attached``: the factory makes a ``RemoteBrowser``, a browser that
+        runs in another process (``minibrowser tui --attach``): the window
+        shows its tabs and opens no URL of its own; quitting detaches and
+        leaves it running."""
         super().__init__()
+        self.attached = attached
+        self.gone_message: str | None = None  # the one line to show when the attached browser went away
         self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
@@ -245,6 +253,14 @@ class BrowserApp(App[int]):
             return
         self.sampler.browser = self.browser
         self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
+        if self.attached:
+            self.browser.on_gone(self._browser_gone)
+            self.current = self.browser.active_tab or (self.browser.tabs[0] if self.browser.tabs else None)
+            self._set_status("")
+            self.ready.set()
+            self._refresh_chrome()
+            self.sampler.sample()
+            return
         width = self._page_width()
         first, *rest = self.urls
         # The tab is in the strip, loading, from the moment it exists (the
@@ -258,6 +274,11 @@ class BrowserApp(App[int]):
         self.ready.set()
         self._refresh_chrome()
         self.sampler.sample()
+
+    def _browser_gone(self, why: str) -> None:
+        """The browser this window is attached to quit (or cannot be reached): say so and close."""
+        self.gone_message = f"detached from the browser (pid {self.browser.pid}): {safe_line(why)}"
+        self.exit(0)
 
     async def shutdown_browser(self) -> None:
         if self._shut_down:
@@ -637,13 +658,14 @@ class BrowserApp(App[int]):
         self.lifecycle_action(event.action, event.tab)
 
     def lifecycle_action(self, action: str, tab_id: int) -> None:
-        """Ask the API to freeze, discard, restore, end, pin or keep a tab; it may
-        refuse, with a reason.  Pin and keep toggle."""
+        """Ask the API to freeze, discard (urgent or proactive), restore, end, pin,
+        keep a tab or switch its auto-discardable flag; it may refuse, with a
+        reason.  Pin, keep and auto-discardable toggle."""
         tab = next((t for t in self.browser.tabs if t.id == tab_id), None) if self.browser else None
         if tab is None:
             return
-        method = {"freeze": "freeze", "discard": "discard", "restore": "activate", "end": "end_process",
-                  "pin": "pin", "keep": "keep"}[action]
+        method = {"freeze": "freeze", "discard": "discard", "proactive-discard": "discard", "restore": "activate",
+                  "end": "end_process", "pin": "pin", "keep": "keep", "auto-discardable": "set_auto_discardable"}[action]
         if action == "restore" and tab.state.value == "frozen":
             method = "unfreeze"  # thaw it where it is; restoring a discarded tab also brings it to the front
         call = getattr(tab, method)
@@ -651,6 +673,10 @@ class BrowserApp(App[int]):
             call = functools.partial(tab.pin, not tab.pinned)
         elif action == "keep":
             call = functools.partial(tab.keep, not tab.kept)
+        elif action == "auto-discardable":
+            call = functools.partial(tab.set_auto_discardable, not tab.auto_discardable)
+        elif action == "proactive-discard":
+            call = functools.partial(tab.discard, reason="discarded by the user (proactive)", urgent=False)
 
         async def run():
             try:
@@ -705,6 +731,6 @@ class BrowserApp(App[int]):
         self.exit(0)
 
     async def action_quit(self) -> None:
-        self._set_status("Closing every tab…")
+        self._set_status("Detaching; the browser keeps running…" if self.attached else "Closing every tab…")
         await self.shutdown_browser()
         self.exit(0)

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from browser import Frame, Span, Style
+from browser import NO_COLOR, Frame, Span, Style, readable
 
 # How each style flag looks; later flags in this list win on conflicts.
 _FLAG_STYLES: list[tuple[int, RichStyle]] = [
@@ -26,6 +26,8 @@ _FLAG_STYLES: list[tuple[int, RichStyle]] = [
     (Style.IMAGE, RichStyle(color="magenta", italic=True)),
     (Style.EMPHASIS, RichStyle(italic=True)),
     (Style.BOLD, RichStyle(bold=True)),
+    (Style.UNDERLINE, RichStyle(underline=True)),
+    (Style.STRIKE, RichStyle(strike=True)),
     (Style.CODE, RichStyle(color="#e5c07b", bgcolor="#2c2c2c")),
     (Style.HEADING, RichStyle(color="#61afef", bold=True)),
     (Style.TITLE, RichStyle(color="#61afef", bold=True, underline=True)),
@@ -45,6 +47,19 @@ def span_style(flags: int) -> RichStyle:
         if flags & flag:
             style += look
     return style
+
+
+#: Spans whose look the browser decides (links, forms, find matches, errors): author colours stay off them.
+_OWN_COLORS = Style.LINK | Style.FORM | Style.MARK | Style.ERROR | Style.FOCUS
+
+
+def author_style(span: Span, theme: tuple[int, int]) -> RichStyle:
+    """The page's colours for ``span``, those readable on the theme only (``broker/colors.py``)."""
+    color, background = readable(span.color, span.background, theme_foreground=theme[0], theme_background=theme[1])
+    return RichStyle(
+        color=None if color == NO_COLOR else f"#{color:06x}",
+        bgcolor=None if background == NO_COLOR else f"#{background:06x}",
+    )
 
 
 @dataclass(frozen=True)
@@ -143,12 +158,28 @@ class PageView(ScrollView, can_focus=True):
             strip = self._strips[index] = Strip(self._segments(self.frame.lines[index].spans))
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
+    def _theme(self) -> tuple[int, int]:
+        """The theme's text and background colours, as 0xRRGGBB."""
+        base = self.rich_style
+
+        def packed(color, default: int) -> int:
+            if color is None:
+                return default
+            triplet = color.get_truecolor()
+            return (triplet.red << 16) | (triplet.green << 8) | triplet.blue
+
+        return packed(base.color, 0xE0E0E0), packed(base.bgcolor, 0x000000)
+
     def _segments(self, spans: list[Span]) -> list[Segment]:
         base = self.rich_style
         focused = self.focused
         segments = []
+        theme = None
         for span in spans:
             style = base + span_style(span.style)
+            if (span.color != NO_COLOR or span.background != NO_COLOR) and not span.style & _OWN_COLORS:
+                theme = theme or self._theme()
+                style += author_style(span, theme)
             if focused is not None and (
                 (focused.kind == "link" and span.link == focused.number)
                 or (focused.kind == "field" and span.field == focused.number)

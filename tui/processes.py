@@ -28,9 +28,9 @@ HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 class Target:
     """One process to measure, or one tab without a process (discarded)."""
 
-    key: str  # "broker", "network", "zygote" or "tab-N": stable across refreshes
+    key: str  # "broker", "network", "zygote", "spare-PID" or "tab-N": stable across refreshes
     pid: int | None
-    role: str  # broker, network, zygote, renderer
+    role: str  # broker, network, zygote, renderer, spare (a renderer started ahead of need, with no tab yet)
     tab: int | None = None
     title: str = ""
     state: str = ""
@@ -39,7 +39,15 @@ class Target:
     messages_in: int = 0
     bytes_in: int = 0
     last_round_trip_ms: float | None = None
-    discardable: str = ""  # "yes", or why not
+    discardable: str = ""  # "yes", or why not (as the policy would discard it: about:discards' column)
+    # The rest of what about:discards shows of a tab (``Browser.discards()``).
+    visibility: str = ""  # visible, hidden
+    freezable: str = ""  # "yes", or why not
+    auto_discardable: bool = True
+    discard_count: int = 0
+    revisits: int = 0
+    last_active_s: float | None = None  # seconds since it was last the active tab (for sorting)
+    last_active: str = ""  # the same for people ("3 min ago")
     pinned: bool = False
     kept: bool = False
     # A renderer's memory and CPU as the broker last sampled them (the API's
@@ -97,7 +105,8 @@ class ProcessRow:
             if t.over_limit:
                 task += " (over the process limit: a cross-site page never shares)"
             return task
-        return {"broker": "Browser (broker)", "zygote": "Zygote", "network": "Network process"}.get(t.role, t.role)
+        return {"broker": "Browser (broker)", "zygote": "Zygote", "network": "Network process",
+                "spare": "Spare renderer"}.get(t.role, t.role)
 
 
 class ProcessSource:
@@ -107,7 +116,7 @@ class ProcessSource:
         self._processes: dict[int, psutil.Process] = {}
 
     def targets(self, browser) -> list[Target]:
-        """Broker, network process, zygote and one target per tab.  UI thread; no system calls."""
+        """Broker, network process, zygote, the spare renderer and one target per tab.  UI thread; no system calls."""
         result: list[Target] = []
         pids_by_tab: dict[int, int] = {}
         renderer_of_tab = {}
@@ -118,8 +127,12 @@ class ProcessSource:
                     renderer_of_tab[tab_id] = info
             elif info.role in ("broker", "network", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
+            elif info.role == "spare":  # Chromium's task manager shows it too ("Spare Renderer")
+                result.append(Target(f"spare-{info.pid}", info.pid, "spare", title="spare renderer", state=info.state,
+                                     memory=info.memory))
+        lifecycle = {row.tab: row for row in browser.discards()}
         for tab in browser.tabs:
-            target = tab_target(tab, pids_by_tab.get(tab.id))
+            target = tab_target(tab, pids_by_tab.get(tab.id), lifecycle.get(tab.id))
             info = renderer_of_tab.get(tab.id)
             if info is not None and (info.site or len(info.tabs) > 1 or info.over_limit):
                 target = dataclasses.replace(target, site=info.site, over_limit=info.over_limit,
@@ -150,10 +163,22 @@ class ProcessSource:
         return result
 
 
-def tab_target(tab, pid: int | None) -> Target:
+def yes_or_why(refusal) -> str:
+    return "yes" if refusal is None else "no: " + refusal.describe()
+
+
+def tab_target(tab, pid: int | None, lifecycle=None) -> Target:
+    """``lifecycle``: the tab's row of ``Browser.discards()`` (None: asked of the tab alone)."""
     counters = tab.ipc
-    refusal = tab.discard_refusal()
-    discardable = "yes" if refusal is None else "no: " + refusal.describe()
+    if lifecycle is None:
+        lifecycle_fields = dict(discardable=yes_or_why(tab.discard_refusal(urgent=False)),
+                                freezable=yes_or_why(tab.freeze_refusal()))
+    else:
+        lifecycle_fields = dict(
+            discardable=yes_or_why(lifecycle.discard_refusal), freezable=yes_or_why(lifecycle.freeze_refusal),
+            visibility=lifecycle.visibility, auto_discardable=lifecycle.auto_discardable,
+            discard_count=lifecycle.discard_count, revisits=lifecycle.revisits, last_active_s=lifecycle.last_active_s,
+            last_active=lifecycle.last_active)
     return Target(
         key=f"tab-{tab.id}",
         pid=pid,
@@ -166,12 +191,12 @@ def tab_target(tab, pid: int | None) -> Target:
         messages_in=counters.messages_in if counters else 0,
         bytes_in=counters.bytes_in if counters else 0,
         last_round_trip_ms=counters.last_round_trip_ms if counters else None,
-        discardable=discardable,
         pinned=tab.pinned,
         kept=tab.kept,
         memory=tab.memory,
         cpu_percent=tab.cpu_percent,
         cpu_time=tab.cpu_time,
+        **lifecycle_fields,
     )
 
 

@@ -1,8 +1,15 @@
 """The task manager (Shift+Esc, as in Chrome): every process in one sortable table.
 
-Actions on the selected row go to the tab through the API (freeze, discard,
-restore, end process); the API decides whether they are allowed and says
-why not.  Ending a process asks for confirmation first.
+Each tab's row also shows what chrome://discards (here ``about:discards``)
+shows: lifecycle state and visibility, whether it may be discarded (as the
+policy would) and frozen, with the reason when not, whether the policy may
+discard it by itself, how often it was discarded and revisited, and when it
+was last active.
+
+Actions on the selected row go to the tab through the API (freeze, urgent
+discard, proactive discard, restore, toggle auto-discardable, end process,
+pin, keep); the API decides whether they are allowed and says why not.
+Ending a process asks for confirmation first.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ COLUMNS = [
     ("cpu_time", "CPU time", lambda r: r.measurement.cpu_time or 0.0),
     ("ipc", "IPC msgs", lambda r: r.target.messages_in + r.target.messages_out),
     ("sandbox", "Sandbox", lambda r: r.key),
+    ("visibility", "Visibility", lambda r: r.target.visibility),
+    ("freeze", "Freezable", lambda r: r.target.freezable),
+    ("auto", "Auto-discard", lambda r: r.target.auto_discardable),
+    ("discards", "Discards", lambda r: r.target.discard_count),
+    ("revisits", "Revisits", lambda r: r.target.revisits),
+    ("last_active", "Last active", lambda r: -1.0 if r.target.last_active_s is None else r.target.last_active_s),
     ("discard", "Discardable", lambda r: r.target.discardable),
 ]
 SORT_KEYS = {key: sort for key, _, sort in COLUMNS}
@@ -40,7 +53,9 @@ def row_cells(row: ProcessRow, sandbox: SandboxStatus) -> list:
     t, m = row.target, row.measurement
     mark, colour = STATE_MARKS.get(t.state, ("", ""))
     state = Text(f"{mark} {t.state}".strip(), style=colour) if t.state else Text("")
-    discard = "" if t.role != "renderer" else t.discardable
+    tab = t.role == "renderer"
+    discard = t.discardable if tab else ""
+    freeze = t.freezable if tab else ""
     return [
         Text(row.task[:30]),
         Text(str(t.pid) if t.pid else "–", justify="right"),
@@ -51,6 +66,12 @@ def row_cells(row: ProcessRow, sandbox: SandboxStatus) -> list:
         Text(format_seconds(m.cpu_time), justify="right"),
         Text(str(t.messages_in + t.messages_out) if t.role == "renderer" else "", justify="right"),
         Text(sandbox.mark, style=sandbox.style),
+        Text(t.visibility),
+        Text(freeze, style="green" if freeze == "yes" else "yellow"),
+        Text(("on" if t.auto_discardable else "off") if tab else ""),
+        Text(str(t.discard_count) if tab else "", justify="right"),
+        Text(str(t.revisits) if tab else "", justify="right"),
+        Text(t.last_active, justify="right"),
         Text(discard, style="green" if discard == "yes" else "yellow"),
     ]
 
@@ -63,8 +84,10 @@ class TaskManager(Screen):
         Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse"),
         Binding("f", "lifecycle('freeze')", "Freeze"),
-        Binding("d", "lifecycle('discard')", "Discard"),
+        Binding("d", "lifecycle('discard')", "Urgent discard"),
+        Binding("D", "lifecycle('proactive-discard')", "Proactive discard"),
         Binding("r", "lifecycle('restore')", "Restore"),
+        Binding("a", "lifecycle('auto-discardable')", "Auto-discard on/off"),
         Binding("e,delete", "end_process", "End process"),
         Binding("p", "lifecycle('pin')", "Pin"),
         Binding("k", "lifecycle('keep')", "Keep"),

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Protocol
 
+from broker.discard_policies import DiscardPolicy
 from broker.sandbox_verdict import Sandboxing, judge_sandbox
 
 
@@ -32,10 +33,14 @@ class ProcessRow(Protocol):
 
 
 class Browser(Protocol):
-    """What the live pages (about:processes, about:sandbox) ask of the browser
-    kernel that serves them."""
+    """What the live pages (about:processes, about:sandbox, about:discards) ask
+    of the browser kernel that serves them."""
+
+    discard_policy: DiscardPolicy
 
     def processes_info(self) -> Iterable[ProcessRow]: ...
+
+    def discards_rows(self) -> Iterable: ...  # broker.kernel.DiscardsRow
 
     def describe_process_model(self) -> str: ...
 
@@ -97,6 +102,32 @@ def _processes(browser: Browser) -> str:
     )
 
 
+def _discards(browser: Browser) -> str:
+    """about:discards: what chrome://discards shows, per tab, and the policy in force."""
+    policy = browser.discard_policy
+    budget = policy.memory_budget_bytes
+    heading = (f"Policy {policy.name}; memory budget "
+               + (f"{budget / 1024**2:.0f} MB (renderers' USS)" if budget is not None else "none"))
+    rows = "".join(
+        f"<tr><td>{row.tab}</td><td>{html.escape(row.title or row.url)}</td><td>{row.state}</td>"
+        f"<td>{row.visibility}</td><td>{_yes_or_why(row.discard_refusal)}</td>"
+        f"<td>{_yes_or_why(row.freeze_refusal)}</td><td>{'yes' if row.auto_discardable else 'no'}</td>"
+        f"<td>{row.discard_count}</td><td>{row.revisits}</td><td>{row.last_active}</td></tr>"
+        for row in browser.discards_rows()
+    )
+    return (
+        "<!doctype html><title>Discards</title><h1>Discards</h1>"
+        f"<p>{html.escape(heading)}.</p>"
+        "<table><tr><th>Tab</th><th>Title</th><th>State</th><th>Visibility</th><th>Discardable</th>"
+        "<th>Freezable</th><th>Auto-discardable</th><th>Discards</th><th>Revisits</th><th>Last active</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def _yes_or_why(refusal) -> str:
+    return "yes" if refusal is None else f"no: {html.escape(refusal.value)}"
+
+
 def page(browser: Browser, url: str) -> str | None:
     """The HTML of an about: page, or None if there is no such page."""
     name = url.split("#", 1)[0].split("?", 1)[0].lower()
@@ -110,6 +141,8 @@ def page(browser: Browser, url: str) -> str | None:
         return _processes(browser)
     if name == "about:sandbox":
         return browser.sandbox_page()
+    if name == "about:discards":
+        return _discards(browser)
     return None
 
 

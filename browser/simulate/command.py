@@ -3,8 +3,11 @@
     minibrowser simulate generate --users N --days D --seed S [--open-tabs N] -o FILE
     minibrowser simulate calibrate [-o FILE] [--no-sandbox]
     minibrowser simulate run TRACE [--engine model|real] [--policy A,B] [--process-model X,Y]
-                                   [--budget SIZE] [--costs FILE] [--speed X] [--json | --csv]
-                                   [--plot PREFIX] [--format png|svg] [--workers N] [--tui]
+                                   [--budget SIZE[,SIZE...]] [--param NAME=VALUES ...]
+                                   [--costs minibrowser|chrome|firefox|FILE] [--speed X] [--json | --csv]
+                                   [--plot PREFIX] [--format png|svg] [--chart] [--workers N]
+                                   [--cluster tcp://HOST:PORT] [--tui]
+    minibrowser simulate validate [--users N] [--json]
 
 Bad input (a missing or bad trace, an unknown policy or process model, a
 bad size) gives one line on stderr and exit status 2; a failed run, 1.
@@ -17,7 +20,6 @@ import errno
 import os
 import re
 import sys
-import time
 
 from broker.discard_policies import DISTINCT_POLICY_NAMES, POLICY_NAMES, UnknownPolicy, make_policy
 
@@ -33,8 +35,14 @@ def parse_size(text: str) -> int:
     number, unit = float(match.group(1)), match.group(2).lower()
     value = int(number * 1024 ** " kmgt".index(unit or " "))
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"--budget must be more than 0, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
     return value
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``256M,512M,1G``: one or more sizes (a sweep of budgets)."""
+    sizes = [parse_size(part) for part in text.split(",")]
+    return list(dict.fromkeys(sizes))
 
 
 def _whole(low: int, high: int):
@@ -84,8 +92,14 @@ def add_parser(commands) -> None:
     run.add_argument("--engine", choices=("model", "real"), default="model")
     run.add_argument("--policy", default="minibrowser,none", help=f"comma-separated, or 'all' ({', '.join(POLICY_NAMES)})")
     run.add_argument("--process-model", default="per-tab", help="comma-separated, or 'all' (per-tab, site-per-process, process-per-site, single)")
-    run.add_argument("--budget", type=parse_size, default=parse_size("1G"), help="renderer memory budget (default 1G)")
-    run.add_argument("--costs", metavar="FILE", default=None, help="cost file from 'simulate calibrate'")
+    run.add_argument("--budget", type=parse_sizes, default=[parse_size("1G")],
+                     help="renderer memory budget (default 1G); several, comma-separated, are swept")
+    run.add_argument("--param", metavar="NAME=VALUES", action="append", default=[],
+                     help="sweep a policy parameter: a list (memory-saver.revisits=5,15) or a range "
+                          "(memory-saver.hidden=1h..8h/1h); repeatable")
+    run.add_argument("--costs", metavar="PROFILE|FILE", default=None,
+                     help="minibrowser (calibrated, the default), chrome or firefox (from published figures), "
+                          "or a cost file from 'simulate calibrate'")
     run.add_argument("--speed", type=_positive(), default=600.0, help="real engine: trace seconds per wall second")
     output = run.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
@@ -94,9 +108,16 @@ def add_parser(commands) -> None:
     run.add_argument("--format", choices=("png", "svg"), default="png")
     run.add_argument("--chart", action="store_true", help="draw the charts in the terminal")
     run.add_argument("--workers", type=_whole(1, 256), default=None)
+    run.add_argument("--cluster", metavar="tcp://HOST:PORT", default=None,
+                     help="run designs x users on a Dask cluster (pip install 'minibrowser[cluster]')")
     run.add_argument("--tui", action="store_true",
                      help="real engine: show the browser window, process tree and task manager while the trace plays")
     run.add_argument("--no-sandbox", action="store_true")
+
+    validate = actions.add_parser("validate", help="hold the model engine against published browser figures")
+    validate.add_argument("--users", type=_whole(10, 100_000), default=None,
+                          help="users in the population studies (default: each figure's own)")
+    validate.add_argument("--json", action="store_true")
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> int:
@@ -112,7 +133,9 @@ async def dispatch(args: argparse.Namespace) -> int:
             return await _calibrate(args)
         case "run":
             return await _run(args)
-    return _fail("simulate needs an action: generate, calibrate or run (see 'minibrowser simulate --help')")
+        case "validate":
+            return _validate(args)
+    return _fail("simulate needs an action: generate, calibrate, run or validate (see 'minibrowser simulate --help')")
 
 
 def _generate(args) -> int:
@@ -154,27 +177,47 @@ def _names(text: str, every: tuple[str, ...], kind: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _progress(label: str):
-    if not sys.stderr.isatty():
-        return None
-    started = time.monotonic()
+class _ProgressBar:
+    """A progress bar on standard error when it is a terminal (rich.progress); nothing on a pipe.
 
-    def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        print(f"\r{label}: {done}/{total} ({time.monotonic() - started:.1f} s)", end=end, file=sys.stderr, flush=True)
-    return show
+    Used as ``with _ProgressBar(label) as show: run(..., progress=show)``; ``show`` is None on a pipe."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=Console(file=sys.stderr), transient=False)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=None)
+
+        def show(done: int, total: int) -> None:
+            self.bar.update(task, completed=done, total=total)
+        return show
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 async def _run(args) -> int:
     from browser.simulate import results as output
-    from browser.simulate.costs import CostsError, load_costs
+    from browser.simulate.costs import CostsError
+    from browser.simulate.profiles import load_costs
     from browser.simulate.model import Design, ProcessModel, run_designs
+    from browser.simulate.params import ParamError, parse_param, settings_for
     from browser.simulate.trace import TraceError, read_trace
 
     try:
         policies = _names(args.policy, DISTINCT_POLICY_NAMES, "policy")
         for name in policies:
-            make_policy(name, budget_bytes=args.budget)
+            make_policy(name, budget_bytes=args.budget[0])
         models_text = _names(args.process_model, tuple(m.value for m in ProcessModel), "process-model")
         models = []
         for name in models_text:
@@ -183,15 +226,27 @@ async def _run(args) -> int:
             except ValueError:
                 raise ValueError(f"unknown process model {name!r}; the process models are: "
                                  f"{', '.join(m.value for m in ProcessModel)}") from None
+        swept = [parse_param(text) for text in args.param]
         trace = read_trace(args.trace)
         costs = load_costs(args.costs)
-    except (UnknownPolicy, ValueError, TraceError, CostsError) as error:
+    except (UnknownPolicy, ValueError, TraceError, CostsError, ParamError) as error:
         return _fail(str(error))
-    designs = [Design(p, m, args.budget) for p in policies for m in models]
+    budgets = args.budget
+    designs = [Design(p, m, budget, settings, budget_in_label=len(budgets) > 1)
+               for p in policies for settings in settings_for(p, swept) for m in models for budget in budgets]
     if args.tui and args.engine != "real":
         return _fail("--tui shows the real engine's browser; add --engine real")
     if args.tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _fail("--tui needs a terminal")
+    if args.engine == "real" and (swept or args.cluster):
+        return _fail("--param and --cluster work with the model engine; leave out --engine real")
+    if args.cluster:
+        from browser.simulate.cluster import ClusterError, check_address
+
+        try:
+            check_address(args.cluster)
+        except ClusterError as error:
+            return _fail(str(error))
     if args.engine == "real":
         from browser.frontends import FrontendMissing, SimulationStopped, find_frontend
         from browser.simulate.real import run_real
@@ -203,15 +258,25 @@ async def _run(args) -> int:
         results = []
         try:
             for design in designs:
-                results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
-                                              progress=None if args.tui else _progress(design.label),
-                                              window=frontend.trace_window() if frontend else None))
+                with _ProgressBar(design.label) as show:
+                    results.append(await run_real(trace, design, speed=args.speed, sandbox=not args.no_sandbox,
+                                                  progress=None if args.tui else show,
+                                                  window=frontend.trace_window() if frontend else None))
         except SimulationStopped as error:
             return _fail(str(error), EXIT_FAILED)
+    elif args.cluster:
+        from browser.simulate.cluster import ClusterError, run_designs_on_cluster
+
+        try:
+            with _ProgressBar(f"{len(designs)} designs x {trace.users} users on {args.cluster}") as show:
+                results = run_designs_on_cluster(trace, designs, costs, args.cluster, progress=show)
+        except ClusterError as error:
+            return _fail(str(error), EXIT_FAILED)
     else:
-        results = run_designs(trace, designs, costs, workers=args.workers, progress=_progress("designs"))
+        with _ProgressBar(f"{len(designs)} designs x {trace.users} users") as show:
+            results = run_designs(trace, designs, costs, workers=args.workers, progress=show)
     if args.json:
-        sys.stdout.write(output.to_json(results, trace=os.fspath(args.trace), engine=args.engine))
+        sys.stdout.write(output.to_json(results, trace=os.fspath(args.trace), engine=args.engine, costs=costs.source))
     elif args.csv:
         sys.stdout.write(output.to_csv(results))
     else:
@@ -241,3 +306,13 @@ def _stop_if_the_reader_left() -> None:
     sys.stdout.flush()
     if output_reader_gone():
         raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
+
+
+def _validate(args) -> int:
+    from browser.simulate.validate import report, run_validation
+
+    with _ProgressBar("published figures") as show:
+        rows = run_validation(users=args.users, progress=show)
+    sys.stdout.write(report(rows, as_json=args.json))
+    _stop_if_the_reader_left()
+    return EXIT_OK

@@ -106,15 +106,6 @@ def default_costs_path() -> str:
     return os.path.join(default_profile_dir(), COSTS_FILE_NAME)
 
 
-def load_costs(path: str | None) -> CostModel:
-    """The cost file at ``path``; without one, the calibrated file in the
-    profile directory if there is one, else the defaults."""
-    if path is not None:
-        return CostModel.load(path)
-    default = default_costs_path()
-    return CostModel.load(default) if os.path.exists(default) else CostModel()
-
-
 async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
     """Measure the cost model from the real browser (a few seconds)."""
     from browser import Browser, LifecyclePolicy
@@ -122,7 +113,8 @@ async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
 
     with PageServer(sites=1) as server:
         # No spare renderer: as in the real engine, each tab pays for its own process.
-        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False) as browser:
+        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False,
+                           started_by="simulator") as browser:
             await browser.open("data:text/html,<p>", activate=True)  # stays active: the others may be discarded
             base = await _measure_uss(browser, ["data:text/html,<p>" for _ in range(samples)])
             page_bytes, first_frame, restore, spawn = {}, {}, {}, []

@@ -7,7 +7,9 @@ asked again (``DiscardPolicy.next_check``), so a policy that discards a tab
 are those of ``broker.discard_policies``; the tabs they see are the same
 ``TabFacts`` the real browser builds, with memory from the cost model.
 
-Process models (``ProcessModel``) decide which renderer hosts a document:
+Process models (``ProcessModel``) decide which renderer hosts a document,
+through the broker's own placement (``broker.process_model.place``, which
+the kernel runs too; ``UserBrowser.place``):
 
 * ``per-tab``: a renderer per tab for its life, whatever sites it visits;
 * ``site-per-process``: a renderer per tab and site (a cross-site
@@ -47,10 +49,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from broker.discard_policies import DiscardPolicy, make_policy
-from broker.process_model import ProcessModel
+from broker.discard_policies import DiscardPolicy
+from broker import process_model
+from broker.process_model import Placement, ProcessModel, RendererFacts
 from broker.lifecycle import ACTIVE, BACKGROUND, DISCARDED, FROZEN, Action, TabFacts
 from browser.simulate.costs import CostModel
+from browser.simulate.params import Setting, build_policy, describe
 from browser.simulate.results import DesignResult, UserResult, combine
 from browser.simulate.trace import UserAction as Do
 from browser.simulate.trace import Event, SizeClass, Trace
@@ -58,15 +62,31 @@ from browser.simulate.trace import Event, SizeClass, Trace
 
 @dataclass(frozen=True)
 class Design:
-    """What is compared: a discard policy under a process model, with a memory budget."""
+    """What is compared: a discard policy (with any swept parameters) under a
+    process model, with a memory budget."""
 
     policy: str
     process_model: ProcessModel
     budget_bytes: int
+    settings: tuple[Setting, ...] = ()  # swept policy parameters (``browser.simulate.params``)
+    budget_in_label: bool = False  # budgets are swept: the label names the budget
 
     @property
     def label(self) -> str:
-        return f"{self.policy} / {self.process_model.value}"
+        policy = f"{self.policy} {describe(self.settings)}" if self.settings else self.policy
+        budget = f" @ {_size(self.budget_bytes)}" if self.budget_in_label else ""
+        return f"{policy} / {self.process_model.value}{budget}"
+
+    def make_policy(self) -> DiscardPolicy:
+        """A fresh policy object of the broker for this design."""
+        return build_policy(self.policy, self.budget_bytes, self.settings)
+
+
+def _size(n: int) -> str:
+    for unit, size in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
 
 
 @dataclass(slots=True)
@@ -79,17 +99,42 @@ class _Tab:
     state: str = ACTIVE
     last_active: float = 0.0
     revisits: int = 0
-    renderer: tuple | None = None
+    renderer: int | None = None  # the number of the renderer holding its document
     timer_at: float | None = None  # the policy's deadline for this tab; heap entries with another are stale
 
 
 @dataclass(slots=True)
 class _Renderer:
     number: int
-    site: str | None
+    site: str | None  # the site it is locked to (``RendererFacts.lock``)
     documents: dict[int, SizeClass] = field(default_factory=dict)  # tab -> size class of its document
     memory: int = 0
     policy_memory: int = 0  # the sum of its tabs' memory as the policy sees it (``TabFacts.uss``)
+    facts: RendererFacts | None = None  # what placement sees of it; rebuilt when its documents change
+
+
+class _LiveRenderers(Sequence):
+    """The live renderers as :func:`broker.process_model.place` sees them, built only if it looks."""
+
+    __slots__ = ("_renderers",)
+
+    def __init__(self, renderers: dict[int, _Renderer]) -> None:
+        self._renderers = renderers
+
+    def __len__(self) -> int:
+        return len(self._renderers)
+
+    def __getitem__(self, index):
+        return [_renderer_facts(r) for r in self._renderers.values()][index]
+
+    def __iter__(self):
+        return (_renderer_facts(r) for r in self._renderers.values())
+
+
+def _renderer_facts(renderer: _Renderer) -> RendererFacts:
+    if renderer.facts is None:
+        renderer.facts = RendererFacts(id=renderer.number, lock=renderer.site, tabs=frozenset(renderer.documents))
+    return renderer.facts
 
 
 # A tab due this close after a deadline is asked about with it (the policy itself decides whether it is due).
@@ -99,16 +144,19 @@ _DUE_SLACK_S = 1e-6
 class UserBrowser:
     """One user's browser on the virtual clock, and what it cost."""
 
+    #: Where a document goes: the broker's own placement, which the kernel runs too.
+    place = staticmethod(process_model.place)
+
     def __init__(self, design: Design, costs: CostModel, *, start: float, end: float, grid: Sequence[float],
                  record_decisions: bool = False) -> None:
         self.design = design
         self.costs = costs
-        self.policy: DiscardPolicy = make_policy(design.policy, budget_bytes=design.budget_bytes)
+        self.policy: DiscardPolicy = design.make_policy()
         self.policy_has_timers = type(self.policy).timer is not DiscardPolicy.timer
         self.page_bytes = {size: costs.page_bytes[size.value] for size in SizeClass}  # by class, not its name
         self.tabs: dict[int, _Tab] = {}
         self.active: _Tab | None = None
-        self.renderers: dict[tuple, _Renderer] = {}
+        self.renderers: dict[int, _Renderer] = {}  # by number
         self.renderer_numbers = 0
         self.memory = 0
         self.policy_memory = 0  # renderer_memory() of the tabs' facts, kept up to date
@@ -121,37 +169,42 @@ class UserBrowser:
 
     # -- documents and renderers ----------------------------------------------------------
 
-    def _renderer_key(self, tab: _Tab) -> tuple:
-        match self.design.process_model:
-            case ProcessModel.PER_TAB:
-                return ("tab", tab.id)
-            case ProcessModel.PROCESS_PER_SITE:
-                return ("site", tab.site)
-            case ProcessModel.SINGLE:
-                return ("all",)
-        if len(self.renderers) >= self.costs.process_limit:
-            for key, renderer in self.renderers.items():
-                if renderer.site == tab.site:
-                    return key  # over the limit: share a renderer of the same site
-        return ("tab", tab.id, tab.site)
-
-    def _attach(self, tab: _Tab) -> bool:
-        """Put the tab's document in a renderer; True when one had to be spawned."""
-        key = self._renderer_key(tab)
-        renderer = self.renderers.get(key)
-        spawned = renderer is None
+    def _attach(self, tab: _Tab, now: float) -> bool:
+        """Put the tab's document in a renderer, where the process model places it
+        (a tab's document always leaves its renderer first, so it has none now);
+        True when one had to be spawned.  Before a renderer is spawned, the
+        policy makes room for it under its budget, as the kernel does."""
+        decision = self.place(self.design.process_model, tab=tab.id, site=tab.site, current=None,
+                              live=_LiveRenderers(self.renderers), limit=self.costs.process_limit)
+        spawned = decision.placement is Placement.NEW
         if spawned:
+            self._make_room(tab, now)
             self.renderer_numbers += 1
-            renderer = self.renderers[key] = _Renderer(self.renderer_numbers, tab.site)
+            lock = decision.lock if self.design.process_model.locks_sites else None
+            renderer = self.renderers[self.renderer_numbers] = _Renderer(self.renderer_numbers, lock)
             renderer.memory = self.costs.renderer_base_bytes
             self.memory += renderer.memory
+        else:
+            renderer = self.renderers[decision.renderer]
         page = self.costs.page(tab.size)
         renderer.documents[tab.id] = tab.size
+        renderer.facts = None
         renderer.memory += page
         self.memory += page
-        tab.renderer = key
+        tab.renderer = renderer.number
         self._shares_changed(renderer)
         return spawned
+
+    def _make_room(self, tab: _Tab, now: float) -> None:
+        """``DiscardPolicy.make_room`` with the cost model's estimate of the new renderer:
+        its base and the page's size class."""
+        budget = self.policy.memory_budget_bytes
+        estimate = self.costs.renderer_base_bytes + self.page_bytes[tab.size]
+        if budget is None or self.policy_memory + estimate <= budget:
+            return
+        facts = [self.fact(other, now) for other in self.tabs.values() if other is not tab]  # it is loading
+        for decision in self.policy.make_room(facts, now, estimate):
+            self._carry_out(decision, now)
 
     def _detach(self, tab: _Tab) -> None:
         key, tab.renderer = tab.renderer, None
@@ -159,6 +212,7 @@ class UserBrowser:
             return
         renderer = self.renderers[key]
         del renderer.documents[tab.id]
+        renderer.facts = None
         page = self.costs.page(tab.size)
         renderer.memory -= page
         self.memory -= page
@@ -197,7 +251,7 @@ class UserBrowser:
         result.activations += 1
         tab.revisits += 1
         if tab.state == DISCARDED:
-            spawned = self._attach(tab)
+            spawned = self._attach(tab, now)
             result.restores += 1
             result.restore_ms.append(self.costs.restore(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
         tab.state = ACTIVE
@@ -210,7 +264,7 @@ class UserBrowser:
             case Do.OPEN:
                 self.opened += 1
                 tab = self.tabs[event.tab] = _Tab(event.tab, event.url, event.site, event.size, self.opened)
-                spawned = self._attach(tab)
+                spawned = self._attach(tab, now)
                 self._show(tab, now)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.SWITCH | Do.INPUT:
@@ -222,7 +276,7 @@ class UserBrowser:
                 tab.url, tab.site, tab.size = event.url, event.site, event.size
                 if tab.state in (DISCARDED, FROZEN):
                     tab.state = ACTIVE if tab is self.active else BACKGROUND
-                spawned = self._attach(tab)
+                spawned = self._attach(tab, now)
                 self._set_timer(tab)
                 self.result.first_frame_ms.append(self.costs.first_frame(tab.size) + (self.costs.spawn_ms if spawned else 0.0))
             case Do.CLOSE:
@@ -242,7 +296,7 @@ class UserBrowser:
         else:
             renderer = self.renderers[key]
             uss = int(self.page_bytes[tab.size] + self.costs.renderer_base_bytes / len(renderer.documents))
-            number = renderer.number
+            number = key
         is_active = tab is self.active
         return TabFacts(id=tab.id, state=tab.state, active=is_active, idle_s=0.0 if is_active else now - tab.last_active,
                         uss=uss, revisits=tab.revisits, renderer=number)
@@ -294,25 +348,30 @@ class UserBrowser:
             asked = self._due_tabs(now)
             facts = [self.fact(tab, now) for tab in asked]
         for decision in self.policy.decide(facts, now):
-            tab = self.tabs[decision.tab]
-            if decision.action is Action.DISCARD:
-                self._detach(tab)
-                tab.state = DISCARDED
-                self.result.discards += 1
-            else:
-                tab.state = FROZEN
-                self.result.freezes += 1
-            self._set_timer(tab)
-            if self.decisions is not None:
-                self.decisions.append((now, tab.id, decision.action.value))
+            self._carry_out(decision, now)
         for tab in asked or ():
             if tab.timer_at is None:
                 self._set_timer(tab)  # asked but not acted on (or acted on: a frozen tab's discard timer)
 
+    def _carry_out(self, decision, now: float) -> None:
+        tab = self.tabs[decision.tab]
+        if decision.action is Action.DISCARD:
+            self._detach(tab)
+            tab.state = DISCARDED
+            self.result.discards += 1
+        else:
+            tab.state = FROZEN
+            self.result.freezes += 1
+        self._set_timer(tab)
+        if self.decisions is not None:
+            self.decisions.append((now, tab.id, decision.action.value))
+
     def next_check(self, now: float) -> float | None:
         if self.policy.over_budget(self.policy_memory):
             return self.policy.next_check(self.facts(now), now)
-        return self._earliest_timer()
+        earliest = self._earliest_timer()
+        # A timer already past (a tab navigated long after it was hidden) is due now, not in the past.
+        return None if earliest is None else max(earliest, now)
 
 
 _ROUNDING_STEPS = 16
@@ -358,9 +417,11 @@ def time_grid(duration_s: float, points: int = GRID_POINTS) -> list[float]:
     return [duration_s * i / (points - 1) for i in range(points)]
 
 
-def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: CostModel, *, duration: float,
+def simulate_users(per_user: Sequence[tuple[int, Sequence[Event]]], design: Design, costs: CostModel, *, duration: float,
                     grid: Sequence[float], record_decisions: bool = False) -> tuple[list[UserResult], dict]:
-    """Some users (their events, by user number) under one design: their results and decisions."""
+    """Some users ((user number, events) pairs) under one design: their results, in that order,
+    and their decisions by user number (when recorded).  A local worker and a cluster's task
+    both run this."""
     users, decisions = [], {}
     for number, events in per_user:
         browser = simulate_user(events, design, costs, end=duration, grid=grid, record_decisions=record_decisions)
@@ -370,16 +431,17 @@ def _simulate_users(per_user: Sequence[Sequence[Event]], design: Design, costs: 
     return users, decisions
 
 
-def _combine(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+def combine_design(design: Design, users: list[UserResult], grid: Sequence[float]) -> DesignResult:
+    """One design's result from all its users' results, in user order (the order fixes every float sum)."""
     return combine(design.label, design.policy, design.process_model.value, design.budget_bytes, users, grid)
 
 
 def run_design(trace: Trace, design: Design, costs: CostModel, *, record_decisions: bool = False) -> DesignResult:
     """Every user of ``trace`` under one design."""
     grid = time_grid(trace.duration_s)
-    users, decisions = _simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
+    users, decisions = simulate_users(list(enumerate(trace.by_user())), design, costs, duration=trace.duration_s,
                                        grid=grid, record_decisions=record_decisions)
-    result = _combine(design, users, grid)
+    result = combine_design(design, users, grid)
     result.decisions = decisions if record_decisions else None
     return result
 
@@ -392,8 +454,8 @@ def _run_shared(task: tuple[Design, int, int]) -> DesignResult | list[UserResult
     """A worker's task: a whole design (its result), or users ``first`` to ``stop`` of one (their results)."""
     design, first, stop = task
     per_user, duration, grid, costs = _SHARED
-    users, _ = _simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
-    return _combine(design, users, grid) if (first, stop) == (0, len(per_user)) else users
+    users, _ = simulate_users(list(enumerate(per_user))[first:stop], design, costs, duration=duration, grid=grid)
+    return combine_design(design, users, grid) if (first, stop) == (0, len(per_user)) else users
 
 
 def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, workers: int | None = None,
@@ -430,7 +492,7 @@ def run_designs(trace: Trace, designs: Sequence[Design], costs: CostModel, *, wo
                 else:
                     finished.setdefault(design, []).extend(answer)
                     if len(finished[design]) == trace.users:
-                        results.append(_combine(design, finished.pop(design), grid))
+                        results.append(combine_design(design, finished.pop(design), grid))
                 if progress:
                     progress(done, len(tasks))
             return results

@@ -9,11 +9,18 @@ wall second ``t / speed``, and the policy sees time hidden on the same
 virtual clock (a tab hidden at trace second 100 has been hidden
 ``now - 100`` virtual seconds).
 
-The browser's own lifecycle policy is off (``LifecyclePolicy.manual()``);
-the engine asks the design's policy object (the same one the model engine
-asks) what to do, with the real renderers' measured memory, and carries
-its decisions out through the public API.  Memory is sampled from the real
-processes (USS) after every event and at least once a second of wall time.
+The browser runs the design's policy itself (``Browser(discard_policy=...,
+memory_budget=...)``: the kernel's own lifecycle loop, the same policy
+objects the model engine asks), on a clock the engine injects
+(``Browser(clock=...)``): trace seconds, moved to each event's time and to
+each time the policy asked to be asked again (``next_policy_check``), when
+the engine calls ``run_policy``.  So the tab facts, the decisions and how
+they are carried out are the kernel's; this module only plays the trace.
+Memory is sampled from the real processes (USS) after every event and at
+least once a second of wall time.  Before a new renderer starts, the kernel
+makes room under the budget (``DiscardPolicy.make_room``) with its measured
+estimate of a renderer; the model engine does the same with its cost
+model's.
 
 Every process model runs on both engines.  :func:`_browser_for` is the one
 place where a design reaches the browser: its process model is handed to
@@ -32,8 +39,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 
-from broker.discard_policies import make_policy
-from broker.lifecycle import Action, TabFacts
 from browser.simulate.model import Design, ProcessModel
 from browser.simulate.pages import PageServer
 from browser.simulate.results import DesignResult, UserResult, combine
@@ -44,14 +49,16 @@ SAMPLE_EVERY_S = 1.0  # wall seconds between memory samples
 
 
 @contextlib.asynccontextmanager
-async def _browser_for(design: Design, *, sandbox: bool, profile: str, window=None) -> AsyncIterator[object]:
-    """A started browser for one user under ``design`` (the browser's own policy off: the design's decides),
+async def _browser_for(design: Design, *, sandbox: bool, profile: str, clock: Callable[[], float],
+                       window=None) -> AsyncIterator[object]:
+    """A started browser for one user under ``design``, whose policy runs on ``clock`` (trace seconds),
     shown in ``window`` when there is one."""
-    from browser import Browser, LifecyclePolicy
+    from browser import Browser
 
     # No spare renderer: the model engine has none, and each design pays for its own processes.
-    browser = Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), profile=profile,
-                      process_model=design.process_model.value, spare=False)
+    browser = Browser(sandbox=sandbox, profile=profile, process_model=design.process_model.value, spare=False,
+                      discard_policy=design.policy, memory_budget=design.budget_bytes, clock=clock,
+                      started_by="simulator")
     if window is None:
         async with browser:
             yield browser
@@ -61,22 +68,24 @@ async def _browser_for(design: Design, *, sandbox: bool, profile: str, window=No
 
 
 class _Player:
-    """One user's events on one real browser."""
+    """One user's events on one real browser, and its policy asked on the trace's clock."""
 
-    def __init__(self, browser, server: PageServer, design: Design, result: UserResult, speed: float,
-                 decisions: list | None) -> None:
-        self.browser = browser
+    def __init__(self, server: PageServer, result: UserResult, speed: float, decisions: list | None) -> None:
+        self.browser = None  # set by ``run_real`` once the browser, which reads ``clock``, is started
         self.server = server
-        self.policy = make_policy(design.policy, budget_bytes=design.budget_bytes)
         self.result = result
         self.speed = speed
         self.decisions = decisions
         self.tabs: dict[int, object] = {}  # trace tab -> Tab
-        self.last_active: dict[int, float] = {}
-        self.revisits: dict[int, int] = {}
+        self.numbers: dict[int, int] = {}  # the browser's tab id -> trace tab
         self.active: int | None = None
+        self.t = 0.0  # the trace time the browser and its policy see
         self.wall_start = time.monotonic()
         self.last_sample = -1e9
+        self.last_record = None  # the newest of the browser's lifecycle records already counted
+
+    def clock(self) -> float:
+        return self.t
 
     def now(self) -> float:
         return (time.monotonic() - self.wall_start) * self.speed
@@ -86,6 +95,9 @@ class _Player:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def move_clock(self, t: float) -> None:
+        self.t = max(self.t, t)
+
     async def sample(self, t: float) -> None:
         await self.browser.sample_now()
         self.last_sample = time.monotonic()
@@ -94,47 +106,35 @@ class _Player:
         memory = sum(m.uss for m in renderers.values() if m is not None)
         self.result.advance(t, memory, len(renderers))
 
-    def facts(self, now: float) -> list[TabFacts]:
-        facts = []
-        for number, tab in self.tabs.items():
-            active = number == self.active
-            facts.append(TabFacts(
-                id=number, state=tab.state.value, active=active, pinned=tab.pinned, kept=tab.kept,
-                has_document=tab.frame is not None and tab.pid is not None,
-                idle_s=0.0 if active else max(0.0, now - self.last_active[number]),
-                uss=tab.memory.uss if tab.memory is not None and tab.pid else None,
-                revisits=self.revisits[number], renderer=tab.pid,
-            ))
-        return facts
-
-    async def run_policy(self, now: float) -> None:
-        for decision in self.policy.decide(self.facts(now), now):
-            tab = self.tabs[decision.tab]
-            try:
-                if decision.action is Action.DISCARD:
-                    await tab.discard(reason=decision.reason)
-                    self.result.discards += 1
-                else:
-                    await tab.freeze(reason=decision.reason)
-                    self.result.freezes += 1
-            except Exception:  # noqa: BLE001 - a refusal or a crash: the tab stays as it is
+    def count_decisions(self) -> int:
+        """Count what the browser's policy did since the last look (its rounds and the room it made
+        before a new renderer); how many were carried out."""
+        fresh = []
+        for record in reversed(self.browser.decisions):
+            if record is self.last_record:
+                break
+            fresh.append(record)
+        if fresh:
+            self.last_record = fresh[0]
+        done = 0
+        for record in reversed(fresh):
+            if record.outcome != "done" or record.tab not in self.numbers:
                 continue
+            done += 1
+            if record.action == "discard":
+                self.result.discards += 1
+            else:
+                self.result.freezes += 1
             if self.decisions is not None:
-                self.decisions.append((now, decision.tab, decision.action.value))
+                self.decisions.append((record.at, self.numbers[record.tab], record.action))
+        return done
 
-    def show(self, number: int, t: float) -> None:
-        if self.active is not None and self.active != number and self.active in self.tabs:
-            self.last_active[self.active] = t
-        self.active = number
-        self.last_active[number] = t
-
-    async def activate(self, number: int, t: float) -> None:
+    async def activate(self, number: int) -> None:
         if self.active == number:
             return
         tab = self.tabs[number]
         self.result.activations += 1
-        self.revisits[number] += 1
-        self.show(number, t)
+        self.active = number
         if tab.state.value == "discarded":
             started = time.perf_counter()
             await tab.activate()
@@ -144,65 +144,63 @@ class _Player:
             self.browser.activate(tab)
 
     async def apply(self, event: Event) -> None:
-        t = event.t
+        self.move_clock(event.t)
         match event.action:
             case Do.OPEN:
                 started = time.perf_counter()
                 tab = await self.browser.open(self.server.local_url(event.url, event.size), activate=True)
                 self.result.first_frame_ms.append((time.perf_counter() - started) * 1000)
                 self.tabs[event.tab] = tab
-                self.revisits[event.tab] = 0
-                self.show(event.tab, t)
+                self.numbers[tab.id] = event.tab
+                self.active = event.tab
             case Do.SWITCH | Do.INPUT:
-                await self.activate(event.tab, t)
+                await self.activate(event.tab)
             case Do.NAVIGATE:
-                tab = self.tabs[event.tab]
-                if tab.state.value == "discarded":
-                    await tab.activate()
-                    if self.active is not None and self.active != event.tab:
-                        self.browser.activate(self.tabs[self.active])
                 started = time.perf_counter()
-                await tab.navigate(self.server.local_url(event.url, event.size))
+                await self.tabs[event.tab].navigate(self.server.local_url(event.url, event.size))
                 self.result.first_frame_ms.append((time.perf_counter() - started) * 1000)
             case Do.CLOSE:
                 tab = self.tabs.pop(event.tab)
                 await tab.close()
                 if self.active == event.tab:
                     self.active = None
+        self.count_decisions()
 
     async def play(self, events: list[Event], end: float) -> None:
-        """The events at their trace times and, between them, the policy when it asked to be asked.
+        """The events at their trace times and, between them, the browser's policy when it asked to be asked.
 
-        When the browser falls behind the trace (a trace that opens 200 tabs
-        in two trace minutes does so in a fifth of a wall second at
-        ``--speed 600``), the clock the policy sees waits for it: it never
-        runs past the next event not yet played, so a policy that wants to
-        act now does so before that event, as on the model engine's clock."""
+        The browser's clock is the trace's: it moves to each event's time and
+        to each time the policy asked for, never with the wall clock, so the
+        policy sees what it sees on the model engine.  The wall clock only
+        paces the run (``speed``); when the browser falls behind the trace,
+        the trace waits for it."""
         index = 0
-        deadline = self.policy.next_check(self.facts(0.0), 0.0)
+        deadline = self.browser.next_policy_check()
         while True:
             next_event = events[index].t if index < len(events) else end
             next_sample = (self.last_sample + SAMPLE_EVERY_S - self.wall_start) * self.speed
             wake = min(next_event, next_sample, deadline if deadline is not None else end)
             await self.until(wake)
             asked = deadline is not None and wake == deadline and deadline <= next_event and deadline < end
+            acted = False
             if asked:
-                before = (self.result.discards, self.result.freezes)
-                await self.sample(deadline)
-                await self.run_policy(deadline)
-                await self.sample(deadline)
-                acted = before != (self.result.discards, self.result.freezes)
+                self.move_clock(deadline)
+                await self.browser.run_policy()
+                acted = self.count_decisions() > 0
+                await self.sample(self.t)
             elif wake == next_sample and wake < next_event:
-                await self.sample(min(self.now(), next_event))
+                self.move_clock(min(max(self.now(), self.t), next_event))
+                await self.sample(self.t)
             else:
                 if index >= len(events):
                     break
                 await self.apply(events[index])
                 index += 1
-                await self.sample(min(self.now(), events[index].t if index < len(events) else end))
-            current = min(self.now(), events[index].t if index < len(events) else end)
-            deadline = self.policy.next_check(self.facts(current), current)
-            if deadline is not None and (deadline >= end or (asked and not acted and deadline <= current)):
+                if index < len(events) and events[index].t == next_event:
+                    continue  # several events at one instant: ask the policy once they are all in
+                await self.sample(self.t)
+            deadline = self.browser.next_policy_check()
+            if deadline is not None and (deadline >= end or (asked and not acted and deadline <= self.t)):
                 deadline = None  # past the end, or a policy asking again at once having done nothing
         self.result.advance(end, self.result.last_memory, self.result.last_processes)
 
@@ -220,8 +218,10 @@ async def run_real(trace: Trace, design: Design, *, speed: float, sandbox: bool 
             result = UserResult(budget_bytes=design.budget_bytes, start=0.0, end=trace.duration_s, grid=grid)
             log: list | None = [] if record_decisions else None
             with tempfile.TemporaryDirectory(prefix="minibrowser-simulate-") as profile:
-                async with _browser_for(design, sandbox=sandbox, profile=profile, window=window) as browser:
-                    player = _Player(browser, server, design, result, speed, log)
+                player = _Player(server, result, speed, log)
+                async with _browser_for(design, sandbox=sandbox, profile=profile, clock=player.clock,
+                                        window=window) as browser:
+                    player.browser = browser
                     await player.play(events, trace.duration_s)
             users.append(result)
             decisions[number] = log

@@ -10,8 +10,10 @@ the series over time are means per user.
 
 Outputs: a table for the terminal (:func:`table`), JSON (:func:`to_json`),
 CSV (:func:`to_csv`), plots as PNG or SVG when matplotlib is installed
-(:func:`plot_files`), and charts drawn with characters otherwise
-(:func:`terminal_charts`).
+(:func:`plot_files`), and charts in the terminal (:func:`terminal_charts`,
+drawn by plotext).  Both mark the Pareto frontier of mean memory against
+restore rate (:func:`pareto_frontier`).  :func:`results_digest` is one hash
+of every figure, so that two runs (local, on a cluster) can be compared.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -196,9 +199,9 @@ def table(results: Sequence[DesignResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(results: Sequence[DesignResult], *, trace: str, engine: str) -> str:
+def to_json(results: Sequence[DesignResult], *, trace: str, engine: str, costs: str | None = None) -> str:
     return json.dumps({
-        "trace": trace, "engine": engine,
+        "trace": trace, "engine": engine, "costs": costs, "digest": results_digest(results),
         "designs": [dict(r.summary(), series={"t": r.series_t, "memory_bytes": r.series_memory,
                                               "processes": r.series_processes}) for r in results],
     }, indent=2) + "\n"
@@ -213,45 +216,70 @@ def to_csv(results: Sequence[DesignResult]) -> str:
     return out.getvalue()
 
 
-_BLOCKS = " ▁▂▃▄▅▆▇█"
-
-
-def terminal_charts(results: Sequence[DesignResult], *, width: int = 60) -> str:
-    """Memory over time per design (one sparkline each, on one scale), and
-    mean memory against restore rate, drawn with characters."""
-    top = max((max(r.series_memory, default=0) for r in results), default=0) or 1
-    label_width = max((len(r.design) for r in results), default=0)
-    lines = [f"renderer memory over time (mean per user; full block = {top / MB:.0f} MB)"]
+def pareto_frontier(results: Sequence[DesignResult]) -> list[DesignResult]:
+    """The designs no other design beats on both mean memory and restore rate
+    (lower is better on each), ordered by restore rate."""
+    frontier = []
     for r in results:
-        values = _resample(r.series_memory, width)
-        spark = "".join(_BLOCKS[min(8, round(8 * v / top))] for v in values)
-        lines.append(f"{r.design.ljust(label_width)} |{spark}|")
-    lines.append("")
-    lines.append("mean memory (MB) against restore rate")
-    height = 10
-    max_memory = max((r.mean_memory_bytes for r in results), default=0) or 1
-    max_rate = max((r.restore_rate for r in results), default=0) or 1
-    grid = [[" "] * width for _ in range(height)]
-    keys = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    for index, r in enumerate(results):
-        x = min(width - 1, round((width - 1) * r.restore_rate / max_rate))
-        y = min(height - 1, round((height - 1) * r.mean_memory_bytes / max_memory))
-        grid[height - 1 - y][x] = keys[index % len(keys)]
-    for row_index, row in enumerate(grid):
-        value = max_memory * (height - 1 - row_index) / (height - 1) / MB
-        lines.append(f"{value:8.0f} |{''.join(row)}")
-    lines.append(" " * 9 + "+" + "-" * width)
-    lines.append(" " * 10 + f"restore rate 0 .. {100 * max_rate:.1f}%")
-    for index, r in enumerate(results):
-        lines.append(f"  {keys[index % len(keys)]} = {r.design}")
-    return "\n".join(lines) + "\n"
+        beaten = any(
+            o.mean_memory_bytes <= r.mean_memory_bytes and o.restore_rate <= r.restore_rate
+            and (o.mean_memory_bytes < r.mean_memory_bytes or o.restore_rate < r.restore_rate)
+            for o in results)
+        if not beaten:
+            frontier.append(r)
+    return sorted(frontier, key=lambda r: (r.restore_rate, r.mean_memory_bytes))
 
 
-def _resample(values: Sequence[float], width: int) -> list[float]:
-    if not values:
-        return [0.0] * width
-    return [max(values[int(i * len(values) / width): max(int(i * len(values) / width) + 1, int((i + 1) * len(values) / width))])
-            for i in range(width)]
+_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal_charts(results: Sequence[DesignResult], *, width: int = 78, height: int = 18) -> str:
+    """Memory over time per design, and mean memory against restore rate with
+    the Pareto frontier marked, drawn in the terminal by plotext."""
+    import plotext as plt
+
+    charts = []
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plotsize(width, height)
+    for index, r in enumerate(results):
+        plt.plot([t / 3600 for t in r.series_t], [m / MB for m in r.series_memory], marker=_KEYS[index % len(_KEYS)])
+    plt.title("renderer memory over time (MB, mean per user)")
+    plt.xlabel("hours")
+    charts.append(_plain(plt.build()))
+
+    frontier = pareto_frontier(results)
+    plt.clear_figure()
+    plt.theme("clear")
+    plt.plotsize(width, height)
+    if len(frontier) > 1:
+        plt.plot([100 * r.restore_rate for r in frontier], [r.mean_memory_bytes / MB for r in frontier], marker="dot")
+    for index, r in enumerate(results):
+        plt.scatter([100 * r.restore_rate], [r.mean_memory_bytes / MB], marker=_KEYS[index % len(_KEYS)])
+    plt.title("mean memory (MB) against restore rate (%); the line is the Pareto frontier")
+    plt.xlabel("restore rate, % of activations")
+    charts.append(_plain(plt.build()))
+
+    on_frontier = {id(r) for r in frontier}
+    legend = [f"  {_KEYS[i % len(_KEYS)]} = {r.design}{'  (frontier)' if id(r) in on_frontier else ''}"
+              for i, r in enumerate(results)]
+    return "\n\n".join(charts) + "\n" + "\n".join(legend) + "\n"
+
+
+def _plain(chart: str) -> str:
+    return "\n".join(line.rstrip() for line in _ESCAPES.sub("", chart).splitlines())
+
+
+def results_digest(results: Sequence[DesignResult]) -> str:
+    """A SHA-256 over every design's figures, series and (when recorded)
+    decisions: two runs that agree in every number give the same digest."""
+    import hashlib
+
+    document = [dict(r.summary(), series=[r.series_t, r.series_memory, r.series_processes],
+                     decisions=r.decisions) for r in results]
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def matplotlib_available() -> bool:
@@ -284,12 +312,18 @@ def plot_files(results: Sequence[DesignResult], prefix: str, *, fmt: str = "png"
     plt.close(figure)
 
     figure, axes = plt.subplots(figsize=(8, 6))
+    frontier = pareto_frontier(results)
+    on_frontier = {id(r) for r in frontier}
     for r in results:
-        axes.scatter([100 * r.restore_rate], [r.mean_memory_bytes / MB])
+        axes.scatter([100 * r.restore_rate], [r.mean_memory_bytes / MB],
+                     color="tab:red" if id(r) in on_frontier else "tab:blue", zorder=3)
         axes.annotate(r.design, (100 * r.restore_rate, r.mean_memory_bytes / MB), fontsize=7)
+    axes.step([100 * r.restore_rate for r in frontier], [r.mean_memory_bytes / MB for r in frontier],
+              where="post", color="tab:red", linewidth=1, label="Pareto frontier")
+    axes.legend(fontsize=8)
     axes.set_xlabel("restore rate, % of activations that found the tab discarded")
     axes.set_ylabel("mean renderer memory, MB")
-    axes.set_title("Memory against restores")
+    axes.set_title("Memory against restores (red: the Pareto frontier)")
     figure.tight_layout()
     paths.append(f"{prefix}-tradeoff.{fmt}")
     figure.savefig(paths[-1])

@@ -111,7 +111,7 @@ def test_a_bare_url_or_path_is_opened(http_server, runtime_base, tmp_path):
 def test_a_word_that_is_neither_a_command_nor_an_address(runtime_base):
     result = run(["frobnicate"], runtime_base)
     assert (result.returncode, result.stdout, result.stderr) == (
-        2, "", "minibrowser: 'frobnicate' is neither a command (open, sandbox, attack, tui, simulate) nor an address; "
+        2, "", "minibrowser: 'frobnicate' is neither a command (open, ps, sandbox, attack, tui, simulate) nor an address; "
                "to open a host without a dot in its name, write http://frobnicate/\n")
 
 
@@ -150,6 +150,31 @@ def test_a_bad_width_says_what_a_width_may_be(width, runtime_base):
     assert (result.returncode, result.stdout, result.stderr) == (
         2, "", f"minibrowser: --width: must be a whole number from 20 to 1000, not '{width}' "
                "(see 'minibrowser --help')\n")
+
+
+@pytest.mark.parametrize(("command", "args", "line"), [
+    ("open", ["--memory-budget", "lots"], "--memory-budget: must be a size such as 512M or 2G, not 'lots'"),
+    ("open", ["--memory-budget", "0"], "--memory-budget: must be more than 0, not '0'"),
+    ("tui", ["--memory-budget", "10X"], "--memory-budget: must be a size such as 512M or 2G, not '10X'"),
+    ("tui", ["--discard-policy", "opera"],
+     "--discard-policy: must be one of minibrowser, chrome-memory-saver, chrome-memory-saver-moderate, "
+     "chrome-memory-saver-balanced, chrome-memory-saver-maximum, chrome-urgent, firefox-unloader, "
+     "edge-sleeping-tabs, none, not 'opera'"),
+])
+def test_a_bad_policy_or_budget_is_one_line_and_exit_2(command, args, line, runtime_base):
+    result = run([command, *args, "about:blank"], runtime_base)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"minibrowser: {line} (see 'minibrowser --help')\n")
+
+
+def test_the_policy_and_budget_chosen_are_the_ones_about_discards_shows(runtime_base):
+    result = run(["open", "about:discards", "--dump", "--discard-policy", "chrome-urgent", "--memory-budget", "100M"],
+                 runtime_base)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "\n".join([
+        "Discards", "========", "", "Policy chrome-urgent; memory budget 100 MB (renderers' USS).", "",
+        "Tab: 1", "Title: about:discards", "State: loading", "Visibility: visible", "Discardable: no: loading",
+        "Freezable: no: loading", "Auto-discardable: yes", "Discards: 0", "Revisits: 0", "Last active: now",
+    ]) + "\n"
 
 
 def test_without_dump_and_without_a_terminal_it_says_to_use_dump(runtime_base):

@@ -53,6 +53,9 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
                   f"data[1]\n\nReferences\n\n   1. data:text/html,D{SHOWN}\n"),
     "link-text": ("linktext.html", "text/html", f'{HEAD}<a href="/l">L{HOSTILE}</a>',
                   f"L{DROPPED}[1]\n\nReferences\n\n   1. {{root}}/l\n"),
+    # CSS escapes in generated content: ESC, BEL, C1 CSI, a right-to-left override.
+    "css-content": ("csscontent.html", "text/html",
+                    f'{HEAD}<style>p::before {{ content: "B\\1b]0;T\\7 \\9b 1m\\202e " }}</style><p>x', "B]0;T1mx\n"),
     "img-alt": ("alt.html", "text/html", f'{HEAD}<img alt="I{HOSTILE}">', f"[I{SHOWN}]\n"),
     "inputs": ("inputs.html", "text/html",
                f'{HEAD}<form><input type=submit value="S{HOSTILE}"><input type=reset value="R{HOSTILE}">'

@@ -20,7 +20,7 @@ import pytest
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import cpu_time_now
 from browser.api import Browser, LifecycleRefused, TabState
-from browser.cli import tab_json, tab_problem
+from browser.output import tab_json, tab_problem
 from tests.support.processes import gone
 from tests.support.waiting import wait_for
 

@@ -38,13 +38,15 @@ _FRAME = protocol.Frame(
 SAMPLES: dict[type, msgspec.Struct] = {
     protocol.Hello: protocol.Hello(renderer=0, token="t" * 32, pid=1),
     protocol.FrameReady: protocol.FrameReady(document=0, request=1, frame=_FRAME),
+    protocol.SheetsWanted: protocol.SheetsWanted(document=0, request=1, urls=["https://fuzz.example/a.css"]),
     protocol.NavigateRequest: protocol.NavigateRequest(document=0, request=1, url="https://fuzz.example/",
                                                        method=protocol.Method.POST, form_body="q=v"),
     protocol.FindResult: protocol.FindResult(document=0, request=1, matches=[(0, 1, 2)], frame=_FRAME),
     protocol.Pong: protocol.Pong(renderer=0, seq=1),
     protocol.SnapshotReady: protocol.SnapshotReady(document=0, request=1, snapshot=protocol.Snapshot(
         url="https://fuzz.example/", title="fuzz", content_type="text/html", charset="utf-8", body=b"<p>x",
-        kind=protocol.DocumentKind.HTML, width=80, form_values={1: "v"}, frame=_FRAME)),
+        kind=protocol.DocumentKind.HTML, width=80, form_values={1: "v"}, frame=_FRAME,
+        sheets=[protocol.StyleSheet(url="https://fuzz.example/a.css", body=b"p { color: red }")])),
     protocol.SandboxReport: protocol.SandboxReport(renderer=0, request=1, layers=[
         protocol.SandboxLayer("seccomp", True, True, "on")]),
     protocol.ProbeResult: protocol.ProbeResult(renderer=0, outcome=protocol.ProbeOutcome.RAISED, detail="d", errno=1),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import DataTable
 
 from tui.task_manager import Confirm, TaskManager
@@ -27,13 +29,16 @@ async def test_lists_every_process_and_sorts(http_server):
         await started(pilot)
         screen = await open_task_manager(pilot, "shift+escape")
         table = screen.query_one(DataTable)
+        await wait_for(lambda: len(table.rows) == 6, what="every process, the spare renderer too", pause=pilot.pause)
         keys = {row.value for row in table.rows}
-        assert keys == {"broker", "network", "zygote"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        spare = next(p for p in app.browser.processes() if p.role == "spare")
+        assert keys == {"broker", "network", "zygote", f"spare-{spare.pid}"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        assert [str(cell) for cell in table.get_row(f"spare-{spare.pid}")][:3] == ["Spare renderer", str(spare.pid), "waiting"]
         network_pid = next(p.pid for p in app.browser.processes() if p.role == "network")
+        headings = [str(c.label) for c in table.columns.values()]
         network = table.get_row("network")
         assert [str(cell) for cell in network[:2]] == ["Network process", str(network_pid)]
-        assert str(network[-2]) == "sandboxed"
-        headings = [str(c.label) for c in table.columns.values()]
+        assert str(network[headings.index("Sandbox")]) == "sandboxed"
         for heading in ("Task", "PID", "State", "USS", "PSS", "CPU %", "CPU time", "IPC msgs", "Sandbox", "Discardable"):
             assert heading in headings
         active = f"tab-{app.current.id}"
@@ -123,3 +128,54 @@ async def test_pin_and_keep_protect_a_tab_from_discarding(http_server):
         select(screen, key)
         await pilot.press("k")
         await wait_for(lambda: background.kept, what="keep", pause=pilot.pause)
+
+
+async def test_discards_columns_and_actions_urgent_proactive_and_auto_discardable(http_server):
+    """What chrome://discards shows, per tab, and its actions: toggling auto-discardable (a) makes a
+    proactive discard (D) refused, with the reason, while an urgent one (d) still goes."""
+    app = make_app([http_server.url("/hello"), http_server.url("/text")])
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        first, second = app.browser.tabs
+        background = first if app.current is second else second
+        screen = await open_task_manager(pilot)
+        table = screen.query_one(DataTable)
+        headings = [str(c.label) for c in table.columns.values()]
+        assert headings[-7:] == ["Visibility", "Freezable", "Auto-discard", "Discards", "Revisits", "Last active",
+                                 "Discardable"]
+        key = f"tab-{background.id}"
+        await wait_for(lambda: [str(cell) for cell in table.get_row(key)[-7:-2]] == [
+            "hidden", "yes", "on", "0", "0"], what="the tab's lifecycle row", pause=pilot.pause)
+        assert re.fullmatch(r"now|\d+ s ago", str(table.get_row(key)[-2]))  # a real clock: seconds, not minutes
+
+        select(screen, key)
+        await pilot.press("a")
+        await wait_for(lambda: not background.auto_discardable, what="auto-discardable off", pause=pilot.pause)
+        await wait_for(lambda: str(table.get_row(key)[-5]) == "off", what="the switch in the table", pause=pilot.pause)
+        assert str(table.get_row(key)[-1]) == "no: automatic discarding is off for it; an urgent discard still may"
+        select(screen, key)
+        await pilot.press("D")  # proactive: refused, as the policy's own discards are
+        await wait_for(lambda: any(n.message == f"Cannot proactive-discard tab {background.id}: automatic "
+                                   "discarding is off for it; an urgent discard still may"
+                                   for n in app._notifications), what="the refusal", pause=pilot.pause)
+        assert background.state.value == "background"
+        select(screen, key)
+        await pilot.press("d")  # urgent: the user's own
+        await wait_for(lambda: background.state.value == "discarded", what="urgent discard", pause=pilot.pause)
+        await wait_for(lambda: str(table.get_row(key)[-4]) == "1", what="the discard count", pause=pilot.pause)
+        select(screen, key)
+        await pilot.press("a")
+        await wait_for(lambda: background.auto_discardable, what="auto-discardable on", pause=pilot.pause)
+        select(screen, key)
+        await pilot.press("r")
+        await wait_for(lambda: background.state.value in ("active", "background") and background.pid,
+                       what="restore", pause=pilot.pause)
+        # Opened in the background: its first showing is no revisit (as Chrome's TabRevisitTracker counts).
+        assert background.revisits == 0
+        other = first if background is second else second
+        await wait_for(lambda: other.state.value == "background", what="the other tab hidden", pause=pilot.pause)
+        select(screen, f"tab-{other.id}")
+        await pilot.press("D")
+        await wait_for(lambda: other.state.value == "discarded", what="proactive discard", pause=pilot.pause)
+        assert other.discard_count == 1
+
