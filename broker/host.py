@@ -187,6 +187,8 @@ class DocumentRecord:
 
     tab: int
     url: str | None = None  # the committed URL; None until its load or restore is answered
+    frame: bool = False  # a subframe (not a tab's top document)
+    inherits_origin: bool = False  # a subframe of its parent's origin (srcdoc, about:blank, data:)
 
 
 class RendererHost:
@@ -256,9 +258,12 @@ class RendererHost:
 
     # -- the documents it hosts ---------------------------------------------
 
-    def add_document(self, document: int, tab: int, observer: RendererObserver | None = None) -> None:
-        """Record that tab ``tab`` is about to commit ``document`` here."""
-        self.documents[document] = DocumentRecord(tab)
+    def add_document(self, document: int, tab: int, observer: RendererObserver | None = None, *,
+                     frame: bool = False, inherits_origin: bool = False) -> None:
+        """Record that tab ``tab`` is about to commit ``document`` here
+        (``frame``: a subframe; ``inherits_origin``: one that takes its
+        parent's origin, so a site lock does not apply to its URL)."""
+        self.documents[document] = DocumentRecord(tab, frame=frame, inherits_origin=inherits_origin)
         if observer is not None and observer not in self.observers:
             self.observers.append(observer)
 
@@ -334,7 +339,7 @@ class RendererHost:
         document = getattr(message, "document", None)
         if document is not None and document not in self.documents:
             raise RendererGone(f"{self.describe()} does not hold document {document}")
-        if commits is not None:
+        if commits is not None and not self.documents[document].inherits_origin:
             self.check_lock(commits)
         self._requests_owed += 1
         try:

@@ -128,6 +128,13 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         ],
         scroll=frame.scroll,
         kind=_safe_word(frame.kind),
+        anchors=frame.anchors,
+        slots=[
+            protocol.FrameSlot(index=slot.index, src=safe_line(slot.src), line=slot.line, columns=slot.columns,
+                               rows=slot.rows, srcdoc=slot.srcdoc, sandboxed=slot.sandboxed,
+                               name=safe_line(slot.name))
+            for slot in frame.slots
+        ],
     )
 
 
@@ -149,6 +156,8 @@ def _one_line_strings(frame: protocol.Frame) -> list[str]:
         strings += (link.url, link.text)
     for field in frame.fields:
         strings += (field.name, *field.options)
+    for slot in frame.slots:
+        strings += (slot.src, slot.name)
     strings += [word for word in (frame.kind, *(field.kind for field in frame.fields)) if isinstance(word, str)]
     return strings
 
