@@ -13,8 +13,8 @@ import threading
 import psutil
 
 from browser import Browser
-from support.httpserver import HELLO_HTML
-from support.processes import wait_for
+from tests.support.httpserver import HELLO_HTML
+from tests.support.waiting import wait_for
 
 
 def connections_to(pid: int, port: int) -> list:

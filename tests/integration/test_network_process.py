@@ -17,8 +17,9 @@ from broker.bad_message import BadMessage
 from broker.network_host import NetworkFailure, NetworkHost, NetworkProcessLost
 from broker.restart_backoff import RestartBackoff
 from network import protocol
-from support.httpserver import HELLO_HTML, Hostile, HostileHTTPServer
-from support.processes import gone, wait_for
+from tests.support.httpserver import HELLO_HTML, Hostile, HostileHTTPServer
+from tests.support.processes import gone
+from tests.support.waiting import wait_for
 
 GET = protocol.Method.GET
 BUDGET = 8 * 1024 * 1024

@@ -16,7 +16,7 @@ from browser.simulate.costs import CostModel
 from browser.simulate.generate import generate
 from browser.simulate.model import Design, ProcessModel, run_design, run_designs
 from browser.simulate.results import results_digest
-from tests.support.processes import wait_for
+from tests.support.waiting import wait_for
 
 MIB = 1024**2
 COSTS = CostModel(process_limit=6)
