@@ -367,6 +367,21 @@ class BrowserImpl:
         await tab.navigate(url)
         return tab
 
+    async def compromised_outcome(self, tab: TabImpl, *, timeout: float = 15.0) -> tuple[str | None, str | None]:
+        """How a compromised tab's renderer ended its attack: (the result it
+        reported, None) or (None, the bad message the broker ended it for);
+        (None, None) when neither came within ``timeout``."""
+        host = tab.host
+        if host is None:
+            return None, None
+        await asyncio.wait({host.probe_result, host.exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        result = host.probe_result
+        if result.done() and not result.cancelled() and result.exception() is None:
+            return result.result().detail, None
+        if host.bad_message is not None:
+            return None, host.bad_message.name
+        return None, None
+
     async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0,
                         document: tuple[str, bytes] | None = None) -> ProbeOutcome:
         """Run attacker ``code`` inside a fresh, fully sandboxed renderer."""

@@ -27,9 +27,11 @@ Subframes (``parent`` given) are placed as Chromium places out-of-process
 iframes: a frame of its parent's site (or one that inherits its parent's
 origin: ``about:srcdoc``, ``about:blank``, ``data:``; the caller passes the
 parent's site for those) stays in its parent's renderer under every model,
-and so does every frame under ``per-tab`` and ``single``.  A cross-site
-frame goes to the site's renderer under ``process-per-site``; under
-``site-per-process`` to a renderer locked to its site, reusing a live one of
+and so does every frame under ``per-tab``, ``single`` and ``process-per-site``
+(whose renderer is the page's site's: Chromium's process-per-site without
+site isolation keeps cross-site iframes in the page's process, which is
+what makes a compromised page able to read them).  Under
+``site-per-process`` a cross-site frame goes to a renderer locked to its site, reusing a live one of
 that site if there is one (Chromium's subframe process reuse,
 ``ProcessReusePolicy::REUSE_PENDING_OR_COMMITTED_SITE_SUBFRAME``), else a new
 one whatever the limit (isolation trumps the limit).
@@ -180,7 +182,7 @@ def place(model: ProcessModel, *, tab: int, site: str | None, current: RendererF
 
 def _place_subframe(model: ProcessModel, *, site: str | None, parent: RendererFacts, parent_site: str | None,
                     live: Sequence[RendererFacts]) -> PlacementDecision:
-    if model in (ProcessModel.PER_TAB, ProcessModel.SINGLE) or site is None or site == parent_site:
+    if model is not ProcessModel.SITE_PER_PROCESS or site is None or site == parent_site:
         return PlacementDecision(Placement.STAY, parent.id)
     same_site = sorted((r for r in live if r.lock == site), key=lambda r: (len(r.tabs), r.id))
     if same_site:

@@ -616,7 +616,7 @@ class TabImpl:
             node.frame = sad_frame(url, str(error), width)
             return
         document = self.browser.processes.new_document_id()
-        host.add_document(document, self.id, self, frame=True, inherits_origin=frame_tree.inherits_origin(url))
+        host.add_document(document, self.id, self, frame=True, lock_exempt=host is parent_host)
         node.id, node.host = document, host
         unsandboxed = not self.browser.sandbox.enabled
         try:

@@ -546,6 +546,11 @@ class Browser:
 
     # -- compromise simulation ------------------------------------------------------------
 
+    async def compromised_outcome(self, tab: Tab, *, timeout: float = 15.0) -> tuple[str | None, str | None]:
+        """How the attacker code in ``tab``'s renderer ended: (its result,
+        None), or (None, the named bad message the broker ended it for)."""
+        return await self._impl.compromised_outcome(tab._impl, timeout=timeout)
+
     async def open_compromised(self, url: str, code: str) -> Tab:
         """Compromise simulation for a page: open ``url`` in a tab whose
         renderer runs attacker ``code`` in place of its message loop, after
