@@ -86,7 +86,7 @@ def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False
         mark, colour = STATE_MARKS.get(t.state, ("?", "white"))
         title = safe_line(t.title or "untitled")[:title_cells]
         if in_group:
-            label.append(f"{'tab ' + str(t.tab):>7} ", style="bold")
+            label.append(f"{'tab ' + str(t.tab) if t.tab is not None else 'frames':>7} ", style="bold")
             label.append(mark, style=colour)
             label.append(f" {title:<{title_cells}}", style="")
             return label

@@ -89,6 +89,9 @@ async def test_the_composed_page_and_which_frames_share_a_renderer(sites, model)
             assert by_pid[pids[1]].site == site_b and by_pid[pids[2]].site == site_c
             assert by_pid[pids[1]].frames == (f"Subframe: {b.base_url}", f"Subframe: {b.base_url}")
             assert by_pid[top].frames == (f"Subframe: {a.base_url}", f"Subframe: {a.base_url}")
+            about = await browser.open("about:processes")
+            block = about.frame.text.split(f"PID: {pids[2]}\n")[1].split("\n\n")[0]
+            assert block.split("\n")[-1] == f"Frames: Subframe: {c.base_url}"
         else:  # no site isolation: every frame in the page's renderer
             assert pids == [top] * 5
 
