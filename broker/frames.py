@@ -258,7 +258,7 @@ def compose(top: protocol.Frame, children: dict[int, FrameNode]) -> Composed:
         link = by_owner_link.get((id(owner), local))
         if link is not None:
             out_links.append(protocol.Link(number=number, url=link.url, text=link.text,
-                                           line=first_line.get(number, 0)))
+                                           line=first_line.get(number, 0), target=link.target))
     for number in range(1, len(fields) + 1):
         owner, local = field_back[number]
         f = by_owner_field.get((id(owner), local))

@@ -227,6 +227,18 @@ class BrowserImpl:
         self._policy_wakeup.set()  # a new renderer to measure
         return tab
 
+    async def open_from_page(self, url: str, *, initiator: str) -> TabImpl:
+        """A page (at ``initiator``, the URL the broker committed) opens ``url``
+        in a new tab (``target=_blank``), by the navigation policy's rules
+        for that page, not the user's."""
+        tab = TabImpl(self, next(self._tab_ids), self.width)
+        self.tabs.append(tab)
+        if self.active_tab is None:
+            self.activate(tab)
+        await tab.open_from_page(url, initiator=initiator)
+        self._policy_wakeup.set()
+        return tab
+
     def activate(self, tab: TabImpl) -> None:
         """Make ``tab`` the active tab.  A frozen tab is thawed at once; a
         discarded (or crashed) one is brought back in the background."""

@@ -111,7 +111,8 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         lines=[_safe_spans(line) for line in frame.lines],
         links=[
             link if not _UNSAFE_IN_LINE.search(link.url + link.text) else
-            protocol.Link(number=link.number, url=safe_line(link.url), text=safe_line(link.text), line=link.line)
+            protocol.Link(number=link.number, url=safe_line(link.url), text=safe_line(link.text), line=link.line,
+                          target=link.target)
             for link in frame.links
         ],
         fields=[

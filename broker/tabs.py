@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from broker import frames as frame_tree
-from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
+from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, SandboxedFrame, TabClosed, TabCrashed
 from broker.frames import Composed, FrameNode, FrameState, compose, drawn_frame, find_in_lines, sad_frame
 from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout, SiteLockError
 from broker.lifecycle import (
@@ -43,7 +43,7 @@ from broker.pages import error_html
 from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
 from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
-from broker.safe_text import safe_frame
+from broker.safe_text import safe_frame, safe_line
 from broker.sites import site_of
 from broker.subresources import fetch_sheets
 from renderer import protocol
@@ -171,6 +171,8 @@ class TabOwner(Protocol):
                                  parent_site: str | None) -> RendererHost: ...
 
     async def release(self, host: RendererHost, *, cause: str = ...) -> None: ...
+
+    async def open_from_page(self, url: str, *, initiator: str) -> TabImpl: ...
 
     def publish(self, event: TabEvent) -> None: ...
 
@@ -359,6 +361,11 @@ class TabImpl:
             if "#" in target and self._shows_document_of(target):
                 return self._navigate_within(HistoryEntry(target))
             return await self._load(HistoryEntry(target), initiator=None)
+
+    async def open_from_page(self, url: str, *, initiator: str) -> protocol.Frame:
+        """Load ``url`` as a page at ``initiator`` asked (a ``target=_blank`` link)."""
+        async with self._lock:
+            return await self._load(HistoryEntry(url), initiator=initiator)
 
     async def _load(self, entry: HistoryEntry, *, initiator: str | None, history: str = "push") -> protocol.Frame:
         if self.state is TabState.FROZEN:
@@ -748,15 +755,32 @@ class TabImpl:
             if self.frame is None or not any(link.number == number for link in self.frame.links):
                 raise NoSuchLink(f"there is no link [{number}] on this page")
             node, local = self._owner_of(number)
-            if node is not None:
-                reply = await self._ask_frame(node, lambda request: protocol.FollowLink(
-                    document=node.id, request=request, number=local))
-                if isinstance(reply, protocol.NavigateRequest):
-                    await self._navigate_frame(node, reply)
-                return self.frame
-            reply = await self._ask(lambda request: protocol.FollowLink(document=self.document, request=request, number=local))
-            if isinstance(reply, protocol.NavigateRequest):
+            target = next(link.target for link in self.frame.links if link.number == number)
+            if node is None:
+                reply = await self._ask(lambda request: protocol.FollowLink(
+                    document=self.document, request=request, number=local))
+                if not isinstance(reply, protocol.NavigateRequest):
+                    return self.frame
+                if target == protocol.LinkTarget.BLANK:
+                    await self.browser.open_from_page(reply.url, initiator=self.committed_url)
+                    return self.frame
                 return await self._navigate_from_page(reply)
+            reply = await self._ask_frame(node, lambda request: protocol.FollowLink(
+                document=node.id, request=request, number=local))
+            if not isinstance(reply, protocol.NavigateRequest):
+                return self.frame
+            if target == protocol.LinkTarget.BLANK:
+                await self.browser.open_from_page(reply.url, initiator=self._policy_url(node))
+                return self.frame
+            if target == protocol.LinkTarget.PARENT and node.parent is not None:
+                await self._navigate_frame(node.parent, reply)
+                return self.frame
+            if target in (protocol.LinkTarget.TOP, protocol.LinkTarget.PARENT):
+                if any(frame.sandboxed for frame in self._chain(node)):
+                    raise SandboxedFrame(f"the sandboxed frame at {safe_line(node.url)} may not navigate the top page")
+                entry = HistoryEntry(reply.url, method=reply.method, form_body=reply.form_body)
+                return await self._load(entry, initiator=self._policy_url(node))
+            await self._navigate_frame(node, reply)
             return self.frame
 
     async def set_field(self, field_id: int, *, value: str | None = None, checked: bool | None = None) -> protocol.Frame:
@@ -809,11 +833,7 @@ class TabImpl:
         if slot is None or parent_host is None or not parent_host.alive:
             return
         ancestors = [a.url for a in self._ancestors(node)]
-        policy_url = node.url
-        for frame_url in [node.url, *reversed(ancestors)]:  # a srcdoc frame acts with its parent's URL
-            policy_url = frame_url
-            if not frame_tree.inherits_origin(frame_url):
-                break
+        policy_url = self._policy_url(node)
         fresh = FrameNode(id=0, index=node.index, url=request.url, depth=node.depth, parent=parent,
                           sandboxed=node.sandboxed)
         width = node.frame.width if node.frame is not None else slot.columns
@@ -829,6 +849,24 @@ class TabImpl:
             if host is not self.host:
                 await self.browser.release(host, cause="its frame navigated elsewhere")
         self._recompose()
+
+    def _chain(self, node: FrameNode) -> list[FrameNode]:
+        """``node`` and every frame above it (the top frame not included)."""
+        chain = []
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain
+
+    def _policy_url(self, node: FrameNode) -> str:
+        """The URL a navigation from frame ``node`` is judged as coming from:
+        its committed URL, or for a srcdoc/about:blank frame its nearest
+        ancestor's that has one of its own (the top page's at last)."""
+        for frame in self._chain(node):
+            if not frame_tree.inherits_origin(frame.url):
+                return frame.url
+        top = self.host.committed_url(self.document) if self.host is not None else None
+        return top or self.committed_url
 
     def _ancestors(self, node: FrameNode) -> list[FrameNode]:
         """The top frame (as a pseudo-node with the committed URL) and every

@@ -148,12 +148,13 @@ class Form:
 
 
 class LinkInfo:
-    __slots__ = ("number", "url", "text")
+    __slots__ = ("number", "url", "text", "target")
 
-    def __init__(self, number: int, url: str, text: str):
+    def __init__(self, number: int, url: str, text: str, target: str = "self"):
         self.number = number
         self.url = url
         self.text = text
+        self.target = target  # self, top, parent, blank (protocol.LinkTarget)
 
 
 class FrameInfo:
@@ -197,6 +198,14 @@ def resolve(base: str, href: str) -> str:
         return urllib.parse.urljoin(base, href)
     except ValueError:
         return href
+
+
+_TARGETS = {"_top": "top", "_parent": "parent", "_blank": "blank"}
+
+
+def link_target(value: str | None) -> str:
+    """A link's ``target`` as the protocol names it (a named target opens here)."""
+    return _TARGETS.get((value or "").strip(_ASCII_WHITESPACE).lower(), "self")
 
 
 def parse_int(value: str | None) -> int | None:
@@ -389,7 +398,8 @@ class _Builder:
                 return
             number = len(self.document.links) + 1
             element.link = number
-            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text(),
+                                                link_target(attrs.get("target"))))
 
     def styled_text(self, text: str, css: Computed, parent: Element) -> None:
         """A text run under an author style: text-transform, and the white
@@ -437,7 +447,8 @@ class _Builder:
                 return
             number = len(self.document.links) + 1
             element.link = number
-            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text(),
+                                                link_target(attrs.get("target"))))
 
     def flatten(self, node, parent: Element) -> None:
         for descendant in node.traverse(include_text=True):

@@ -156,7 +156,8 @@ class Page:
                 if span.field and span.field not in first_field:
                     first_field[span.field] = number
         links = [
-            Link(number=link.number, url=link.url, text=link.text, line=first_link.get(link.number, 0))
+            Link(number=link.number, url=link.url, text=link.text, line=first_link.get(link.number, 0),
+                 target=link.target)
             for link in self.document.links
         ]
         fields = [self._form_field(field, first_field.get(field.id, 0)) for field in self.document.fields]

@@ -202,6 +202,16 @@ class FieldKind(enum.StrEnum):
     FILE = "file"
 
 
+class LinkTarget(enum.StrEnum):
+    """Where a link opens (its ``target``): this frame, the top page, the
+    parent frame or a new tab.  The broker decides whether it may."""
+
+    SELF = "self"
+    TOP = "top"
+    PARENT = "parent"
+    BLANK = "blank"
+
+
 class Method(enum.StrEnum):
     """The only methods a page may navigate with: links GET, forms GET or POST."""
 
@@ -284,6 +294,7 @@ class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: Url  # absolute
     text: Text = ""
     line: LineNumber = 0  # first line (0-based) the link appears on
+    target: LinkTarget = LinkTarget.SELF
 
 
 class FormField(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

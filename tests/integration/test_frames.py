@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from browser import Browser, TabState
+from browser import Browser, BrowserError, TabState
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.waiting import wait_for
 
@@ -148,3 +148,22 @@ async def test_discard_and_restore_keep_the_frames(sites):
         assert tab.frame.dump() == before
         assert [f.state for f in tab.frames] == ["loaded"] * 5
         del other
+
+
+async def test_link_targets_and_the_sandbox_attribute(sites):
+    a, b, _ = sites
+    b.route("/links.html", b'<p><a href="/hello" target="_top">top</a> <a href="/hello" target="_blank">new</a></p>')
+    a.route("/targets.html", (f'<iframe src="{b.url("/links.html")}"></iframe>'
+                              f'<iframe src="{b.url("/links.html")}" sandbox></iframe>').encode())
+    async with Browser(process_model="site-per-process", spare=False, width=60) as browser:
+        tab = await browser.open(a.url("/targets.html"))
+        assert [(link.number, link.target) for link in tab.frame.links] == [
+            (1, "top"), (2, "blank"), (3, "top"), (4, "blank")]
+        with pytest.raises(BrowserError) as refused:
+            await tab.follow(3)  # _top from the sandboxed frame
+        assert str(refused.value) == (f"the sandboxed frame at {b.url('/links.html')} may not navigate the top page")
+        assert tab.url == a.url("/targets.html")
+        await tab.follow(2)  # _blank: a new tab, the page stays
+        assert [t.url for t in browser.tabs] == [a.url("/targets.html"), b.url("/hello")]
+        await tab.follow(1)  # _top: the whole tab navigates
+        assert tab.url == b.url("/hello") and tab.frames == [] and tab.title == "Hello"
