@@ -117,6 +117,7 @@ class ProcessInfo:
     site: str | None = None  # the site the renderer is locked to (None: unlocked)
     over_limit: bool = False  # it exists above the process limit (a cross-site document never shares)
     frames: tuple[str, ...] = ()  # the subframes it hosts, as Chromium's task manager names them: "Subframe: https://..."
+    memory: MemoryInfo | None = None  # the spare's, at its last sample (a tab's renderer: see Tab.memory)
 
 
 class BrowserImpl:
@@ -497,7 +498,9 @@ class BrowserImpl:
                 over_limit=host.id in self._over_limit, frames=tuple(hosted_frames[host.id])))
         spare = self.processes.spare
         if spare is not None:
-            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer"))
+            sample = self.sampler.last(spare.pid)
+            result.append(ProcessInfo(spare.pid, zygote_pid, "spare", state="waiting", title="spare renderer",
+                                      memory=sample.memory if sample is not None else None))
         return result
 
     # -- lifecycle ------------------------------------------------------------------
@@ -541,6 +544,8 @@ class BrowserImpl:
         if self.processes.spare is not None:
             pids.append(self.processes.spare.pid)  # it counts against the budget too
         pids.append(os.getpid())
+        if self.processes.spare is not None:  # a live process too (the process tree shows it)
+            pids.append(self.processes.spare.pid)
         if self.processes.zygote_pid:
             pids.append(self.processes.zygote_pid)
         # Renderers that can answer for themselves where the kernel will not

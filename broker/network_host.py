@@ -159,6 +159,9 @@ class NetworkHost:
                     self._command(theirs.fileno()), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                     stdout=output, stderr=output, cwd="/", start_new_session=True,
                 )
+        except OSError as error:
+            ours.close()
+            raise NetworkProcessLost(f"it could not be started ({error.strerror or error})") from None
         except BaseException:
             ours.close()
             raise

@@ -63,6 +63,7 @@ class BrowserOptions:
     discard_policy: str | DiscardPolicy | None = None
     memory_budget: int | None = None
     clock: Callable[[], float] | None = None
+    started_by: str = "script"  # what started it, as 'minibrowser ps' shows it (control_protocol.StartedBy)
 
     @classmethod
     def of(cls, options: BrowserOptions | None = None, /, **settings: Any) -> BrowserOptions:

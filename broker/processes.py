@@ -276,6 +276,8 @@ class RendererProcesses:
             raise LaunchError(f"could not start a renderer: {error or 'the zygote did not answer'}") from None
         host.pid = pid
         self._hosts[pid] = host
+        if self._ipc_subscribers:  # someone subscribed while the zygote forked it
+            host.events = self._ipc_event
         try:
             await asyncio.wait_for(asyncio.shield(host.connected), HANDSHAKE_TIMEOUT_S)
         except RendererGone:

@@ -32,7 +32,10 @@ _SAFE_TEXT = ("safe_line", "safe_text")
 #: A page's colours made readable on a theme (``broker/colors.py``).
 _COLORS = ("NO_COLOR", "readable")
 
-__all__ = [*_API, *_SANDBOX, *_FRONTENDS, *_FRAME, *_SAFE_TEXT, *_COLORS]
+#: A running browser driven from another process (``tui --attach``): ``browser/remote.py``.
+_REMOTE = ("RemoteBrowser", "RemoteTab")
+
+__all__ = [*_API, *_SANDBOX, *_FRONTENDS, *_FRAME, *_SAFE_TEXT, *_COLORS, *_REMOTE]
 
 
 def __getattr__(name: str):
@@ -48,6 +51,8 @@ def __getattr__(name: str):
         from broker import safe_text as module
     elif name in _COLORS:
         from broker import colors as module
+    elif name in _REMOTE:
+        from browser import remote as module
     else:
         raise AttributeError(f"module 'browser' has no attribute {name!r}")
     return getattr(module, name)

@@ -26,6 +26,7 @@ Errors (all with a one-line ``str()`` for a person)::
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -348,12 +349,22 @@ class Browser:
     """The browser: tabs and the sandboxed renderer processes behind them
     (one per tab by default; see ``process_model``)."""
 
-    __slots__ = ("_impl",)
+    __slots__ = ("_control", "_impl", "_started_by")
 
     def __init__(self, options: BrowserOptions | None = None, /, **settings: Any) -> None:
         """``options``, or its fields as keywords (``Browser(sandbox=False)``):
-        see ``BrowserOptions``.  An unknown keyword raises ``TypeError``."""
-        self._impl = BrowserImpl(BrowserOptions.of(options, **settings))
+        see ``BrowserOptions``.  An unknown keyword raises ``TypeError``.
+
+        Every browser listens on a control socket in its runtime directory
+        while it runs (``browser/control_service.py``), for its own user only:
+        ``minibrowser open`` hands it URLs, ``ps`` lists it, ``tui --attach``
+        drives it (``options.started_by`` says what started it)."""
+        from broker.control_protocol import StartedBy
+
+        options = BrowserOptions.of(options, **settings)
+        self._started_by = StartedBy(options.started_by)
+        self._impl = BrowserImpl(options)
+        self._control = None
 
     async def __aenter__(self) -> Browser:
         await self.start()
@@ -363,13 +374,25 @@ class Browser:
         await self.shutdown()
 
     async def start(self) -> None:
-        """Start the zygote and the IPC hub (``async with`` does this)."""
+        """Start the zygote, the IPC hub and the control socket (``async with`` does this)."""
         await self._impl.start()
+        from browser.control_service import ControlService
+
+        control = ControlService(self, self._started_by)
+        try:
+            await control.start(self.runtime_dir)
+        except OSError as error:  # the browser works without it: only other programs cannot reach it
+            logging.getLogger("minibrowser.broker").warning("no control socket: %s", error)
+        else:
+            self._control = control
 
     async def shutdown(self) -> None:
         """Close every tab and end every process the browser started, then
         call the ``subscribe_shutdown`` callbacks."""
         try:
+            if self._control is not None:
+                control, self._control = self._control, None
+                await control.close()
             await self._impl.shutdown()
         finally:
             for callback in list(_shutdown_listeners.pop(self._impl, ())):
@@ -378,6 +401,16 @@ class Browser:
     @property
     def started(self) -> bool:
         return self._impl.started
+
+    @property
+    def started_by(self) -> str:
+        """What started this browser: ``script``, ``tui``, ``simulator``, ``open`` or ``check``."""
+        return self._started_by.value
+
+    @property
+    def control_socket(self) -> str | None:
+        """The path of the control socket, while the browser runs (None without one)."""
+        return self._control.server.path if self._control is not None and self._control.server else None
 
     # -- tabs --------------------------------------------------------------------------
 

@@ -26,25 +26,29 @@ import argparse
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the hand-off counts milliseconds)
 if TYPE_CHECKING:
     from broker.zygote_launch import EarlyStart
 
-from broker.safe_text import safe_line, safe_text
-from browser.output import (
-    dump_header,
-    dump_text,
-    output_reader_gone,
-    problem_line,
-    stop_like_unix_tools,
-    tab_problem,
-)
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-COMMANDS = ("open", "sandbox", "attack", "tui", "simulate")
+COMMANDS = ("open", "ps", "sandbox", "attack", "tui", "simulate")
 MIN_WIDTH, MAX_WIDTH = 20, 1000
+
+
+def safe_line(text: str) -> str:
+    """``broker.safe_text.safe_line``, imported when first needed: it loads
+    msgspec (~20 ms), which handing URLs to a running browser does without."""
+    from broker.safe_text import safe_line as make_safe
+
+    return make_safe(text)
+
+
+def safe_text(text: str) -> str:
+    from broker.safe_text import safe_text as make_safe
+
+    return make_safe(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,17 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     open_cmd = commands.add_parser("open", help="open URLs, each in its own tab and renderer process")
-    open_cmd.add_argument("urls", nargs="*", metavar="URL", help="http(s):, file:, data: or about: URL (default about:welcome)")
-    open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
-    open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
-    open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
-    open_cmd.add_argument("--color", action="store_true",
-                          help="with --dump: the page's colours and emphasis as terminal escape sequences")
-    _sandbox_flag(open_cmd)
-    _profile_flag(open_cmd)
-    _process_model_flags(open_cmd)
-    _record_trace_flag(open_cmd)
-    _discard_policy_flags(open_cmd)
+    add_open_arguments(open_cmd)
+
+    ps_cmd = commands.add_parser("ps", help="list the running minibrowsers of this user")
+    ps_cmd.add_argument("--json", action="store_true", help="one JSON object per browser")
 
     sandbox_cmd = commands.add_parser("sandbox", help="report, from inside a real renderer, which sandbox layers are on")
     sandbox_cmd.add_argument("--json", action="store_true")
@@ -100,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tui_cmd = commands.add_parser("tui", help="the terminal UI (the default for 'open' on a terminal)")
     tui_cmd.add_argument("urls", nargs="*", metavar="URL")
+    tui_cmd.add_argument(
+        "--attach", nargs="?", const=0, type=_pid, default=None, metavar="PID",
+        help="open the window on a running browser (the newest, or the one with PID; see 'minibrowser ps'); "
+             "quitting leaves it running",
+    )
     _sandbox_flag(tui_cmd)
     _profile_flag(tui_cmd)
     _process_model_flags(tui_cmd)
@@ -110,6 +112,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate_parser(commands)
     return parser
+
+
+def add_open_arguments(open_cmd: argparse.ArgumentParser) -> None:
+    """The arguments of ``minibrowser open`` (also parsed alone, for a fast hand-off to a running browser)."""
+    open_cmd.add_argument("urls", nargs="*", metavar="URL", help="http(s):, file:, data: or about: URL (default about:welcome)")
+    open_cmd.add_argument("--dump", action="store_true", help="print the rendered text and exit (no terminal UI)")
+    open_cmd.add_argument("--width", type=_positive_width, default=None, help="layout width in cells (default: terminal width or 80)")
+    open_cmd.add_argument("--json", action="store_true", help="with --dump: one JSON object per tab")
+    open_cmd.add_argument("--color", action="store_true",
+                          help="with --dump: the page's colours and emphasis as terminal escape sequences")
+    open_cmd.add_argument(
+        "--new-instance", action="store_true",
+        help="start a browser of its own even when one with this profile is running (by default the URLs open there)",
+    )
+    _sandbox_flag(open_cmd)
+    _profile_flag(open_cmd)
+    _process_model_flags(open_cmd)
+    _record_trace_flag(open_cmd)
+    _discard_policy_flags(open_cmd)
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a process id (a whole number, see 'minibrowser ps'), not {text!r}")
+    return value
 
 
 def _profile_flag(command: argparse.ArgumentParser) -> None:
@@ -157,16 +188,22 @@ def _discard_policy(text: str) -> str:
     return text
 
 
-def _discard_policy_flags(command: argparse.ArgumentParser) -> None:
+def _memory_size(text: str) -> int:
+    """``browser.simulate.command.parse_size``, imported when an option needs it
+    (it loads the discard policies: the hand-off to a running browser does without)."""
     from browser.simulate.command import parse_size
 
+    return parse_size(text)
+
+
+def _discard_policy_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--discard-policy", type=_discard_policy, default=None, metavar="NAME",
         help="which policy freezes and discards background tabs: minibrowser (default), chrome-memory-saver, "
              "chrome-urgent, firefox-unloader, edge-sleeping-tabs, none, ... (as 'minibrowser simulate run --policy')",
     )
     command.add_argument(
-        "--memory-budget", type=parse_size, default=None, metavar="SIZE",
+        "--memory-budget", type=_memory_size, default=None, metavar="SIZE",
         help="memory the renderers may use (USS), such as 100M or 1G, for the policies that have a budget (default 1G)",
     )
 
@@ -212,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"to open a host without a dot in its name, write http://{word}/", file=sys.stderr)
             return EXIT_USAGE
         argv = ["open", *argv]  # a bare URL or file path is opened, as browsers do
+    if argv[0] == "open" and (status := _hand_off(argv[1:])) is not None:
+        return status
     args = build_parser().parse_args(argv)
     if args.command is None:
         args = build_parser().parse_args(["open"])
@@ -225,12 +264,51 @@ def main(argv: list[str] | None = None) -> int:
         print("minibrowser: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        from browser.output import output_reader_gone, stop_like_unix_tools
+
         if not output_reader_gone():
             raise
         return stop_like_unix_tools()
     finally:
         if early is not None:
             early.abandon()  # nothing to do once the browser that adopted it has shut down
+
+
+def _hand_off(argv: list[str]) -> int | None:
+    """``minibrowser open`` while a browser with the same profile runs: the
+    URLs open there (``browser/control_client.py``) and this returns its exit
+    status; None when there is no such browser, or the options ask for one
+    of its own.  Parses only ``open``'s arguments and imports only the
+    standard library's cheapest parts: this is the whole command then."""
+    parser = _Parser(prog="minibrowser open")
+    add_open_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.new_instance or _browser_wide_options(args):
+        return None
+    if not args.dump and (args.json or args.color or not args.urls):
+        return None  # the usual path says what is wrong; a bare 'minibrowser' opens a window of its own
+    from browser.control_client import hand_off
+
+    width = _dump_width(args) if args.dump else None
+    return hand_off(args.urls or ["about:welcome"], profile=args.profile, dump=args.dump, as_json=args.json,
+                    color=args.color, width=width)
+
+
+def _dump_width(args: argparse.Namespace) -> int:
+    """The layout width of ``--dump``: ``--width``, else the terminal's, else 80."""
+    if args.width:
+        return args.width
+    if not sys.stdout.isatty():
+        return 80
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _browser_wide_options(args: argparse.Namespace) -> bool:
+    """Options that only a new browser can honour: a running one keeps its own settings."""
+    return (args.no_sandbox or args.process_model != "per-tab" or args.process_limit is not None or args.no_spare
+            or args.record_trace is not None or args.discard_policy is not None or args.memory_budget is not None)
 
 
 def _looks_like_an_address(word: str) -> bool:
@@ -269,6 +347,10 @@ async def _dispatch(args: argparse.Namespace, early: EarlyStart | None = None) -
         return await simulate(args)
     if args.command == "tui":
         return await _tui(args.urls, args)
+    if args.command == "ps":
+        from browser.control_client import list_browsers
+
+        return list_browsers(as_json=args.json)
     return EXIT_USAGE
 
 
@@ -286,7 +368,27 @@ async def _tui(urls: list[str], args: argparse.Namespace) -> int:
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
-    return await frontend.run(urls, browser_factory=lambda: _new_browser(args))
+    attach = getattr(args, "attach", None)
+    if attach is not None:
+        return await _attach(frontend, urls, pid=attach or None)
+    return await frontend.run(urls, browser_factory=lambda: _new_browser(args, started_by="tui"))
+
+
+async def _attach(frontend, urls: list[str], *, pid: int | None) -> int:
+    """``tui --attach [PID]``: the window on a running browser (``browser.remote``)."""
+    if urls:
+        print("minibrowser: --attach shows the running browser's own tabs; open URLs there with "
+              "'minibrowser open URL'", file=sys.stderr)
+        return EXIT_USAGE
+    from broker.errors import BrowserError
+    from browser.remote import RemoteBrowser, find_running
+
+    try:
+        find_running(pid)
+    except BrowserError as error:
+        print(f"minibrowser: {safe_line(str(error))}", file=sys.stderr)
+        return EXIT_FAILED
+    return await frontend.run([], browser_factory=lambda: RemoteBrowser(pid), attached=True)
 
 
 def _new_browser(args: argparse.Namespace, **settings):
@@ -315,9 +417,9 @@ def _unwritable(path: str) -> str | None:
 
 async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> int:
     import asyncio
-    import shutil
 
     from browser.api import BrowserError
+    from browser.output import dump_output, output_reader_gone
 
     urls = args.urls or ["about:welcome"]
     if not args.dump:
@@ -328,19 +430,18 @@ async def _open(args: argparse.Namespace, early: EarlyStart | None = None) -> in
     if args.record_trace is not None and (problem := _unwritable(args.record_trace)) is not None:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
-    width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
+    width = _dump_width(args)
     try:
-        async with _new_browser(args, width=width, started_early=early) as browser:
+        async with _new_browser(args, width=width, started_early=early, started_by="open") as browser:
             tabs = await asyncio.gather(*(browser.open(url, activate=False) for url in urls))
             failed = False
             for index, (url, tab) in enumerate(zip(urls, tabs)):
-                problem = tab_problem(tab)
+                text, problem = dump_output(url, tab, index=index, count=len(urls), as_json=args.json,
+                                            color=args.color)
                 if problem:
                     failed = True
-                    print(problem_line(url, problem), file=sys.stderr)
-                if len(urls) > 1 and not args.json:
-                    sys.stdout.write(("" if index == 0 else "\n") + dump_header(tab))
-                sys.stdout.write(dump_text(url, tab, problem, as_json=args.json, color=args.color))
+                    print(problem, file=sys.stderr)
+                sys.stdout.write(text)
             sys.stdout.flush()
             if output_reader_gone():
                 # A large write the reader cut short returns a partial count,

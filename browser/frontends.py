@@ -11,7 +11,8 @@ A front end is a module (or object) with:
 
 * ``async run(urls, *, browser_factory) -> int``: show a browser window on
   ``urls`` until the user quits; ``browser_factory()`` makes the (not yet
-  started) ``Browser``; returns the exit status;
+  started) ``Browser``; returns the exit status; with ``attached=True``
+  it makes a ``RemoteBrowser`` (``tui --attach``), whose own tabs are shown;
 * ``trace_window() -> TraceWindow``: a window that shows the browser a
   trace plays on (``minibrowser simulate run --engine real --tui``).
 """
@@ -44,7 +45,7 @@ class TraceWindow(Protocol):
 
 
 class Frontend(Protocol):
-    async def run(self, urls: list[str], *, browser_factory: Callable[[], Any]) -> int: ...
+    async def run(self, urls: list[str], *, browser_factory: Callable[[], Any], attached: bool = False) -> int: ...
 
     def trace_window(self) -> TraceWindow: ...
 

@@ -41,6 +41,18 @@ def stop_like_unix_tools() -> int:
     return 128 + signal.SIGPIPE  # what a shell shows for it, should the signal be blocked
 
 
+def dump_output(url: str, tab, *, index: int, count: int, as_json: bool,
+                color: bool = False) -> tuple[str, str | None]:
+    """What ``open --dump`` prints for the ``index``-th of ``count`` tabs: its
+    standard output, and its line for standard error when it failed (the
+    same whether the browser is the command's own or a running one that the
+    URLs were handed to, ``browser/control_service.py``)."""
+    problem = tab_problem(tab)
+    text = ("" if index == 0 else "\n") + dump_header(tab) if count > 1 and not as_json else ""
+    text += dump_text(url, tab, problem, as_json=as_json, color=color)
+    return text, problem_line(url, problem) if problem else None
+
+
 def tab_problem(tab) -> str | None:
     """What went wrong in ``tab``, in one line, or None when it shows its page.
 

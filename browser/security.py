@@ -69,7 +69,7 @@ async def _in_browser(work, **options):
     """Run ``work(browser)`` in a fresh browser (``options`` for ``Browser``);
     None (and one line on stderr) if it fails."""
     try:
-        async with Browser(**options) as browser:
+        async with Browser(started_by="check", **options) as browser:
             return await work(browser)
     except BrowserError as error:
         print(f"minibrowser: {error}", file=sys.stderr)

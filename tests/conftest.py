@@ -27,6 +27,18 @@ needs_root = pytest.mark.needs_root
 pytest_plugins = ["pytester"]  # tests/test_markers.py runs pytest on small suites of its own
 
 
+@pytest.fixture(autouse=True, scope="session")
+def browsers_of_this_run(tmp_path_factory):
+    """The browsers this run starts list themselves in a registry of its own
+    (``MINIBROWSER_REGISTRY``, inherited by every process a test starts):
+    ``minibrowser open`` in a test never hands its URLs to a browser of the
+    user's, or of another run, and ``ps`` lists only this run's."""
+    path = tmp_path_factory.mktemp("registry")
+    path.chmod(0o700)
+    os.environ["MINIBROWSER_REGISTRY"] = str(path)
+    yield str(path)
+
+
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "needs_root(reason): only root can show this; skipped, saying why, otherwise")
     config.addinivalue_line("markers", "security: a sandbox or trust-boundary test; as root none may be skipped")

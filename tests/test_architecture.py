@@ -351,6 +351,21 @@ def test_the_network_folder_is_held_to_its_contract(tmp_path):
     ]
 
 
+def test_the_shared_sandbox_blocks_import_nothing_of_the_project(tmp_path):
+    tree = make_tree(tmp_path, {
+        **PACKAGES,
+        "lockdown/__init__.py": "",
+        "lockdown/seccomp.py": "from lockdown import landlock\nfrom renderer.protocol import SandboxPolicy\n",
+        "lockdown/landlock.py": "",
+        "renderer/protocol.py": "",
+        "renderer/sandbox.py": "from lockdown import seccomp\n",
+    })
+    assert violations(tree) == [
+        "lockdown/seccomp.py:2: lockdown/ imports renderer.protocol: the shared sandbox blocks import nothing "
+        "of the project " + RULE,
+    ]
+
+
 def test_private_names_and_modules_stay_home(tmp_path):
     tree = make_tree(tmp_path, {
         **PACKAGES,

@@ -115,10 +115,18 @@ class BrowserApp(App[int]):
         process_source: ProcessSource | None = None,
         sample_seconds: float = SAMPLE_SECONDS,
         follow_active: bool = False,
+        attached: bool = False,
     ) -> None:
         """``follow_active``: the window shows whichever tab the browser makes
-        active, as when something else drives it (a trace being played)."""
+        active, as when something else drives it (a trace being played).
+
+        ``attached``: the factory makes a ``RemoteBrowser``, a browser that
+        runs in another process (``minibrowser tui --attach``): the window
+        shows its tabs and opens no URL of its own; quitting detaches and
+        leaves it running."""
         super().__init__()
+        self.attached = attached
+        self.gone_message: str | None = None  # the one line to show when the attached browser went away
         self.follow_active = follow_active
         self.urls = list(urls or ["about:welcome"])
         self.browser_factory = browser_factory or default_browser_factory()
@@ -245,6 +253,14 @@ class BrowserApp(App[int]):
             return
         self.sampler.browser = self.browser
         self._unsubscribe = [self.browser.subscribe(self._tab_event), self.browser.subscribe_ipc(self.ipc_log)]
+        if self.attached:
+            self.browser.on_gone(self._browser_gone)
+            self.current = self.browser.active_tab or (self.browser.tabs[0] if self.browser.tabs else None)
+            self._set_status("")
+            self.ready.set()
+            self._refresh_chrome()
+            self.sampler.sample()
+            return
         width = self._page_width()
         first, *rest = self.urls
         # The tab is in the strip, loading, from the moment it exists (the
@@ -258,6 +274,11 @@ class BrowserApp(App[int]):
         self.ready.set()
         self._refresh_chrome()
         self.sampler.sample()
+
+    def _browser_gone(self, why: str) -> None:
+        """The browser this window is attached to quit (or cannot be reached): say so and close."""
+        self.gone_message = f"detached from the browser (pid {self.browser.pid}): {safe_line(why)}"
+        self.exit(0)
 
     async def shutdown_browser(self) -> None:
         if self._shut_down:
@@ -710,6 +731,6 @@ class BrowserApp(App[int]):
         self.exit(0)
 
     async def action_quit(self) -> None:
-        self._set_status("Closing every tab…")
+        self._set_status("Detaching; the browser keeps running…" if self.attached else "Closing every tab…")
         await self.shutdown_browser()
         self.exit(0)

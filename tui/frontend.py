@@ -21,12 +21,14 @@ from tui.trace_window import TraceWindow
 HANGUP_GRACE_SECONDS = 5.0  # after the terminal closed, at most this long to quit cleanly
 
 
-async def run(urls: list[str], *, browser_factory: Callable[[], object] | None = None) -> int:
+async def run(urls: list[str], *, browser_factory: Callable[[], object] | None = None,
+              attached: bool = False) -> int:
     """The browser window on ``urls`` in this terminal until the user quits;
     returns the exit status.  ``browser_factory()`` makes the browser
-    (default: ``Browser()``).  The terminal closing (SIGHUP) or a SIGTERM
-    quits cleanly."""
-    app = BrowserApp(urls, browser_factory=browser_factory)
+    (default: ``Browser()``); with ``attached``, a ``RemoteBrowser`` (a browser
+    another process runs, whose own tabs are shown).  The terminal closing
+    (SIGHUP) or a SIGTERM quits cleanly."""
+    app = BrowserApp(urls, browser_factory=browser_factory, attached=attached)
     loop = asyncio.get_running_loop()
 
     def terminal_closed(signum, frame) -> None:
@@ -60,6 +62,8 @@ async def run(urls: list[str], *, browser_factory: Callable[[], object] | None =
     if app.startup_error:
         print(f"minibrowser: {app.startup_error}", file=sys.stderr)
         return 1
+    if app.gone_message:
+        print(f"minibrowser: {app.gone_message}", file=sys.stderr)
     return result if isinstance(result, int) else 0
 
 

@@ -86,7 +86,7 @@ class ProcessSampler:
                 return SandboxStatus("checking")
             return SandboxStatus(judge_sandbox(layers, enabled=self.browser.sandbox.enabled).sandboxing.value, layers)
         if row.target.role != "renderer":
-            return SandboxStatus("n/a")  # the zygote runs no page: it only forks renderers
+            return SandboxStatus("n/a")  # the zygote and the spare run no page: the zygote only forks renderers
         if not row.pid:
             return SandboxStatus("checking" if row.target.state == "loading" else "no process")
         tab = next((t for t in self.browser.tabs if t.id == row.target.tab), None)

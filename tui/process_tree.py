@@ -1,4 +1,5 @@
-"""The process tree panel: broker → network process, zygote → one node per renderer.
+"""The process tree panel: broker → network process, zygote → one node per
+renderer, and the spare renderer (started ahead of need, waiting for its first tab).
 
 Under the shared and site-locked process models a renderer that hosts
 several tabs, or is locked to a site, is a node of its own (pid, site, USS)
@@ -95,7 +96,8 @@ def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False
         label.append(f" {title:<{title_cells}} ", style="" if t.pid else "dim")
     else:
         label.append(f"{t.pid:>7} ", style="bold")
-        label.append(f"{t.role:<{title_cells + 2}} ", style="bold #61afef")
+        name = ("spare" if compact else "spare renderer") if t.role == "spare" else t.role
+        label.append(f"{name[:title_cells + 2]:<{title_cells + 2}} ", style="bold #61afef")
     label.append(f"{format_bytes(m.uss):>7}", style="cyan")
     if not compact:
         label.append(f" {format_percent(m.cpu_percent):>6} ", style="magenta")
@@ -212,23 +214,28 @@ class ProcessTree(Vertical):
             for dropped in gone:
                 self._tree_nodes.pop(dropped, None)
                 self._parents.pop(dropped, None)
+        # The spare renderer stays the zygote's last child: new renderers go above it.
+        spare = next((node for key, node in self._tree_nodes.items() if key.startswith("spare-")), None)
         for key, row in groups.items():
             label = group_label(row, compact=self.compact)
             node = self._tree_nodes.get(key)
             if node is None:
-                self._tree_nodes[key] = parent.add(label, data=row.key, expand=True)
+                self._tree_nodes[key] = parent.add(label, data=row.key, expand=True, before=spare)
                 self._parents[key] = "zygote"
             else:
                 node.set_label(label)
-        for row in rows:
-            if row.target.role != "renderer":
+        for row in sorted(rows, key=lambda row: row.target.role == "spare"):
+            if row.target.role not in ("renderer", "spare"):
                 continue
             grouped = group_key(row)
             label = node_label(row, sandbox.get(row.key, UNKNOWN), compact=self.compact, in_group=grouped is not None)
             node = self._tree_nodes.get(row.key)
             if node is None:
                 under = self._tree_nodes[grouped] if grouped is not None else parent
-                self._tree_nodes[row.key] = under.add_leaf(label, data=row.key)
+                above = spare if grouped is None and row.target.role != "spare" else None
+                self._tree_nodes[row.key] = node = under.add_leaf(label, data=row.key, before=above)
+                if row.target.role == "spare":
+                    spare = node
                 self._parents[row.key] = grouped or "zygote"
             else:
                 node.set_label(label)

@@ -28,9 +28,9 @@ HISTORY_POINTS = 60  # one a second: the sparkline shows the last minute
 class Target:
     """One process to measure, or one tab without a process (discarded)."""
 
-    key: str  # "broker", "network", "zygote" or "tab-N": stable across refreshes
+    key: str  # "broker", "network", "zygote", "spare-PID" or "tab-N": stable across refreshes
     pid: int | None
-    role: str  # broker, network, zygote, renderer
+    role: str  # broker, network, zygote, renderer, spare (a renderer started ahead of need, with no tab yet)
     tab: int | None = None
     title: str = ""
     state: str = ""
@@ -107,7 +107,8 @@ class ProcessRow:
             if t.over_limit:
                 task += " (over the process limit: a cross-site page never shares)"
             return task
-        return {"broker": "Browser (broker)", "zygote": "Zygote", "network": "Network process"}.get(t.role, t.role)
+        return {"broker": "Browser (broker)", "zygote": "Zygote", "network": "Network process",
+                "spare": "Spare renderer"}.get(t.role, t.role)
 
 
 class ProcessSource:
@@ -117,7 +118,7 @@ class ProcessSource:
         self._processes: dict[int, psutil.Process] = {}
 
     def targets(self, browser) -> list[Target]:
-        """Broker, network process, zygote and one target per tab.  UI thread; no system calls."""
+        """Broker, network process, zygote, the spare renderer and one target per tab.  UI thread; no system calls."""
         result: list[Target] = []
         pids_by_tab: dict[int, int] = {}
         renderer_of_tab = {}
@@ -132,6 +133,9 @@ class ProcessSource:
                     renderer_of_tab[tab_id] = info
             elif info.role in ("broker", "network", "zygote"):
                 result.append(Target(info.role, info.pid, info.role, title=info.title, state=info.state))
+            elif info.role == "spare":  # Chromium's task manager shows it too ("Spare Renderer")
+                result.append(Target(f"spare-{info.pid}", info.pid, "spare", title="spare renderer", state=info.state,
+                                     memory=info.memory))
         lifecycle = {row.tab: row for row in browser.discards()}
         for tab in browser.tabs:
             target = tab_target(tab, pids_by_tab.get(tab.id), lifecycle.get(tab.id))

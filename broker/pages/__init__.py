@@ -74,7 +74,7 @@ def _welcome() -> str:
 def _version() -> str:
     rows = [("minibrowser", _version_of("minibrowser")), ("Python", platform.python_version()),
             ("kernel", f"{platform.system()} {platform.release()}")]
-    for name in ("pyzmq", "msgspec", "selectolax", "httpx", "psutil", "pyseccomp", "textual"):
+    for name in ("pyzmq", "msgspec", "selectolax", "h11", "psutil", "pyseccomp", "textual"):
         rows.append((name, _version_of(name)))
     body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<!doctype html><title>About minibrowser</title><h1>minibrowser</h1><table>{body}</table>"

@@ -208,7 +208,8 @@ class _ProgressBar:
 
 async def _run(args) -> int:
     from browser.simulate import results as output
-    from browser.simulate.costs import CostsError, load_costs
+    from browser.simulate.costs import CostsError
+    from browser.simulate.profiles import load_costs
     from browser.simulate.model import Design, ProcessModel, run_designs
     from browser.simulate.params import ParamError, parse_param, settings_for
     from browser.simulate.trace import TraceError, read_trace

@@ -106,21 +106,6 @@ def default_costs_path() -> str:
     return os.path.join(default_profile_dir(), COSTS_FILE_NAME)
 
 
-def load_costs(path: str | None) -> CostModel:
-    """The costs ``--costs`` names: ``chrome`` or ``firefox`` (profiles built from
-    published figures, ``browser.simulate.profiles``), a cost file, or ``minibrowser``
-    or nothing: the calibrated file in the profile directory if there is one, else
-    the defaults."""
-    from browser.simulate.profiles import PROFILES
-
-    if path in PROFILES:
-        return PROFILES[path]()
-    if path is not None and path != "minibrowser":
-        return CostModel.load(path)
-    default = default_costs_path()
-    return CostModel.load(default) if os.path.exists(default) else CostModel()
-
-
 async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
     """Measure the cost model from the real browser (a few seconds)."""
     from browser import Browser, LifecyclePolicy
@@ -128,7 +113,8 @@ async def calibrate(*, samples: int = 3, sandbox: bool = True) -> CostModel:
 
     with PageServer(sites=1) as server:
         # No spare renderer: as in the real engine, each tab pays for its own process.
-        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False) as browser:
+        async with Browser(sandbox=sandbox, policy=LifecyclePolicy.manual(), spare=False,
+                           started_by="simulator") as browser:
             await browser.open("data:text/html,<p>", activate=True)  # stays active: the others may be discarded
             base = await _measure_uss(browser, ["data:text/html,<p>" for _ in range(samples)])
             page_bytes, first_frame, restore, spawn = {}, {}, {}, []

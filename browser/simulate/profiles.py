@@ -22,7 +22,9 @@ What is published and what is not:
 
 from __future__ import annotations
 
-from browser.simulate.costs import CostModel, chromium_process_limit
+import os
+
+from browser.simulate.costs import CostModel, chromium_process_limit, default_costs_path
 from browser.simulate.trace import SizeClass
 
 MIB = 1024**2
@@ -106,3 +108,16 @@ def firefox() -> CostModel:
 
 PROFILES = {"chrome": chrome, "firefox": firefox}
 PROFILE_NAMES = ("minibrowser", *PROFILES)
+
+
+def load_costs(path: str | None) -> CostModel:
+    """The costs ``--costs`` names: ``chrome`` or ``firefox`` (the profiles
+    above, built from published figures), a cost file, or ``minibrowser`` or
+    nothing: the calibrated file in the profile directory if there is one,
+    else the defaults."""
+    if path in PROFILES:
+        return PROFILES[path]()
+    if path is not None and path != "minibrowser":
+        return CostModel.load(path)
+    default = default_costs_path()
+    return CostModel.load(default) if os.path.exists(default) else CostModel()

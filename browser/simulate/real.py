@@ -57,7 +57,8 @@ async def _browser_for(design: Design, *, sandbox: bool, profile: str, clock: Ca
 
     # No spare renderer: the model engine has none, and each design pays for its own processes.
     browser = Browser(sandbox=sandbox, profile=profile, process_model=design.process_model.value, spare=False,
-                      discard_policy=design.policy, memory_budget=design.budget_bytes, clock=clock)
+                      discard_policy=design.policy, memory_budget=design.budget_bytes, clock=clock,
+                      started_by="simulator")
     if window is None:
         async with browser:
             yield browser

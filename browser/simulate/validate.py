@@ -38,7 +38,8 @@ from browser.simulate.profiles import (
     chrome,
     firefox,
 )
-from browser.simulate.trace import Event, SizeClass, Trace, UserAction
+from browser.actions import UserAction
+from browser.simulate.trace import Event, SizeClass, Trace
 
 MIB = 1024**2
 TOLERANCE = 0.25

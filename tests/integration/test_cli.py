@@ -111,7 +111,7 @@ def test_a_bare_url_or_path_is_opened(http_server, runtime_base, tmp_path):
 def test_a_word_that_is_neither_a_command_nor_an_address(runtime_base):
     result = run(["frobnicate"], runtime_base)
     assert (result.returncode, result.stdout, result.stderr) == (
-        2, "", "minibrowser: 'frobnicate' is neither a command (open, sandbox, attack, tui, simulate) nor an address; "
+        2, "", "minibrowser: 'frobnicate' is neither a command (open, ps, sandbox, attack, tui, simulate) nor an address; "
                "to open a host without a dot in its name, write http://frobnicate/\n")
 
 

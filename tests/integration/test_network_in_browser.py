@@ -86,7 +86,7 @@ async def test_kill_9_of_the_network_process_mid_load_is_one_line_and_the_next_l
         (victim,) = network_pids(browser)
         slow_url = http_server.url("/slow?seconds=30")
         load = asyncio.ensure_future(tab.navigate(slow_url))
-        assert await wait_for(lambda: http_server.count("/slow") == 1)
+        await wait_for(lambda: http_server.count("/slow") == 1, what="the slow load to reach the server")
         os.kill(victim, signal.SIGKILL)
         await load
         assert tab.error == (f"the network process ended while loading {slow_url} (killed by SIGKILL): "

@@ -82,7 +82,7 @@ async def test_kill_9_mid_load_fails_that_load_and_the_next_one_works(host, http
     import asyncio
 
     slow = asyncio.ensure_future(fetch(host, http_server.url("/slow?seconds=30"), timeout_s=60))
-    assert await wait_for(lambda: http_server.count("/slow") == 1)
+    await wait_for(lambda: http_server.count("/slow") == 1, what="the slow load to reach the server")
     os.kill(first, signal.SIGKILL)
     with pytest.raises(NetworkProcessLost) as caught:
         await slow
@@ -135,7 +135,7 @@ async def test_a_bad_message_ends_the_network_process_by_name(probe_host, code):
         await probe_host.run_probe("import os\n" + code + "\nnext_fetch()")
     assert str(caught.value) == ANSWER_WITH[code].describe()
     assert probe_host.last_bad_message is ANSWER_WITH[code]
-    assert await wait_for(lambda: gone(pid))
+    await wait_for(lambda: gone(pid), what="the network process to be gone")
 
 
 @pytest.mark.parametrize("code", list(DURING_A_FETCH), ids=lambda code: DURING_A_FETCH[code].name)
@@ -149,7 +149,7 @@ async def test_a_bad_answer_fails_the_load_with_one_line_and_the_next_load_works
     assert str(caught.value) == DURING_A_FETCH[code].describe()
     with pytest.raises(NetworkProcessLost):
         await probe
-    assert await wait_for(lambda: gone(pid))
+    await wait_for(lambda: gone(pid), what="the network process to be gone")
     reply = await fetch(probe_host, http_server.url("/hello"))
     assert reply.body == HELLO_HTML and probe_host.pid != pid
 

@@ -24,7 +24,7 @@ async def test_open_renders_a_page_in_its_own_renderer(browser, http_server):
     assert zygote.ppid() == os.getpid()
     assert tab.pid != os.getpid()
     roles = {p.role for p in browser.processes() if p.role != "spare"}  # the spare has its own tests
-    assert roles == {"broker", "zygote", "renderer"}
+    assert roles == {"broker", "zygote", "renderer", "network"}  # an http: page: the network process too
 
 
 async def test_every_tab_gets_its_own_process(browser, http_server):

@@ -64,8 +64,10 @@ async def test_after_the_zygote_dies_tabs_crash_reload_and_new_tabs_open(http_se
         assert psutil.Process(new_tab.pid).ppid() == second_zygote
         last_renderers = [tabs[0].pid, new_tab.pid]
         roles = sorted((p.role, p.pid) for p in browser.processes() if p.role != "spare")
-        assert roles == sorted([("broker", os.getpid()), ("zygote", second_zygote),
+        network = [pid for role, pid in roles if role == "network"]  # not the zygote's: it lived on
+        assert roles == sorted([("broker", os.getpid()), ("zygote", second_zygote), *[("network", pid) for pid in network],
                                 ("renderer", tabs[0].pid), ("renderer", new_tab.pid)])
+        assert len(network) == 1
 
     everything = [first_zygote, second_zygote, *first_renderers, *last_renderers]
     assert [pid for pid in everything if not gone(pid)] == []

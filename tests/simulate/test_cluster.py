@@ -19,6 +19,16 @@ from browser.simulate.results import results_digest
 from tests.support.waiting import wait_for
 
 MIB = 1024**2
+
+
+async def _wait_or_show_log(condition, what: str, log_path) -> None:
+    """Wait up to a minute; if it does not come, fail with the cluster's log."""
+    try:
+        await wait_for(condition, timeout=60, what=what)
+    except AssertionError as late:
+        raise AssertionError(f"{late}\n{log_path.read_text(errors='replace')}") from None
+
+
 COSTS = CostModel(process_limit=6)
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
@@ -46,8 +56,8 @@ async def cluster(tmp_path):
     processes = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                          "--scheduler-file", str(scheduler_file)], log)]
     try:
-        assert await wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, timeout=60), \
-            (tmp_path / "dask.log").read_text(errors="replace")
+        await _wait_or_show_log(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0,
+                                "the scheduler's file", tmp_path / "dask.log")
         address = json.loads(scheduler_file.read_text())["address"]
         for name in ("w1", "w2"):
             processes.append(_start(["worker", address, "--name", name, "--nthreads", "1", "--no-nanny",
@@ -55,8 +65,8 @@ async def cluster(tmp_path):
                                      "--local-directory", str(tmp_path / name)], log))
         client = connect(address)
         try:
-            assert await wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, timeout=60), \
-                (tmp_path / "dask.log").read_text(errors="replace")
+            await _wait_or_show_log(lambda: len(client.scheduler_info()["workers"]) == 2, "two workers",
+                                    tmp_path / "dask.log")
             yield address, client
         finally:
             client.close()

@@ -10,12 +10,12 @@ import sys
 import pytest
 
 from broker.discard_policies import ChromeMemorySaver, EdgeSleepingTabs
-from browser.simulate.costs import load_costs
 from browser.simulate.model import Design, ProcessModel, simulate_user, time_grid
 from browser.simulate.params import parse_param, settings_for
-from browser.simulate.profiles import EDGE_2022_SAVED_PER_TAB_MB, EDGE_100_SLEEPING_SHARE_SAVED
+from browser.simulate.profiles import EDGE_2022_SAVED_PER_TAB_MB, EDGE_100_SLEEPING_SHARE_SAVED, load_costs
 from browser.simulate.results import DesignResult, pareto_frontier, terminal_charts
-from browser.simulate.trace import Event, SizeClass, UserAction
+from browser.actions import UserAction
+from browser.simulate.trace import Event, SizeClass
 from browser.simulate.validate import Row
 
 MIB = 1024**2

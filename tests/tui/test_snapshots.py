@@ -31,7 +31,7 @@ async def settled(pilot) -> None:
     app = await started(pilot)
     await wait_for(lambda: all(
         row.key in app.sandbox_status and app.sandbox_status[row.key].mark != "checking" for row in app.process_rows
-    ) and len(app.process_rows) == 2 + len(app.browser.tabs), what="the sandbox reports", pause=pilot.pause)
+    ) and len(app.process_rows) == 3 + len(app.browser.tabs), what="the sandbox reports", pause=pilot.pause)  # the spare too
     await next_sample(pilot)
 
 
@@ -80,7 +80,8 @@ def test_sad_tab(snap_compare):
         app.address.value = "about:crash"
         await pilot.press("enter")
         await wait_for(lambda: tab.state.value == "crashed", what="the crash", pause=pilot.pause)
-        await wait_for(lambda: any(r.target.state == "crashed" for r in app.process_rows), what="a sample", pause=pilot.pause)
+        await wait_for(lambda: any(r.target.state == "crashed" for r in app.process_rows)
+                       and any(r.target.role == "spare" for r in app.process_rows), what="a sample", pause=pilot.pause)
         await next_sample(pilot)
 
     assert snap_compare(fixed_app(["about:blank"]), terminal_size=SIZE, run_before=run_before)

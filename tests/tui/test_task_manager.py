@@ -29,13 +29,16 @@ async def test_lists_every_process_and_sorts(http_server):
         await started(pilot)
         screen = await open_task_manager(pilot, "shift+escape")
         table = screen.query_one(DataTable)
+        await wait_for(lambda: len(table.rows) == 6, what="every process, the spare renderer too", pause=pilot.pause)
         keys = {row.value for row in table.rows}
-        assert keys == {"broker", "network", "zygote"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        spare = next(p for p in app.browser.processes() if p.role == "spare")
+        assert keys == {"broker", "network", "zygote", f"spare-{spare.pid}"} | {f"tab-{t.id}" for t in app.browser.tabs}
+        assert [str(cell) for cell in table.get_row(f"spare-{spare.pid}")][:3] == ["Spare renderer", str(spare.pid), "waiting"]
         network_pid = next(p.pid for p in app.browser.processes() if p.role == "network")
+        headings = [str(c.label) for c in table.columns.values()]
         network = table.get_row("network")
         assert [str(cell) for cell in network[:2]] == ["Network process", str(network_pid)]
-        assert str(network[-2]) == "sandboxed"
-        headings = [str(c.label) for c in table.columns.values()]
+        assert str(network[headings.index("Sandbox")]) == "sandboxed"
         for heading in ("Task", "PID", "State", "USS", "PSS", "CPU %", "CPU time", "IPC msgs", "Sandbox", "Discardable"):
             assert heading in headings
         active = f"tab-{app.current.id}"

@@ -51,8 +51,9 @@ class FixedProcessSource(ProcessSource):
     def targets(self, browser):
         fixed = []
         for target in super().targets(browser):
-            pid = {"broker": 4100, "zygote": 4101}.get(target.role) or (4200 + target.tab if target.pid else None)
-            fixed.append(replace(target, pid=pid, messages_out=7, bytes_out=2048, messages_in=6,
+            pid = {"broker": 4100, "zygote": 4101, "spare": 4300}.get(target.role) or (
+                4200 + target.tab if target.pid else None)
+            fixed.append(replace(target, pid=pid, key=f"spare-{pid}" if target.role == "spare" else target.key, messages_out=7, bytes_out=2048, messages_in=6,
                                  bytes_in=9216, last_round_trip_ms=0.42))
         return fixed
 
