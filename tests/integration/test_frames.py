@@ -167,3 +167,24 @@ async def test_link_targets_and_the_sandbox_attribute(sites):
         assert [t.url for t in browser.tabs] == [a.url("/targets.html"), b.url("/hello")]
         await tab.follow(1)  # _top: the whole tab navigates
         assert tab.url == b.url("/hello") and tab.frames == [] and tab.title == "Hello"
+
+
+async def test_a_frame_that_embeds_its_parent_and_the_depth_limit(sites):
+    a, b, _ = sites
+    a.route("/outer.html", f'<p>Outer.</p><iframe src="{b.url("/middle.html")}" height=320></iframe>'.encode())
+    b.route("/middle.html", f'<p>Middle.</p><iframe src="{a.url("/outer.html")}"></iframe>'
+                            f'<iframe src="/d1.html" height=320></iframe>'.encode())
+    b.route("/d1.html", b'<p>Depth 2.</p><iframe src="/d2.html" height=320></iframe>')
+    b.route("/d2.html", b'<p>Depth 3.</p><iframe src="/d3.html"></iframe>')
+    b.route("/d3.html", b"<p>Depth 4.</p>")
+    async with Browser(process_model="site-per-process", spare=False, width=60) as browser:
+        tab = await browser.open(a.url("/outer.html"))
+        assert [(f.depth, f.url, f.state, f.cause) for f in tab.frames] == [
+            (1, b.url("/middle.html"), "loaded", ""),
+            (2, a.url("/outer.html"), "blocked",
+             "the frame would load a page that embeds it (a page embedding itself): not loaded"),
+            (2, b.url("/d1.html"), "loaded", ""),
+            (3, b.url("/d2.html"), "loaded", ""),
+            (4, b.url("/d3.html"), "blocked", "frames nest at most 3 deep: this one was not loaded"),
+        ]
+        assert b.count("/d3.html") == 0 and a.count("/outer.html") == 1
