@@ -42,7 +42,7 @@ from broker.memory import MemoryInfo, MemorySampler
 from broker.pages import error_html
 from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
-from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
+from broker.profile import Profile, ProfileError, StoredFrame, StoredHistoryEntry, StoredTab
 from broker.safe_text import safe_frame, safe_line
 from broker.sites import site_of
 from broker.subresources import fetch_sheets
@@ -659,6 +659,76 @@ class TabImpl:
         self.worked_at = time.monotonic()
         return reply
 
+    async def _snapshot_frames(self, timeout: float) -> list[StoredFrame]:
+        """Each subframe's document as its renderer saves it (form input,
+        scroll), parents first, for a discard; a frame whose renderer cannot
+        answer is stored without one and loaded again on restore."""
+        stored = []
+        for node in self.frames:
+            path = [frame.index for frame in reversed(self._chain(node))]
+            snapshot = None
+            if node.state == FrameState.LOADED and node.host is not None and node.host.alive and node.id:
+                try:
+                    reply = await node.host.request(lambda request, node=node: protocol.TakeSnapshot(
+                        document=node.id, request=request), timeout=timeout)
+                    snapshot = reply.snapshot
+                    snapshot.url = node.url  # the broker's word, not the renderer's
+                except (RendererGone, RendererTimeout):
+                    snapshot = None
+            stored.append(StoredFrame(path=path, url=node.url, site=node.site, sandboxed=node.sandboxed,
+                                      state=node.state, cause=node.cause, inherited_origin=node.inherited_origin,
+                                      snapshot=snapshot))
+        return stored
+
+    async def _restore_frames(self, stored: list[StoredFrame]) -> None:
+        """Bring the frame tree back from a discard: each frame's snapshot
+        into the renderer placement picks now (no network); a frame stored
+        without one is loaded again."""
+        await self._drop_subframes()
+        top, host = self.top_frame, self.host
+        if top is None or host is None or not host.alive:
+            return
+        top_url = host.committed_url(self.document) or self.committed_url
+        by_path: dict[tuple[int, ...], FrameNode] = {}
+        for record in stored:
+            path = tuple(record.path)
+            parent = by_path.get(path[:-1]) if len(path) > 1 else None
+            if len(path) > 1 and parent is None:
+                continue
+            parent_frame = parent.frame if parent is not None else top
+            slot = next((s for s in parent_frame.slots if s.index == path[-1]), None) if parent_frame else None
+            if slot is None:
+                continue
+            node = FrameNode(id=0, index=slot.index, url=record.url, depth=len(path), parent=parent,
+                             site=record.site, sandboxed=record.sandboxed, state=record.state, cause=record.cause,
+                             inherited_origin=record.inherited_origin)
+            (parent.children if parent is not None else self.subframes)[slot.index] = node
+            by_path[path] = node
+            self._frame_count += 1
+            width = max(1, min(slot.columns, parent_frame.width))
+            parent_host = parent.host if parent is not None else host
+            parent_site = parent.site if parent is not None else site_of(top_url)
+            if record.snapshot is None or parent_host is None or not parent_host.alive:
+                heading = "This frame was not loaded." if record.state == FrameState.BLOCKED else \
+                    "Aw, snap! This frame's renderer stopped."
+                node.frame = drawn_frame(record.url, width, heading, [record.cause or "it was not saved"])
+                continue
+            try:
+                frame_host = await self.browser.frame_renderer_for(self, parent_host, node.site, parent_site)
+                document = self.browser.processes.new_document_id()
+                frame_host.add_document(document, self.id, self, frame=True, lock_exempt=frame_host is parent_host)
+                node.id, node.host = document, frame_host
+                snapshot = record.snapshot
+                snapshot.width = width
+                reply = await self._frame_request(frame_host, lambda request: protocol.RestoreSnapshot(
+                    document=document, request=request, snapshot=snapshot,
+                    unsandboxed=not self.browser.sandbox.enabled))
+                node.frame = safe_frame(reply.frame)
+            except (LaunchError, RendererGone, RendererTimeout, SiteLockError, TabCrashed) as error:
+                node.state, node.cause = FrameState.CRASHED, str(error)
+                node.frame = sad_frame(record.url, str(error), width)
+        self._recompose()
+
     async def _drop_subframes(self) -> None:
         """Every subframe leaves its renderer (which ends if it hosts nothing else)."""
         nodes = self.frames
@@ -1101,6 +1171,7 @@ class TabImpl:
         except (RendererGone, RendererTimeout) as error:
             raise BrowserError(f"tab {self.id} could not save its state: {error}") from None
         snapshot = reply.snapshot
+        frames = await self._snapshot_frames(timeout)
         if self.history and 0 <= self.history_index < len(self.history):
             snapshot.url = self.history[self.history_index].url  # the broker's word, not the renderer's
         stored = StoredTab(
@@ -1110,6 +1181,7 @@ class TabImpl:
             pinned=self._pinned,
             kept=self._kept,
             width=self.width,
+            frames=frames,
         )
         try:
             self.snapshot_bytes = await self.browser.profile.save_async(self.id, stored)
@@ -1171,7 +1243,10 @@ class TabImpl:
             document = self._new_document(host)
             frame = await self._commit(host, lambda request: protocol.RestoreSnapshot(
                 document=document, request=request, snapshot=snapshot, unsandboxed=unsandboxed), document)
-            await self._load_subframes()
+            if stored.frames:
+                await self._restore_frames(stored.frames)
+            else:
+                await self._load_subframes()
             self.navigation_id += 1  # back where the user left it: the snapshot's scroll
             self.timings.restore_ms = (time.perf_counter() - started) * 1000
             if self.state is not TabState.CRASHED:

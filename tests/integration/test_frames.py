@@ -135,19 +135,25 @@ async def test_a_crashed_subframe_renderer_shows_a_sad_frame_and_the_page_stays(
         assert tab.frame.dump() == expected
 
 
-async def test_discard_and_restore_keep_the_frames(sites):
+async def test_discard_and_restore_keep_the_frames_and_their_state(sites):
     a, b, c = sites
     url = serve_page(a, b, c)
+    c.route("/embed.html", b'<p>C embed, <a href=/hello>say hello</a>.</p><input name=q>')
     async with Browser(process_model="site-per-process", spare=False, width=60) as browser:
         tab = await browser.open(url)
         other = await browser.open(a.url("/hello"))
+        (field,) = tab.frame.fields
+        await tab.set_field(field.id, value="typed in a frame")
         before = tab.frame.dump()
+        fetched = (b.count(), c.count())
         await tab.discard()
         assert tab.frames == [] and tab.state is TabState.DISCARDED
         await tab.activate()
         assert tab.frame.dump() == before
         assert [f.state for f in tab.frames] == ["loaded"] * 5
-        del other
+        assert [f.value for f in tab.frame.fields] == ["typed in a frame"]
+        assert (b.count(), c.count()) == fetched  # the frames came back from their snapshots: no network
+        await other.close()
 
 
 async def test_link_targets_and_the_sandbox_attribute(sites):
