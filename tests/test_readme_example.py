@@ -27,7 +27,7 @@ def test_the_readme_python_example_runs_as_written(http_server, tmp_path):
                             text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
     # Process ids differ from run to run; everything else is what the user reads.
-    shown = re.sub(r"^\d+ \d+ (broker|zygote|renderer) ", r"PID PPID \1 ", result.stdout, flags=re.MULTILINE)
+    shown = re.sub(r"^\d+ \d+ (broker|zygote|network|renderer) ", r"PID PPID \1 ", result.stdout, flags=re.MULTILINE)
     shown = re.sub(r"^(1 Hello TabState.ACTIVE) \d+$", r"\1 PID", shown, flags=re.MULTILINE)
     text, form = http_server.url("/text"), http_server.url("/form")
     assert shown == (
@@ -37,6 +37,7 @@ def test_the_readme_python_example_runs_as_written(http_server, tmp_path):
         f"Link(number=2, url='{form}', text='a form', line=3, target=<LinkTarget.SELF: 'self'>)]\n"
         "PID PPID broker None running\n"
         "PID PPID zygote None running\n"
+        "PID PPID network None running\n"
         "PID PPID renderer 1 background\n"
         "PID PPID renderer 2 active\n"
         "TabState.ACTIVE Hello\n"
