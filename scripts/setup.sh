@@ -52,8 +52,8 @@ echo "setup: installing minibrowser and its dependencies (first run only)" >&2
 # installs an import hook that every interpreter start (the broker, the
 # zygote) loads: 10-35 ms each, a third of lynx -dump's whole run.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat \
-  -e "$root[test]" 2>&1 \
+  -e "$root[test,plots,cluster]" 2>&1 \
   | grep -vE "is ignored: it is neither a file nor a directory" >&2 || true
-"$venv/bin/python" -c 'import zmq, msgspec, selectolax, tinycss2, httpx, psutil, pyseccomp, textual, rich, plotext, pytest, distributed' \
+"$venv/bin/python" -c 'import zmq, msgspec, selectolax, tinycss2, httpx, psutil, pyseccomp, textual, rich, plotext, pytest, distributed, matplotlib' \
   || die "the Python dependencies did not install; see the messages above"
 echo "$want" >"$stamp"

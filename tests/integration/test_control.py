@@ -21,7 +21,7 @@ import pytest
 
 from broker.control_wire import MAX_CLIENT_FRAME, MAX_CONNECTIONS, registry_dir
 from tests.support.waiting import wait_for
-from support.running_browser import RunningBrowser, registry_entries
+from tests.support.running_browser import RunningBrowser, registry_entries
 
 CLI = [sys.executable, "-m", "browser.cli"]
 
@@ -57,7 +57,7 @@ def described(browser: RunningBrowser) -> dict | None:
 
 async def with_spare(browser: RunningBrowser) -> dict:
     """Its description once its spare renderer is up."""
-    assert await wait_for(lambda: (described(browser) or {}).get("spare") is True, timeout=30)
+    await wait_for(lambda: (described(browser) or {}).get("spare") is True, timeout=30)
     return described(browser)
 
 
@@ -84,7 +84,7 @@ async def test_open_dump_is_rendered_by_the_running_browser_exactly_as_by_its_ow
     strip = lambda r: {k: v for k, v in r.items() if k not in ("renderer_pid", "timings_ms", "state")}  # noqa: E731
     assert strip(record) == strip(json.loads(own.stdout))
     # A dump is a question: the tabs it opened are closed again.
-    assert await wait_for(lambda: described(browser)["tabs"] == 1)
+    await wait_for(lambda: described(browser)["tabs"] == 1)
 
 
 async def test_open_without_dump_returns_at_once_and_the_tab_stays(start_browser, http_server):
@@ -92,7 +92,7 @@ async def test_open_without_dump_returns_at_once_and_the_tab_stays(start_browser
     result = run("open", "--profile", str(browser.profile), http_server.url("/hello"), http_server.url("/text"))
     assert (result.returncode, result.stdout, result.stderr) == (
         0, "", f"minibrowser: opened 2 tabs in the running browser (pid {browser.pid})\n")
-    assert await wait_for(lambda: described(browser)["tabs"] == 3)
+    await wait_for(lambda: described(browser)["tabs"] == 3)
 
 
 async def test_a_relative_path_is_read_from_where_the_command_runs(start_browser, tmp_path):
@@ -197,13 +197,13 @@ async def test_a_hostile_client_gets_one_line_and_the_browser_carries_on(start_b
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.connect(path)
             idle.append(sock)
-        assert await wait_for(lambda: _exchange(path, b"") == _line(
+        await wait_for(lambda: _exchange(path, b"") == _line(
             f"refused: {MAX_CONNECTIONS} clients are connected already; try again later"))
     finally:
         for sock in idle:
             sock.close()
     # The browser and its tab carry on.
-    assert await wait_for(lambda: (described(browser) or {}).get("tabs") == 1)
+    await wait_for(lambda: (described(browser) or {}).get("tabs") == 1)
     result = run("open", "--dump", "--profile", str(browser.profile), "data:text/html,still here")
     assert (result.returncode, result.stdout, result.stderr) == (0, "still here\n", "")
     assert browser.process.poll() is None

@@ -48,11 +48,12 @@ def test_sigkill_of_a_session_leader_broker_leaves_nothing_behind(http_server, r
             os._exit(127)
     try:
         # The zygote, the tab's renderer and the network process (the page is
-        # http:) are up, and the runtime directory exists.
+        # http:) are up, and the runtime directory exists; every process under
+        # the broker (a spare renderer too, if one is up) must be gone after.
         wait_for_blocking(lambda: len(_browser_processes(broker_pid)) >= 3 and os.listdir(runtime_base), timeout=30,
                           what="the zygote, the renderer, the network process and the runtime directory")
         pids = [process.pid for process in _browser_processes(broker_pid)]
-        assert len(pids) == 3
+        assert len(pids) >= 3
         assert os.getsid(broker_pid) == broker_pid  # it leads its session, on the terminal
         assert os.tcgetpgrp(terminal) == broker_pid  # and its group is the terminal's foreground
         os.kill(broker_pid, signal.SIGKILL)

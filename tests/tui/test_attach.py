@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable
 
 from browser import RemoteBrowser
-from support.running_browser import RunningBrowser
+from tests.support.running_browser import RunningBrowser
 from tui.app import BrowserApp
 from tui.ipc_inspector import IpcInspector
 from tui.process_tree import ProcessTree
