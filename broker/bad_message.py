@@ -30,6 +30,7 @@ class BadMessage(enum.Enum):
     # -- who speaks
     WRONG_RENDERER = "the message speaks for another renderer"
     WRONG_DOCUMENT = "the message speaks for a document this renderer does not hold, or was not asked about"
+    WRONG_FRAME = "the message speaks for a frame the browser committed to another renderer"
     SITE_LOCK_VIOLATION = "the frame names a URL outside the site this renderer is locked to"
     HANDSHAKE_REPLAYED = "the renderer sent a second handshake"
     WRONG_PID = "the handshake names another process"

@@ -37,3 +37,7 @@ class LifecycleRefused(BrowserError):
         self.reason = reason
 
 
+
+
+class SandboxedFrame(BrowserError):
+    """A frame with the ``sandbox`` attribute tried to navigate the top page."""

@@ -187,6 +187,8 @@ class DocumentRecord:
 
     tab: int
     url: str | None = None  # the committed URL; None until its load or restore is answered
+    frame: bool = False  # a subframe (not a tab's top document)
+    lock_exempt: bool = False  # a subframe placed with its parent (the model keeps it there): no site lock applies
 
 
 class RendererHost:
@@ -256,9 +258,13 @@ class RendererHost:
 
     # -- the documents it hosts ---------------------------------------------
 
-    def add_document(self, document: int, tab: int, observer: RendererObserver | None = None) -> None:
-        """Record that tab ``tab`` is about to commit ``document`` here."""
-        self.documents[document] = DocumentRecord(tab)
+    def add_document(self, document: int, tab: int, observer: RendererObserver | None = None, *,
+                     frame: bool = False, lock_exempt: bool = False) -> None:
+        """Record that tab ``tab`` is about to commit ``document`` here
+        (``frame``: a subframe; ``lock_exempt``: one the process model keeps
+        in its parent's renderer: a srcdoc frame, or any frame under a model
+        without site isolation, so the renderer's site lock does not apply)."""
+        self.documents[document] = DocumentRecord(tab, frame=frame, lock_exempt=lock_exempt)
         if observer is not None and observer not in self.observers:
             self.observers.append(observer)
 
@@ -334,7 +340,7 @@ class RendererHost:
         document = getattr(message, "document", None)
         if document is not None and document not in self.documents:
             raise RendererGone(f"{self.describe()} does not hold document {document}")
-        if commits is not None:
+        if commits is not None and not self.documents[document].lock_exempt:
             self.check_lock(commits)
         self._requests_owed += 1
         try:

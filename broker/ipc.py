@@ -196,8 +196,17 @@ class IpcHub:
             self._bad_message(host, BadMessage.HANDSHAKE_REPLAYED)
             return
         reason = host.deliver(message, len(payload))
+        if reason is BadMessage.WRONG_DOCUMENT and self._frame_elsewhere(host, getattr(message, "document", None)):
+            reason = BadMessage.WRONG_FRAME
         if reason is not None:
             self._bad_message(host, reason)
+
+    def _frame_elsewhere(self, host: RendererHost, document: int | None) -> bool:
+        """Whether ``document`` is a frame the broker committed to another renderer."""
+        if document is None or document in host.documents:
+            return False
+        return any(other is not host and (record := other.documents.get(document)) is not None and record.frame
+                   for other in self._by_routing_id.values())
 
     # -- connections -----------------------------------------------------------
 

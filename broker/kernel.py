@@ -116,6 +116,7 @@ class ProcessInfo:
     tabs: tuple[int, ...] = ()  # every tab with a document in this renderer
     site: str | None = None  # the site the renderer is locked to (None: unlocked)
     over_limit: bool = False  # it exists above the process limit (a cross-site document never shares)
+    frames: tuple[str, ...] = ()  # the subframes it hosts, as Chromium's task manager names them: "Subframe: https://..."
     memory: MemoryInfo | None = None  # the spare's, at its last sample (a tab's renderer: see Tab.memory)
 
 
@@ -227,6 +228,18 @@ class BrowserImpl:
         self._policy_wakeup.set()  # a new renderer to measure
         return tab
 
+    async def open_from_page(self, url: str, *, initiator: str) -> TabImpl:
+        """A page (at ``initiator``, the URL the broker committed) opens ``url``
+        in a new tab (``target=_blank``), by the navigation policy's rules
+        for that page, not the user's."""
+        tab = TabImpl(self, next(self._tab_ids), self.width)
+        self.tabs.append(tab)
+        if self.active_tab is None:
+            self.activate(tab)
+        await tab.open_from_page(url, initiator=initiator)
+        self._policy_wakeup.set()
+        return tab
+
     def activate(self, tab: TabImpl) -> None:
         """Make ``tab`` the active tab.  A frozen tab is thawed at once; a
         discarded (or crashed) one is brought back in the background."""
@@ -311,6 +324,28 @@ class BrowserImpl:
             self._over_limit.add(host.id)
         return host
 
+    async def frame_renderer_for(self, tab: TabImpl, parent: RendererHost, site: str | None,
+                                 parent_site: str | None) -> RendererHost:
+        """The renderer a subframe of ``tab`` at ``site`` goes to, its parent
+        being in ``parent`` (of ``parent_site``): the one placement function
+        decides, as for a tab's document."""
+        async with self._placing:
+            hosts = {host.id: host for host in self._renderers()}
+            decision = self.place(self.process_model, tab=tab.id, site=site, current=None,
+                                  live=[_facts(host) for host in hosts.values()], limit=self.process_limit,
+                                  parent=_facts(parent), parent_site=parent_site)
+            if decision.placement is Placement.STAY:
+                host = parent
+            elif decision.placement is Placement.SHARE:
+                host = hosts[decision.renderer]
+            else:
+                await self.make_room()
+                host = await self.processes.take(observer=tab)
+                host.lock = decision.lock
+            if tab not in host.observers:
+                host.observers.append(tab)
+            return host
+
     def _renderers(self) -> list[RendererHost]:
         """The live renderers that count for the process model and the limit
         (the spare and compromise-simulation probes do not)."""
@@ -344,6 +379,21 @@ class BrowserImpl:
             self.activate(tab)
         await tab.navigate(url)
         return tab
+
+    async def compromised_outcome(self, tab: TabImpl, *, timeout: float = 15.0) -> tuple[str | None, str | None]:
+        """How a compromised tab's renderer ended its attack: (the result it
+        reported, None) or (None, the bad message the broker ended it for);
+        (None, None) when neither came within ``timeout``."""
+        host = tab.host
+        if host is None:
+            return None, None
+        await asyncio.wait({host.probe_result, host.exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        result = host.probe_result
+        if result.done() and not result.cancelled() and result.exception() is None:
+            return result.result().detail, None
+        if host.bad_message is not None:
+            return None, host.bad_message.name
+        return None, None
 
     async def run_probe(self, code: str, *, cpu_seconds: int | None = None, timeout: float = 30.0,
                         document: tuple[str, bytes] | None = None) -> ProbeOutcome:
@@ -420,6 +470,11 @@ class BrowserImpl:
         if self.network.pid:
             result.append(ProcessInfo(self.network.pid, os.getpid(), "network", state="running", title="network"))
         by_id = {tab.id: tab for tab in self.tabs}
+        hosted_frames: dict[int, list[str]] = {}
+        for tab in self.tabs:
+            for node in tab.frames:
+                if node.host is not None and node.host.alive:
+                    hosted_frames.setdefault(node.host.id, []).append(f"Subframe: {node.origin}")
         seen: set[int] = set()
         for tab in self.tabs:
             host = tab.host
@@ -431,7 +486,16 @@ class BrowserImpl:
             result.append(ProcessInfo(
                 host.pid, zygote_pid, "renderer", tab=hosted[0], state=states.pop() if len(states) == 1 else "shared",
                 title=tab.title if len(hosted) == 1 else f"{len(hosted)} tabs", tabs=hosted, site=host.lock,
-                over_limit=host.id in self._over_limit))
+                over_limit=host.id in self._over_limit, frames=tuple(hosted_frames.get(host.id, ()))))
+        for host in self._renderers():  # renderers that host only subframes (out-of-process iframes)
+            if host.id in seen or not host.pid or host.id not in hosted_frames:
+                continue
+            seen.add(host.id)
+            tabs = tuple(t for t in host.tabs if t in by_id)
+            result.append(ProcessInfo(
+                host.pid, zygote_pid, "renderer", tab=tabs[0] if tabs else None, state="subframes",
+                title=f"subframes of {host.lock or '(unlocked)'}", tabs=tabs, site=host.lock,
+                over_limit=host.id in self._over_limit, frames=tuple(hosted_frames[host.id])))
         spare = self.processes.spare
         if spare is not None:
             sample = self.sampler.last(spare.pid)
@@ -455,6 +519,12 @@ class BrowserImpl:
                 live += 1
                 frozen += tab.host.stopped
                 renderers = renderers + (tab.memory or ZERO)
+        for host in self._renderers():  # renderers that host only subframes
+            if host.pid and host.pid not in counted and host.documents:
+                counted.add(host.pid)
+                live += 1
+                sample = self.sampler.last(host.pid)
+                renderers = renderers + (sample.memory if sample is not None and sample.memory else ZERO)
         broker = self.sampler.last(os.getpid())
         zygote = self.sampler.last(self.processes.zygote_pid)
         return MemoryTotals(
@@ -469,7 +539,8 @@ class BrowserImpl:
 
     async def sample_now(self) -> None:
         """Measure every process whose last sample is over a second old (off the event loop)."""
-        pids = list(dict.fromkeys(tab.pid for tab in self.tabs if tab.pid))
+        pids = list(dict.fromkeys([*(tab.pid for tab in self.tabs if tab.pid),
+                                   *(host.pid for host in self._renderers() if host.pid)]))
         if self.processes.spare is not None:
             pids.append(self.processes.spare.pid)  # it counts against the budget too
         pids.append(os.getpid())

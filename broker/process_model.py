@@ -23,6 +23,19 @@ and the older "Process Models" design document):
 * ``single``: one renderer hosts every tab (``--single-process``: what
   isolation buys, shown by its absence).
 
+Subframes (``parent`` given) are placed as Chromium places out-of-process
+iframes: a frame of its parent's site (or one that inherits its parent's
+origin: ``about:srcdoc``, ``about:blank``, ``data:``; the caller passes the
+parent's site for those) stays in its parent's renderer under every model,
+and so does every frame under ``per-tab``, ``single`` and ``process-per-site``
+(whose renderer is the page's site's: Chromium's process-per-site without
+site isolation keeps cross-site iframes in the page's process, which is
+what makes a compromised page able to read them).  Under
+``site-per-process`` a cross-site frame goes to a renderer locked to its site, reusing a live one of
+that site if there is one (Chromium's subframe process reuse,
+``ProcessReusePolicy::REUSE_PENDING_OR_COMMITTED_SITE_SUBFRAME``), else a new
+one whatever the limit (isolation trumps the limit).
+
 Documents with an opaque origin (``about:``, ``data:``: no site) go to an
 unlocked renderer of their own under the site models, as Chromium gives
 them a process that is not locked to a site.
@@ -123,12 +136,17 @@ class PlacementDecision:
 
 
 def place(model: ProcessModel, *, tab: int, site: str | None, current: RendererFacts | None,
-          live: Sequence[RendererFacts], limit: int) -> PlacementDecision:
+          live: Sequence[RendererFacts], limit: int, parent: RendererFacts | None = None,
+          parent_site: str | None = None) -> PlacementDecision:
     """Where tab ``tab``'s next document, of ``site`` (None: opaque), goes.
 
     ``current``: the renderer the tab's document is in now (None if it has
     none); ``live``: every live renderer (``current`` among them), the spare
-    not counted; ``limit``: the process limit."""
+    not counted; ``limit``: the process limit.  For a subframe, ``parent``
+    is its parent's renderer and ``parent_site`` the parent's site (see the
+    module doc); ``current`` is then ignored."""
+    if parent is not None:
+        return _place_subframe(model, site=site, parent=parent, parent_site=parent_site, live=live)
     if model is ProcessModel.PER_TAB:
         if current is not None:
             return PlacementDecision(Placement.STAY, current.id)
@@ -160,3 +178,13 @@ def place(model: ProcessModel, *, tab: int, site: str | None, current: RendererF
     if same_site:
         return PlacementDecision(Placement.SHARE, same_site[0].id)
     return PlacementDecision(Placement.NEW, lock=site, over_limit=True)
+
+
+def _place_subframe(model: ProcessModel, *, site: str | None, parent: RendererFacts, parent_site: str | None,
+                    live: Sequence[RendererFacts]) -> PlacementDecision:
+    if model is not ProcessModel.SITE_PER_PROCESS or site is None or site == parent_site:
+        return PlacementDecision(Placement.STAY, parent.id)
+    same_site = sorted((r for r in live if r.lock == site), key=lambda r: (len(r.tabs), r.id))
+    if same_site:
+        return PlacementDecision(Placement.SHARE, same_site[0].id)
+    return PlacementDecision(Placement.NEW, lock=site)

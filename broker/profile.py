@@ -56,6 +56,19 @@ class StoredHistoryEntry(msgspec.Struct, array_like=True):
     title: str = ""
 
 
+class StoredFrame(msgspec.Struct):
+    """One subframe of a discarded tab: where it sits and its document's snapshot."""
+
+    path: list[int]  # slot indexes from the top frame down to this frame
+    url: str  # the URL the broker committed there
+    site: str | None = None
+    sandboxed: bool = False
+    state: str = "loaded"  # loaded, blocked, crashed (then no snapshot)
+    cause: str = ""
+    inherited_origin: str | None = None
+    snapshot: protocol.Snapshot | None = None
+
+
 class StoredTab(msgspec.Struct):
     """Everything needed to bring a discarded tab back without the network."""
 
@@ -65,6 +78,7 @@ class StoredTab(msgspec.Struct):
     pinned: bool = False
     kept: bool = False
     width: int = 80
+    frames: list[StoredFrame] = []  # its frame tree, parents first (empty for a page without frames)
 
 
 _encoder = msgspec.msgpack.Encoder()

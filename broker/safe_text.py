@@ -111,7 +111,8 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         lines=[_safe_spans(line) for line in frame.lines],
         links=[
             link if not _UNSAFE_IN_LINE.search(link.url + link.text) else
-            protocol.Link(number=link.number, url=safe_line(link.url), text=safe_line(link.text), line=link.line)
+            protocol.Link(number=link.number, url=safe_line(link.url), text=safe_line(link.text), line=link.line,
+                          target=link.target)
             for link in frame.links
         ],
         fields=[
@@ -128,6 +129,13 @@ def safe_frame(frame: protocol.Frame) -> protocol.Frame:
         ],
         scroll=frame.scroll,
         kind=_safe_word(frame.kind),
+        anchors=frame.anchors,
+        slots=[
+            protocol.FrameSlot(index=slot.index, src=safe_line(slot.src), line=slot.line, columns=slot.columns,
+                               rows=slot.rows, srcdoc=slot.srcdoc, sandboxed=slot.sandboxed,
+                               name=safe_line(slot.name))
+            for slot in frame.slots
+        ],
     )
 
 
@@ -149,6 +157,8 @@ def _one_line_strings(frame: protocol.Frame) -> list[str]:
         strings += (link.url, link.text)
     for field in frame.fields:
         strings += (field.name, *field.options)
+    for slot in frame.slots:
+        strings += (slot.src, slot.name)
     strings += [word for word in (frame.kind, *(field.kind for field in frame.fields)) if isinstance(word, str)]
     return strings
 

@@ -25,8 +25,10 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Protocol
 
-from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
-from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout
+from broker import frames as frame_tree
+from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, SandboxedFrame, TabClosed, TabCrashed
+from broker.frames import Composed, FrameNode, FrameState, compose, drawn_frame, find_in_lines, sad_frame
+from broker.host import ExitInfo, RendererGone, RendererHost, RendererTimeout, SiteLockError
 from broker.lifecycle import (
     CrashHistory,
     DiscardRefusal,
@@ -40,8 +42,9 @@ from broker.memory import MemoryInfo, MemorySampler
 from broker.pages import error_html
 from broker.process_model import ProcessModel
 from broker.processes import LaunchError, RendererProcesses, SandboxSettings
-from broker.profile import Profile, ProfileError, StoredHistoryEntry, StoredTab
-from broker.safe_text import safe_frame
+from broker.profile import Profile, ProfileError, StoredFrame, StoredHistoryEntry, StoredTab
+from broker.safe_text import safe_frame, safe_line
+from broker.sites import site_of
 from broker.subresources import fetch_sheets
 from renderer import protocol
 
@@ -164,7 +167,12 @@ class TabOwner(Protocol):
 
     async def renderer_for(self, tab: TabImpl, url: str | None) -> RendererHost: ...
 
+    async def frame_renderer_for(self, tab: TabImpl, parent: RendererHost, site: str | None,
+                                 parent_site: str | None) -> RendererHost: ...
+
     async def release(self, host: RendererHost, *, cause: str = ...) -> None: ...
+
+    async def open_from_page(self, url: str, *, initiator: str) -> TabImpl: ...
 
     def publish(self, event: TabEvent) -> None: ...
 
@@ -183,7 +191,12 @@ class TabImpl:
         self.width = width
         self.url = "about:blank"
         self.title = ""
-        self.frame: protocol.Frame | None = None
+        self.frame: protocol.Frame | None = None  # what the tab shows: the composed page
+        self.top_frame: protocol.Frame | None = None  # the top document's own frame, as its renderer drew it
+        self.subframes: dict[int, FrameNode] = {}  # the top document's frames, by slot
+        self.frame_limits = frame_tree.DEFAULT_LIMITS
+        self._composed: Composed | None = None
+        self._frame_count = 0
         self.state = TabState.LOADING
         self.error: str | None = None  # last load error, one line
         self.crash_cause: str | None = None
@@ -275,7 +288,10 @@ class TabImpl:
     # -- what the renderer process tells its observer --------------------------
 
     def renderer_exited(self, host: RendererHost, info: ExitInfo) -> None:
-        if host is not self.host or self.state is TabState.CLOSED:
+        if host is not self.host and self.state is not TabState.CLOSED:
+            self._frames_exited(host, info.cause)
+            return
+        if self.state is TabState.CLOSED:
             return
         cause, self._end_cause = self._end_cause or info.cause, None
         now = time.monotonic()
@@ -346,6 +362,11 @@ class TabImpl:
                 return self._navigate_within(HistoryEntry(target))
             return await self._load(HistoryEntry(target), initiator=None)
 
+    async def open_from_page(self, url: str, *, initiator: str) -> protocol.Frame:
+        """Load ``url`` as a page at ``initiator`` asked (a ``target=_blank`` link)."""
+        async with self._lock:
+            return await self._load(HistoryEntry(url), initiator=initiator)
+
     async def _load(self, entry: HistoryEntry, *, initiator: str | None, history: str = "push") -> protocol.Frame:
         if self.state is TabState.FROZEN:
             self.resume_renderer()
@@ -354,6 +375,7 @@ class TabImpl:
         if history == "push":
             self._remember_scroll()
         self.set_state(TabState.LOADING, "navigation")
+        await self._drop_subframes()
         self.url = entry.url
         self.error = None
         started = time.perf_counter()
@@ -407,8 +429,10 @@ class TabImpl:
         if fragment is not None and "#" not in entry.url:  # a redirect keeps the fragment (HTML, RFC 9110)
             entry.url += "#" + fragment
         self._record(entry, history)
+        await self._load_subframes()
+        self.timings.first_frame_ms = (time.perf_counter() - started) * 1000  # with its frames
         self._place_view(entry)
-        return frame
+        return self.frame
 
     def _spawn_failed(self, error: Exception) -> protocol.Frame:
         cause = str(error)
@@ -446,7 +470,8 @@ class TabImpl:
 
     def _apply_frame(self, frame: protocol.Frame) -> None:
         # The one door by which a renderer's frame enters the tab's record.
-        self.frame = frame = safe_frame(frame)
+        self.top_frame = frame = safe_frame(frame)
+        self._recompose()
         self.title = frame.title
         self.crash_cause = None  # a renderer drew the page: whatever ended the last one is over
         self.set_state(self._settled_state(), "loaded")
@@ -502,6 +527,234 @@ class TabImpl:
         # The initiator is the document the broker committed, not the URL the renderer reports.
         return await self._load(entry, initiator=self.committed_url)
 
+    # -- frames -------------------------------------------------------------------
+
+    def _recompose(self) -> None:
+        """The page the tab shows: the top frame with its frames spliced in."""
+        if self.top_frame is None:
+            return
+        if not self.subframes:
+            self._composed = None
+            self.frame = self.top_frame
+            return
+        scroll = self.frame.scroll if self.frame is not None else 0
+        self._composed = compose(self.top_frame, self.subframes)
+        self.frame = self._composed.frame
+        self.frame.scroll = min(scroll, max(0, len(self.frame.lines) - 1))
+
+    @property
+    def frames(self) -> list[FrameNode]:
+        """Every subframe, parents first."""
+        return list(frame_tree.walk(self.subframes))
+
+    async def _load_subframes(self) -> None:
+        """Load the frames the top document's slots ask for, replacing the tab's old ones."""
+        await self._drop_subframes()
+        top, host = self.top_frame, self.host
+        if top is None or not top.slots or host is None or not host.alive or self.error is not None:
+            return
+        url = host.committed_url(self.document) or self.committed_url
+        self.subframes = await self._load_children(top, None, host, url, url, depth=1, ancestors=[url])
+        self._recompose()
+
+    async def _load_children(self, frame: protocol.Frame, parent: FrameNode | None, host: RendererHost,
+                             url: str, policy_url: str, *, depth: int, ancestors: list[str]) -> dict[int, FrameNode]:
+        """The frames ``frame`` (at ``url``, in ``host``) embeds, loaded together.
+        ``policy_url``: the URL the navigation policy sees as their initiator
+        (a srcdoc frame's is its parent's)."""
+        children: dict[int, FrameNode] = {}
+        loads = []
+        parent_site = parent.site if parent is not None else site_of(url)
+        for slot in frame.slots:
+            node = FrameNode(id=0, index=slot.index, url=slot.src, depth=depth, parent=parent,
+                             sandboxed=slot.sandboxed)
+            children[slot.index] = node
+            width = max(1, min(slot.columns, frame.width))
+            why = frame_tree.refusal(slot.src, depth=depth, count=self._frame_count, ancestors=ancestors,
+                                     limits=self.frame_limits)
+            if why is not None:
+                node.state, node.cause = FrameState.BLOCKED, why
+                node.frame = drawn_frame(slot.src, width, "This frame was not loaded.", [why])
+                continue
+            self._frame_count += 1
+            loads.append(self._load_frame(node, slot, width, host, parent_site, policy_url, ancestors))
+        await asyncio.gather(*loads)
+        return children
+
+    async def _load_frame(self, node: FrameNode, slot: protocol.FrameSlot, width: int, parent_host: RendererHost,
+                          parent_site: str | None, policy_url: str, ancestors: list[str],
+                          *, target: HistoryEntry | None = None) -> None:
+        """Commit one frame: the loader fetches it by the rules for a page at
+        ``policy_url`` (a failure is drawn in the slot), the placement
+        function picks its renderer, which lays it out at the slot's width."""
+        url = target.url if target is not None else slot.src
+        content_type, charset, kind = "text/html", "utf-8", "html"
+        if url == "about:srcdoc" and target is None:
+            body = slot.srcdoc.encode("utf-8")
+        elif url in frame_tree.INHERITING_URLS:
+            body = b""
+        else:
+            try:
+                response = await self.browser.loader.load(
+                    url, initiator=policy_url, method=target.method if target else "GET",
+                    form_body=target.form_body if target else "")
+            except LoadError as error:
+                node.state, node.cause, node.url = FrameState.BLOCKED, str(error), url
+                node.frame = drawn_frame(url, width, "This frame could not be loaded.", [str(error)])
+                return
+            why = frame_tree.refusal(response.final_url, depth=node.depth, count=0, ancestors=ancestors,
+                                     limits=self.frame_limits)
+            if why is not None:  # a redirect back to an ancestor
+                node.state, node.cause, node.url = FrameState.BLOCKED, why, response.final_url
+                node.frame = drawn_frame(response.final_url, width, "This frame was not loaded.", [why])
+                return
+            url, body, kind = response.final_url, response.body, response.kind
+            content_type, charset = response.content_type, response.charset
+            if kind == "binary":
+                body, kind = binary_page(response), "html"
+        node.url = url
+        node.site = frame_tree.placement_site(url, parent_site)
+        if url in frame_tree.INHERITING_URLS:
+            node.inherited_origin = node.parent.origin if node.parent is not None else frame_tree.origin_of(policy_url)
+        try:
+            host = await self.browser.frame_renderer_for(self, parent_host, node.site, parent_site)
+        except (LaunchError, RendererGone) as error:
+            node.state, node.cause = FrameState.CRASHED, str(error)
+            node.frame = sad_frame(url, str(error), width)
+            return
+        document = self.browser.processes.new_document_id()
+        host.add_document(document, self.id, self, frame=True, lock_exempt=host is parent_host)
+        node.id, node.host = document, host
+        unsandboxed = not self.browser.sandbox.enabled
+        try:
+            reply = await self._frame_request(host, lambda request: protocol.LoadDocument(
+                document=document, request=request, url=url, content_type=content_type, charset=charset,
+                body=body, kind=kind, width=width, unsandboxed=unsandboxed))
+        except (RendererGone, RendererTimeout, SiteLockError, TabCrashed) as error:
+            node.state, node.cause = FrameState.CRASHED, str(error)
+            node.frame = sad_frame(url, str(error), width)
+            return
+        node.state, node.frame = FrameState.LOADED, safe_frame(reply.frame)
+        if node.frame.slots:
+            policy = policy_url if frame_tree.inherits_origin(url) else url
+            node.children = await self._load_children(node.frame, node, host, url, policy, depth=node.depth + 1,
+                                                      ancestors=[*ancestors, url])
+
+    async def _frame_request(self, host: RendererHost, make):
+        """A request to a frame's renderer that answers with a frame (fetching
+        the style sheets it asks for on the way)."""
+        await host.wait_running()
+        reply = await host.request(make, timeout=self.browser.request_timeout)
+        rounds = 0
+        while isinstance(reply, protocol.SheetsWanted):
+            rounds += 1
+            if rounds > protocol.MAX_SHEET_ROUNDS:
+                host.terminate("its renderer asked for style sheets past the protocol's limit")
+                raise TabCrashed("style sheets asked for past the limit")
+            wanted = reply
+            page_url = host.committed_url(wanted.document)
+            sheets = await fetch_sheets(self.browser.loader, page_url, wanted.urls) if page_url else []
+            reply = await host.request(lambda request: protocol.LoadSheets(
+                document=wanted.document, request=request, sheets=sheets), timeout=self.browser.request_timeout)
+        self.worked_at = time.monotonic()
+        return reply
+
+    async def _snapshot_frames(self, timeout: float) -> list[StoredFrame]:
+        """Each subframe's document as its renderer saves it (form input,
+        scroll), parents first, for a discard; a frame whose renderer cannot
+        answer is stored without one and loaded again on restore."""
+        stored = []
+        for node in self.frames:
+            path = [frame.index for frame in reversed(self._chain(node))]
+            snapshot = None
+            if node.state == FrameState.LOADED and node.host is not None and node.host.alive and node.id:
+                try:
+                    reply = await node.host.request(lambda request, node=node: protocol.TakeSnapshot(
+                        document=node.id, request=request), timeout=timeout)
+                    snapshot = reply.snapshot
+                    snapshot.url = node.url  # the broker's word, not the renderer's
+                except (RendererGone, RendererTimeout):
+                    snapshot = None
+            stored.append(StoredFrame(path=path, url=node.url, site=node.site, sandboxed=node.sandboxed,
+                                      state=node.state, cause=node.cause, inherited_origin=node.inherited_origin,
+                                      snapshot=snapshot))
+        return stored
+
+    async def _restore_frames(self, stored: list[StoredFrame]) -> None:
+        """Bring the frame tree back from a discard: each frame's snapshot
+        into the renderer placement picks now (no network); a frame stored
+        without one is loaded again."""
+        await self._drop_subframes()
+        top, host = self.top_frame, self.host
+        if top is None or host is None or not host.alive:
+            return
+        top_url = host.committed_url(self.document) or self.committed_url
+        by_path: dict[tuple[int, ...], FrameNode] = {}
+        for record in stored:
+            path = tuple(record.path)
+            parent = by_path.get(path[:-1]) if len(path) > 1 else None
+            if len(path) > 1 and parent is None:
+                continue
+            parent_frame = parent.frame if parent is not None else top
+            slot = next((s for s in parent_frame.slots if s.index == path[-1]), None) if parent_frame else None
+            if slot is None:
+                continue
+            node = FrameNode(id=0, index=slot.index, url=record.url, depth=len(path), parent=parent,
+                             site=record.site, sandboxed=record.sandboxed, state=record.state, cause=record.cause,
+                             inherited_origin=record.inherited_origin)
+            (parent.children if parent is not None else self.subframes)[slot.index] = node
+            by_path[path] = node
+            self._frame_count += 1
+            width = max(1, min(slot.columns, parent_frame.width))
+            parent_host = parent.host if parent is not None else host
+            parent_site = parent.site if parent is not None else site_of(top_url)
+            if record.snapshot is None or parent_host is None or not parent_host.alive:
+                heading = "This frame was not loaded." if record.state == FrameState.BLOCKED else \
+                    "Aw, snap! This frame's renderer stopped."
+                node.frame = drawn_frame(record.url, width, heading, [record.cause or "it was not saved"])
+                continue
+            try:
+                frame_host = await self.browser.frame_renderer_for(self, parent_host, node.site, parent_site)
+                document = self.browser.processes.new_document_id()
+                frame_host.add_document(document, self.id, self, frame=True, lock_exempt=frame_host is parent_host)
+                node.id, node.host = document, frame_host
+                snapshot = record.snapshot
+                snapshot.width = width
+                reply = await self._frame_request(frame_host, lambda request: protocol.RestoreSnapshot(
+                    document=document, request=request, snapshot=snapshot,
+                    unsandboxed=not self.browser.sandbox.enabled))
+                node.frame = safe_frame(reply.frame)
+            except (LaunchError, RendererGone, RendererTimeout, SiteLockError, TabCrashed) as error:
+                node.state, node.cause = FrameState.CRASHED, str(error)
+                node.frame = sad_frame(record.url, str(error), width)
+        self._recompose()
+
+    async def _drop_subframes(self) -> None:
+        """Every subframe leaves its renderer (which ends if it hosts nothing else)."""
+        nodes = self.frames
+        self.subframes, self._composed, self._frame_count = {}, None, 0
+        hosts: list[RendererHost] = []
+        for node in nodes:
+            if node.host is not None and node.id:
+                node.host.remove_document(node.id)
+                hosts.append(node.host)
+        for host in dict.fromkeys(hosts):
+            if host is not self.host:
+                await self.browser.release(host, cause="the page that embedded its frames went away")
+
+    def _frames_exited(self, host: RendererHost, cause: str) -> None:
+        """A renderer that hosted some of this tab's frames ended: each shows
+        a sad frame in its slot, and the rest of the page stays."""
+        hit = False
+        for node in self.frames:
+            if node.host is host:
+                width = node.frame.width if node.frame is not None else 40
+                node.state, node.cause, node.host = FrameState.CRASHED, cause, None
+                node.frame = sad_frame(node.url, cause, width)  # no slots: its children are not shown
+                hit = True
+        if hit:
+            self._recompose()
+
     # -- where the view is: fragments, Back and Forward -------------------------
 
     def _shows_document_of(self, url: str) -> bool:
@@ -548,38 +801,162 @@ class TabImpl:
 
     # -- page actions -----------------------------------------------------------
 
+    def _owner_of(self, number: int, *, field: bool = False) -> tuple[FrameNode | None, int]:
+        """The frame that holds composed link (or field) ``number``, and the
+        number its own renderer knows (None: the top frame)."""
+        if self._composed is None:
+            return None, number
+        table = self._composed.fields if field else self._composed.links
+        return table.get(number, (None, 0))
+
+    async def _ask_frame(self, node: FrameNode, make):
+        if node.host is None or not node.host.alive:
+            raise TabCrashed(f"the renderer of the frame {node.url} has ended")
+        try:
+            return await self._frame_request(node.host, make)
+        except (RendererGone, RendererTimeout) as error:
+            raise TabCrashed(str(error)) from None
+
     async def follow(self, number: int) -> protocol.Frame:
-        """Follow link ``[number]``.  A navigation the page may not make
+        """Follow link ``[number]`` (numbered across the composed page; a link
+        in a frame navigates that frame).  A navigation the page may not make
         (a web page opening a local file) raises NavigationRefused."""
         async with self._lock:
             if self.frame is None or not any(link.number == number for link in self.frame.links):
                 raise NoSuchLink(f"there is no link [{number}] on this page")
-            reply = await self._ask(lambda request: protocol.FollowLink(document=self.document, request=request, number=number))
-            if isinstance(reply, protocol.NavigateRequest):
+            node, local = self._owner_of(number)
+            target = next(link.target for link in self.frame.links if link.number == number)
+            if node is None:
+                reply = await self._ask(lambda request: protocol.FollowLink(
+                    document=self.document, request=request, number=local))
+                if not isinstance(reply, protocol.NavigateRequest):
+                    return self.frame
+                if target == protocol.LinkTarget.BLANK:
+                    await self.browser.open_from_page(reply.url, initiator=self.committed_url)
+                    return self.frame
                 return await self._navigate_from_page(reply)
+            reply = await self._ask_frame(node, lambda request: protocol.FollowLink(
+                document=node.id, request=request, number=local))
+            if not isinstance(reply, protocol.NavigateRequest):
+                return self.frame
+            if target == protocol.LinkTarget.BLANK:
+                await self.browser.open_from_page(reply.url, initiator=self._policy_url(node))
+                return self.frame
+            if target == protocol.LinkTarget.PARENT and node.parent is not None:
+                await self._navigate_frame(node.parent, reply)
+                return self.frame
+            if target in (protocol.LinkTarget.TOP, protocol.LinkTarget.PARENT):
+                if any(frame.sandboxed for frame in self._chain(node)):
+                    raise SandboxedFrame(f"the sandboxed frame at {safe_line(node.url)} may not navigate the top page")
+                entry = HistoryEntry(reply.url, method=reply.method, form_body=reply.form_body)
+                return await self._load(entry, initiator=self._policy_url(node))
+            await self._navigate_frame(node, reply)
             return self.frame
 
     async def set_field(self, field_id: int, *, value: str | None = None, checked: bool | None = None) -> protocol.Frame:
         """Type into, tick or choose in form control ``field_id`` (a checkbox
         or radio with neither ``value`` nor ``checked`` toggles)."""
         async with self._lock:
-            reply = await self._ask(
-                lambda request: protocol.SetField(document=self.document, request=request, field=field_id, value=value, checked=checked)
-            )
+            node, local = self._owner_of(field_id, field=True)
+            make = lambda document: lambda request: protocol.SetField(  # noqa: E731
+                document=document, request=request, field=local, value=value, checked=checked)
+            if node is not None:
+                reply = await self._ask_frame(node, make(node.id))
+                node.frame = safe_frame(reply.frame)
+                self._recompose()
+                return self.frame
+            reply = await self._ask(make(self.document))
             self._apply_frame(reply.frame)
             return self.frame
 
     async def press(self, field_id: int) -> protocol.Frame:
-        """Press button ``field_id``: a submit button sends its form."""
+        """Press button ``field_id``: a submit button sends its form (a form in
+        a frame navigates that frame)."""
         async with self._lock:
-            reply = await self._ask(lambda request: protocol.PressField(document=self.document, request=request, field=field_id))
+            node, local = self._owner_of(field_id, field=True)
+            if node is not None:
+                reply = await self._ask_frame(node, lambda request: protocol.PressField(
+                    document=node.id, request=request, field=local))
+                if isinstance(reply, protocol.NavigateRequest):
+                    await self._navigate_frame(node, reply)
+                else:
+                    node.frame = safe_frame(reply.frame)
+                    self._recompose()
+                return self.frame
+            reply = await self._ask(lambda request: protocol.PressField(document=self.document, request=request, field=local))
             if isinstance(reply, protocol.NavigateRequest):
                 return await self._navigate_from_page(reply)
             self._apply_frame(reply.frame)
             return self.frame
 
+    async def _navigate_frame(self, node: FrameNode, request: protocol.NavigateRequest) -> None:
+        """The page in frame ``node`` asked to go to ``request.url``: that frame
+        navigates, by the rules for a page at the URL the broker committed
+        there (never the one the renderer names), and is placed again."""
+        parent = node.parent
+        parent_frame = parent.frame if parent is not None else self.top_frame
+        parent_host = parent.host if parent is not None else self.host
+        top_url = self.host.committed_url(self.document) if self.host is not None else None
+        parent_url = parent.url if parent is not None else (top_url or self.committed_url)
+        parent_site = parent.site if parent is not None else site_of(parent_url)
+        slot = next((s for s in (parent_frame.slots if parent_frame else []) if s.index == node.index), None)
+        if slot is None or parent_host is None or not parent_host.alive:
+            return
+        ancestors = [a.url for a in self._ancestors(node)]
+        policy_url = self._policy_url(node)
+        fresh = FrameNode(id=0, index=node.index, url=request.url, depth=node.depth, parent=parent,
+                          sandboxed=node.sandboxed)
+        width = node.frame.width if node.frame is not None else slot.columns
+        await self._load_frame(fresh, slot, width, parent_host, parent_site, policy_url, ancestors,
+                               target=HistoryEntry(request.url, method=request.method, form_body=request.form_body))
+        (parent.children if parent is not None else self.subframes)[node.index] = fresh
+        hosts = []
+        for old in node.walk():
+            if old.host is not None and old.id:
+                old.host.remove_document(old.id)
+                hosts.append(old.host)
+        for host in dict.fromkeys(hosts):
+            if host is not self.host:
+                await self.browser.release(host, cause="its frame navigated elsewhere")
+        self._recompose()
+
+    def _chain(self, node: FrameNode) -> list[FrameNode]:
+        """``node`` and every frame above it (the top frame not included)."""
+        chain = []
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain
+
+    def _policy_url(self, node: FrameNode) -> str:
+        """The URL a navigation from frame ``node`` is judged as coming from:
+        its committed URL, or for a srcdoc/about:blank frame its nearest
+        ancestor's that has one of its own (the top page's at last)."""
+        for frame in self._chain(node):
+            if not frame_tree.inherits_origin(frame.url):
+                return frame.url
+        top = self.host.committed_url(self.document) if self.host is not None else None
+        return top or self.committed_url
+
+    def _ancestors(self, node: FrameNode) -> list[FrameNode]:
+        """The top frame (as a pseudo-node with the committed URL) and every
+        frame above ``node``, outermost first."""
+        chain = []
+        parent = node.parent
+        while parent is not None:
+            chain.append(parent)
+            parent = parent.parent
+        top_url = self.host.committed_url(self.document) if self.host is not None else None
+        return [FrameNode(id=self.document or 0, index=0, url=top_url or self.committed_url, depth=0),
+                *reversed(chain)]
+
     async def find(self, query: str) -> list[tuple[int, int, int]]:
+        """Matches as ``(line, column, length)``.  A page with frames is
+        searched in the broker, on the composed page the user sees (no
+        renderer holds all of it)."""
         async with self._lock:
+            if self._composed is not None and self.frame is not None:
+                return find_in_lines([line.text for line in self.frame.lines], query)
             reply = await self._ask(lambda request: protocol.Find(document=self.document, request=request, query=query))
             if reply.frame is not None:
                 self.frame = safe_frame(reply.frame)
@@ -794,6 +1171,7 @@ class TabImpl:
         except (RendererGone, RendererTimeout) as error:
             raise BrowserError(f"tab {self.id} could not save its state: {error}") from None
         snapshot = reply.snapshot
+        frames = await self._snapshot_frames(timeout)
         if self.history and 0 <= self.history_index < len(self.history):
             snapshot.url = self.history[self.history_index].url  # the broker's word, not the renderer's
         stored = StoredTab(
@@ -803,6 +1181,7 @@ class TabImpl:
             pinned=self._pinned,
             kept=self._kept,
             width=self.width,
+            frames=frames,
         )
         try:
             self.snapshot_bytes = await self.browser.profile.save_async(self.id, stored)
@@ -810,6 +1189,7 @@ class TabImpl:
             raise BrowserError(f"tab {self.id} could not be discarded: {error}") from None
         # Committed: from here on the tab can always be restored.
         # The document leaves its renderer, which ends if it hosts nothing else.
+        await self._drop_subframes()
         self.host, self.document = None, None  # its exit is not a crash
         host.remove_tab(self.id)
         await self.browser.release(host, cause="the tab was discarded")
@@ -863,6 +1243,10 @@ class TabImpl:
             document = self._new_document(host)
             frame = await self._commit(host, lambda request: protocol.RestoreSnapshot(
                 document=document, request=request, snapshot=snapshot, unsandboxed=unsandboxed), document)
+            if stored.frames:
+                await self._restore_frames(stored.frames)
+            else:
+                await self._load_subframes()
             self.navigation_id += 1  # back where the user left it: the snapshot's scroll
             self.timings.restore_ms = (time.perf_counter() - started) * 1000
             if self.state is not TabState.CRASHED:
@@ -889,6 +1273,7 @@ class TabImpl:
         if self.state is TabState.CLOSED:
             return
         self.set_state(TabState.CLOSED, "closed")
+        await self._drop_subframes()
         await self.browser.close_tab(self)
 
 

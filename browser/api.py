@@ -32,9 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from broker import frames as frame_tree
 from broker.errors import BrowserError, LifecycleRefused, NoSuchLink, TabClosed, TabCrashed
 from broker.host import IpcCounters, IpcEvent
 from broker.discard_policies import POLICY_NAMES, DiscardPolicy
+from broker.frames import FrameInfo, FrameLimits
 from broker.kernel import BrowserImpl, DiscardsRow, LifecycleRecord, MemoryTotals, ProcessInfo
 from broker.lifecycle import DiscardRefusal, LifecyclePolicy
 from broker.memory import MemoryInfo
@@ -51,7 +53,7 @@ from renderer import protocol
 
 __all__ = [
     "POLICY_NAMES", "Browser", "BrowserError", "BrowserOptions", "DiscardPolicy", "DiscardRefusal", "DiscardsRow",
-    "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
+    "FrameInfo", "FrameLimits", "HistoryEntry", "IpcCounters", "IpcEvent", "LifecyclePolicy",
     "LifecycleRecord", "LifecycleRefused", "MemoryInfo", "MemoryTotals", "NoSuchLink", "ProbeOutcome",
     "ProcessInfo", "ProcessModel", "SandboxInfo", "SandboxVerdict", "Sandboxing", "SimulationStopped", "Tab",
     "TabClosed", "TabCrashed", "TabEvent", "TabState", "Timings", "UserAction", "judge_sandbox",
@@ -151,6 +153,12 @@ class Tab:
         """The site its renderer is locked to (None: unlocked, or no renderer)."""
         host = self._impl.host
         return host.lock if host is not None and host.alive else None
+
+    @property
+    def frames(self) -> list[FrameInfo]:
+        """The page's subframes, parents first: URL, site, the renderer pid
+        that hosts each (the broker's record)."""
+        return frame_tree.describe(self._impl.subframes)
 
     @property
     def history(self) -> list[HistoryEntry]:
@@ -570,6 +578,11 @@ class Browser:
         return self._impl.subscribe_ipc(callback)
 
     # -- compromise simulation ------------------------------------------------------------
+
+    async def compromised_outcome(self, tab: Tab, *, timeout: float = 15.0) -> tuple[str | None, str | None]:
+        """How the attacker code in ``tab``'s renderer ended: (its result,
+        None), or (None, the named bad message the broker ended it for)."""
+        return await self._impl.compromised_outcome(tab._impl, timeout=timeout)
 
     async def open_compromised(self, url: str, code: str) -> Tab:
         """Compromise simulation for a page: open ``url`` in a tab whose

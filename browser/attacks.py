@@ -481,6 +481,68 @@ def constants(*, spin_seconds: float, huge_file_fd: int, tty_fd: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- frames: a compromised parent renderer against its cross-site child ------------
+# Each runs as the renderer of a page on site A (``browser/frame_attacks.py``
+# serves it, and a child page on site B with SECRET in it): it answers the
+# page's load with a frame that has one slot, whose src is CHILD_URL, and then
+# tries its attack.  Where the model puts the child in the parent's renderer
+# (no site isolation) some succeed: that is what isolation buys.
+FRAME_HELPERS = BROWSER_HELPERS + '''\
+def slot_frame(url, src):
+    return frame(url, lines=[protocol.Line([protocol.Span("[frame 1]")])],
+                 slots=[protocol.FrameSlot(index=1, src=src, line=0, columns=40, rows=5)])
+def serve_page(src):
+    """Answer the page's load with a slot for ``src``; returns the page's load."""
+    load = next_request()
+    send(protocol.FrameReady(document=load.document, request=load.request, frame=slot_frame(load.url, src)))
+    return load
+def child_load(wait_ms=2000):
+    """The broker's load of the child into this renderer, or None if none comes."""
+    while sock.poll(wait_ms):
+        message = protocol.to_renderer_decoder.decode(sock.recv())
+        if isinstance(message, protocol.LoadDocument):
+            return message
+    return None
+'''
+
+
+@dataclass(frozen=True)
+class FrameAttack:
+    name: str
+    description: str
+    code: str  # sees CHILD_URL and the FRAME_HELPERS
+
+
+FRAME_ATTACKS: tuple[FrameAttack, ...] = (
+    FrameAttack("frame-read-child", "read a cross-site child frame's text",
+                "serve_page(CHILD_URL)\n"
+                "load = child_load()\n"
+                "if load is None:\n"
+                "    result = 'nothing of the child reached this renderer'\n"
+                "else:\n"
+                "    send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(load.url)))\n"
+                "    result = 'READ: ' + load.body.decode('utf-8', 'replace')\n"),
+    FrameAttack("frame-forge-child", "forge a cross-site child frame's content",
+                "page = serve_page(CHILD_URL)\n"
+                "load = child_load()\n"
+                "forged = frame(CHILD_URL, lines=[protocol.Line([protocol.Span('FORGED BY THE PARENT')])])\n"
+                "if load is not None:\n"
+                "    send(protocol.FrameReady(document=load.document, request=load.request, frame=forged))\n"
+                "    result = 'FORGED'\n"
+                "else:  # speak for the child's frame in another renderer: the next id the broker gave out\n"
+                "    send(protocol.FrameReady(document=page.document + 1, request=page.request, frame=forged))\n"
+                "    result = ended_by_the_broker()\n"),
+    FrameAttack("frame-child-to-file", "navigate a child frame to file:///etc/passwd",
+                "serve_page('file:///etc/passwd')\n"
+                "load = child_load()\n"
+                "result = 'READ: ' + load.body.decode('utf-8', 'replace') if load is not None else 'no file came'\n"),
+    FrameAttack("frame-claim-child", "claim to be the cross-site child: answer its own load with the child's URL",
+                "load = next_request()\n"
+                "send(protocol.FrameReady(document=load.document, request=load.request, frame=frame(CHILD_URL)))\n"
+                "result = ended_by_the_broker()\n"),
+)
+
+
 def by_name(names: list[str]) -> list[Attack]:
     """The attacks called ``names`` (all of them for an empty list)."""
     everything = CATALOGUE + NETWORK_PROCESS_ATTACKS

@@ -109,6 +109,7 @@ def tab_json(url: str, tab, problem: str | None) -> dict:
         "error": safe_line(problem) if problem else None,
         "text": frame.text if frame is not None else "",
         "links": [{"number": link.number, "url": link.url} for link in (frame.links if frame else [])],
+        "frames": [info.as_json() for info in tab.frames],
         "timings_ms": {
             "fetch": _round(tab.timings.fetch_ms),
             "spawn": _round(tab.timings.spawn_ms),

@@ -365,6 +365,10 @@ async def run_attacks(names: list[str], *, as_json: bool, probe_file: str | None
         return EXIT_OK
     if probe_file is not None:
         return await _run_probe_file(probe_file, as_json=as_json)
+    if names[:1] == ["frames"]:
+        from browser.frame_attacks import run_frame_attack_table
+
+        return await run_frame_attack_table(as_json=as_json, names=names[1:] or ["frame-read-child"])
     # The broker logs each renderer it ends; here that is the point, and the table says it.
     logging.getLogger("minibrowser").setLevel(logging.ERROR)
     try:

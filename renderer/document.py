@@ -13,7 +13,7 @@ import urllib.parse
 
 from selectolax.lexbor import LexborHTMLParser
 
-from .protocol import MAX_SHEET_URL_CHARS, MAX_SHEETS
+from .protocol import MAX_ANCHOR_NAME_CHARS, MAX_FRAME_SLOTS, MAX_SHEET_URL_CHARS, MAX_SHEETS, MAX_URL_CHARS
 from .style import (
     BLOCKIFYING, DISPLAY_KINDS, PX_PER_CELL, Computed, StyleSheets, compute_styles, media_attribute_matches,
     transform_text,
@@ -23,7 +23,7 @@ from .style import (
 SKIPPED = frozenset(
     {
         "script", "style", "template", "head", "title", "meta", "link", "base",
-        "svg", "math", "iframe", "object", "embed", "canvas", "video", "audio",
+        "svg", "math", "object", "embed", "canvas", "video", "audio",
         "map", "area", "datalist", "param", "source", "track", "noembed",
         "noframes", "frameset", "option", "optgroup", "-comment", "#comment",
         "!doctype", "-doctype",
@@ -61,7 +61,7 @@ def collapse(text: str) -> str:
 class Element:
     """An element as layout sees it; children are Elements and strs."""
 
-    __slots__ = ("tag", "attrs", "children", "link", "field", "css")
+    __slots__ = ("tag", "attrs", "children", "link", "field", "css", "slot")
 
     def __init__(self, tag: str, attrs: dict[str, str]):
         self.tag = tag
@@ -70,6 +70,7 @@ class Element:
         self.link = 0  # link number for <a href>, 0 if none
         self.field = 0  # field id for form controls, 0 if none
         self.css: Computed | None = None  # the author style, None when no sheet touches it
+        self.slot = 0  # a subframe's slot: its 1-based index in Document.frames, 0 if none
 
     def text(self) -> str:
         """All the text inside, whitespace-collapsed."""
@@ -147,12 +148,29 @@ class Form:
 
 
 class LinkInfo:
-    __slots__ = ("number", "url", "text")
+    __slots__ = ("number", "url", "text", "target")
 
-    def __init__(self, number: int, url: str, text: str):
+    def __init__(self, number: int, url: str, text: str, target: str = "self"):
         self.number = number
         self.url = url
         self.text = text
+        self.target = target  # self, top, parent, blank (protocol.LinkTarget)
+
+
+class FrameInfo:
+    """A subframe's slot as the page asks for it (``<iframe>`` or ``<frame>``)."""
+
+    __slots__ = ("index", "src", "srcdoc", "width", "height", "sandboxed", "name")
+
+    def __init__(self, index: int, src: str, srcdoc: str, width: str | None, height: str | None,
+                 sandboxed: bool, name: str):
+        self.index = index
+        self.src = src
+        self.srcdoc = srcdoc
+        self.width = width
+        self.height = height
+        self.sandboxed = sandboxed
+        self.name = name
 
 
 class Document:
@@ -164,6 +182,8 @@ class Document:
         self.links: list[LinkInfo] = []
         self.fields: list[Field] = []
         self.forms: list[Form] = []
+        #: Subframe slots in document order (at most MAX_FRAME_SLOTS; later ones are shown as links).
+        self.frames: list[FrameInfo] = []
         #: Linked style sheets in document order (absolute URLs), for the broker to fetch.
         self.stylesheet_urls: list[str] = []
 
@@ -178,6 +198,14 @@ def resolve(base: str, href: str) -> str:
         return urllib.parse.urljoin(base, href)
     except ValueError:
         return href
+
+
+_TARGETS = {"_top": "top", "_parent": "parent", "_blank": "blank"}
+
+
+def link_target(value: str | None) -> str:
+    """A link's ``target`` as the protocol names it (a named target opens here)."""
+    return _TARGETS.get((value or "").strip(_ASCII_WHITESPACE).lower(), "self")
 
 
 def parse_int(value: str | None) -> int | None:
@@ -353,7 +381,7 @@ class _Builder:
                 self.children(node, element, depth)
                 field.label = element.text()
             return
-        if tag == "frame":
+        if tag in ("frame", "iframe"):
             self.frame(attrs, parent)
             return
         parent.children.append(element)
@@ -370,7 +398,8 @@ class _Builder:
                 return
             number = len(self.document.links) + 1
             element.link = number
-            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text(),
+                                                link_target(attrs.get("target"))))
 
     def styled_text(self, text: str, css: Computed, parent: Element) -> None:
         """A text run under an author style: text-transform, and the white
@@ -401,7 +430,7 @@ class _Builder:
                 self.children(node, element, depth, css)
                 field.label = element.text()
             return
-        if tag == "frame":
+        if tag in ("frame", "iframe"):
             self.frame(attrs, parent)
             return
         parent.children.append(element)
@@ -418,30 +447,49 @@ class _Builder:
                 return
             number = len(self.document.links) + 1
             element.link = number
-            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text()))
+            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text(),
+                                                link_target(attrs.get("target"))))
 
     def flatten(self, node, parent: Element) -> None:
         for descendant in node.traverse(include_text=True):
             if descendant.tag == "-text":
                 ancestor = descendant.parent
-                if ancestor is not None and ancestor.tag in SKIPPED:
+                if ancestor is not None and (ancestor.tag in SKIPPED or ancestor.tag == "iframe"):
                     continue
                 text = descendant.text_content
                 if text:
                     parent.children.append(clean(text))
 
     def frame(self, attrs: dict[str, str], parent: Element) -> None:
-        src = attrs.get("src")
-        if not src:
+        """An ``<iframe>`` or ``<frame>``: a slot the broker fills with the
+        frame's own document (``srcdoc`` wins over ``src``, as in HTML; no
+        ``src`` is about:blank).  Past MAX_FRAME_SLOTS, a link to it."""
+        src = attrs.get("src", "").strip(_ASCII_WHITESPACE)
+        if "srcdoc" in attrs:
+            url = "about:srcdoc"
+        elif src:
+            url = self.document.resolve(src)
+        else:
+            url = "about:blank"
+        label = attrs.get("name") or attrs.get("title") or src or url
+        if len(self.document.frames) >= MAX_FRAME_SLOTS or len(url) > MAX_URL_CHARS:
+            if not src:
+                return
+            link = Element("a", {"href": src})
+            link.children.append("frame: " + label)
+            number = len(self.document.links) + 1
+            link.link = number
+            self.document.links.append(LinkInfo(number, url, link.text()))
+            block = Element("div", {})
+            block.children.append(link)
+            parent.children.append(block)
             return
-        link = Element("a", {"href": src})
-        link.children.append("frame: " + (attrs.get("name") or attrs.get("title") or src))
-        number = len(self.document.links) + 1
-        link.link = number
-        self.document.links.append(LinkInfo(number, self.document.resolve(src), link.text()))
-        block = Element("div", {})
-        block.children.append(link)
-        parent.children.append(block)
+        info = FrameInfo(len(self.document.frames) + 1, url, attrs.get("srcdoc", ""), attrs.get("width"),
+                         attrs.get("height"), "sandbox" in attrs, collapse(clean(label))[:MAX_ANCHOR_NAME_CHARS])
+        self.document.frames.append(info)
+        slot = Element("iframe", {})
+        slot.slot = info.index
+        parent.children.append(slot)
 
     def field(self, node, tag: str, attrs: dict[str, str]) -> Field | None:
         fields = self.document.fields

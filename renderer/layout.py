@@ -595,6 +595,17 @@ class Flow:
                 return
         self.text(f"[{label}]", style=self.style | Style.IMAGE)
 
+    def frame_slot(self, element: Element) -> None:
+        """A subframe's placeholder: one line of its own, marked with an
+        anchor no page can name (attribute values never hold NUL), which the
+        broker replaces with the frame's composed lines."""
+        if not element.slot:
+            return
+        self.flush()
+        self.pieces.append((_ANCHOR, Anchor(slot_anchor(element.slot), by_id=True), 0, 0, 0))
+        self.text(f"[frame {element.slot}]", style=Style.IMAGE)
+        self.flush()
+
     def quotation(self, element: Element) -> None:
         css = element.css
         if css is None or css.before is None:
@@ -1104,6 +1115,7 @@ _HANDLERS: dict[str, Callable[[Flow, Element], None]] = {
     "dd": Flow.definition,
     "a": Flow.link,
     "img": Flow.image,
+    "iframe": Flow.frame_slot,
     "q": Flow.quotation,
     "input": Flow.control, "select": Flow.control, "textarea": Flow.control, "button": Flow.control,
     "table": Flow.table,
@@ -1165,6 +1177,38 @@ def to_line(segments: list[Segment]) -> Line:
             spans.append(Span(stripped, last.style, last.link, last.field, last.color, last.background))
             break
     return Line(spans)
+
+
+#: Subframe slots are sized from their ``width``/``height`` in CSS px at this
+#: many px a column and a row (a terminal cell is about 8 x 16 px); a slot
+#: with neither gets Chromium's default 300 x 150 px: 37 x 9 cells.
+PX_PER_COLUMN = 8
+PX_PER_ROW = 16
+DEFAULT_FRAME_PX = (300, 150)
+
+
+def slot_anchor(index: int) -> str:
+    """The anchor name that marks subframe slot ``index``'s line."""
+    return f"\x00slot{index}"
+
+
+def slot_size(width: str | None, height: str | None, layout_width: int, max_rows: int) -> tuple[int, int]:
+    """Columns x rows for a frame of ``width`` x ``height`` (HTML attributes:
+    px, or a percentage of the layout width), within the layout."""
+    columns = rows = None
+    if width is not None and width.strip().endswith("%"):
+        percent = parse_int(width)
+        if percent is not None:
+            columns = layout_width * percent // 100
+    elif (px := parse_int(width)) is not None:
+        columns = px // PX_PER_COLUMN
+    if (px := parse_int(height)) is not None and not (height or "").strip().endswith("%"):
+        rows = px // PX_PER_ROW
+    if columns is None:
+        columns = DEFAULT_FRAME_PX[0] // PX_PER_COLUMN
+    if rows is None:
+        rows = DEFAULT_FRAME_PX[1] // PX_PER_ROW
+    return max(1, min(layout_width, columns)), max(1, min(max_rows, rows))
 
 
 def layout_document(document: Document, width: int, forms: FormState) -> tuple[list[Line], Anchors]:

@@ -16,8 +16,10 @@ import urllib.parse
 
 from . import encoding, style
 from .document import Document, Field, parse, stylesheet_links
-from .layout import FOCUS, cells, char_width, layout_document, to_line, wrap_plain
-from .protocol import MAX_ANCHOR_NAME_CHARS, MAX_ANCHORS, FormField, Frame, Line, Link, Span, Style
+from .layout import FOCUS, cells, char_width, layout_document, slot_anchor, slot_size, to_line, wrap_plain
+from .protocol import (
+    MAX_ANCHOR_NAME_CHARS, MAX_ANCHORS, MAX_SLOT_ROWS, FormField, Frame, FrameSlot, Line, Link, Span, Style,
+)
 
 UNSANDBOXED_BANNER = "This renderer is NOT sandboxed (--no-sandbox): page content runs without protection."
 
@@ -154,10 +156,20 @@ class Page:
                 if span.field and span.field not in first_field:
                     first_field[span.field] = number
         links = [
-            Link(number=link.number, url=link.url, text=link.text, line=first_link.get(link.number, 0))
+            Link(number=link.number, url=link.url, text=link.text, line=first_link.get(link.number, 0),
+                 target=link.target)
             for link in self.document.links
         ]
         fields = [self._form_field(field, first_field.get(field.id, 0)) for field in self.document.fields]
+        slots = []
+        for info in self.document.frames:
+            line = anchors.ids.pop(slot_anchor(info.index), None)
+            if line is None:
+                continue  # inside something not shown
+            columns, rows = slot_size(info.width, info.height, width, MAX_SLOT_ROWS)
+            slots.append(FrameSlot(index=info.index, src=info.src, line=min(line + banner, len(lines) - 1),
+                                   columns=columns, rows=rows, srcdoc=info.srcdoc, sandboxed=info.sandboxed,
+                                   name=info.name))
         return Frame(
             url=self.url,
             title=self.title or self.url,
@@ -171,6 +183,7 @@ class Page:
                 for name, line in anchors.merged(offset=banner, last_line=max(0, len(lines) - 1), limit=MAX_ANCHORS).items()
                 if len(name) <= MAX_ANCHOR_NAME_CHARS
             },
+            slots=slots,
         )
 
     def _form_field(self, field: Field, line: int) -> FormField:
@@ -323,6 +336,7 @@ class Page:
             scroll=self.scroll,
             kind=frame.kind,
             anchors=frame.anchors,
+            slots=frame.slots,
         )
         return matches, marked
 

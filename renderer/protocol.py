@@ -142,6 +142,14 @@ MAX_SHEET_URL_CHARS = 4096
 MAX_SHEET_BYTES = 512 * 1024
 SheetUrl = Annotated[str, Meta(max_length=MAX_SHEET_URL_CHARS)]
 
+#: Subframe slots (``<iframe>``, ``<frame>``) one document may report: the
+#: broker loads at most ``broker/frames.py``'s per-page limit of them anyway.
+MAX_FRAME_SLOTS = 64
+#: The tallest slot, in rows: a ``height`` of 3200 px at 16 px a row.
+MAX_SLOT_ROWS = 200
+#: A slot's own markup (``srcdoc``): part of the document it came from.
+MAX_SRCDOC_CHARS = MAX_TEXT_CHARS
+
 #: Most fragment targets (ids, ``<a name>``) a frame lists, and the longest name.
 MAX_ANCHORS = 20_000
 MAX_ANCHOR_NAME_CHARS = 512
@@ -192,6 +200,16 @@ class FieldKind(enum.StrEnum):
     BUTTON = "button"
     HIDDEN = "hidden"
     FILE = "file"
+
+
+class LinkTarget(enum.StrEnum):
+    """Where a link opens (its ``target``): this frame, the top page, the
+    parent frame or a new tab.  The broker decides whether it may."""
+
+    SELF = "self"
+    TOP = "top"
+    PARENT = "parent"
+    BLANK = "blank"
 
 
 class Method(enum.StrEnum):
@@ -276,6 +294,7 @@ class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: Url  # absolute
     text: Text = ""
     line: LineNumber = 0  # first line (0-based) the link appears on
+    target: LinkTarget = LinkTarget.SELF
 
 
 class FormField(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -288,6 +307,22 @@ class FormField(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     checked: bool = False
     options: Annotated[list[Text], Meta(max_length=MAX_OPTIONS)] = []
     line: LineNumber = 0
+
+
+class FrameSlot(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where a subframe (``<iframe>``, ``<frame>``) goes in its parent's
+    layout: a placeholder line, and the size its ``width``/``height`` ask
+    for (``renderer/layout.py`` states the px-to-cell mapping).  The broker
+    decides what, if anything, is loaded into it: ``src`` is only a claim."""
+
+    index: Annotated[int, Meta(ge=1, le=MAX_FRAME_SLOTS)]  # 1-based, in document order
+    src: Url  # absolute; "about:srcdoc" when the frame has a srcdoc, "about:blank" when none
+    line: LineNumber  # the placeholder line the broker replaces
+    columns: Annotated[int, Meta(ge=1, le=MAX_FRAME_WIDTH)]
+    rows: Annotated[int, Meta(ge=1, le=MAX_SLOT_ROWS)]
+    srcdoc: Annotated[str, Meta(max_length=MAX_SRCDOC_CHARS)] = ""
+    sandboxed: bool = False  # it has a sandbox attribute: it may not navigate the top frame
+    name: Annotated[str, Meta(max_length=MAX_ANCHOR_NAME_CHARS)] = ""
 
 
 class Frame(msgspec.Struct, forbid_unknown_fields=True):
@@ -309,6 +344,8 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True):
         ],
         msgspec.Meta(max_length=MAX_ANCHORS),
     ] = {}
+    # The subframes it embeds, in document order (the broker composes them in).
+    slots: Annotated[list[FrameSlot], Meta(max_length=MAX_FRAME_SLOTS)] = []
 
     @property
     def text(self) -> str:

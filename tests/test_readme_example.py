@@ -33,8 +33,8 @@ def test_the_readme_python_example_runs_as_written(http_server, tmp_path):
     assert shown == (
         "1 Hello TabState.ACTIVE PID\n"
         "Hello, world\n============\n\nA small page with a text file[1] and a form[2].\n"
-        f"[Link(number=1, url='{text}', text='a text file', line=3), "
-        f"Link(number=2, url='{form}', text='a form', line=3)]\n"
+        f"[Link(number=1, url='{text}', text='a text file', line=3, target=<LinkTarget.SELF: 'self'>), "
+        f"Link(number=2, url='{form}', text='a form', line=3, target=<LinkTarget.SELF: 'self'>)]\n"
         "PID PPID broker None running\n"
         "PID PPID zygote None running\n"
         "PID PPID network None running\n"

@@ -26,6 +26,8 @@ from tui.tab_strip import STATE_MARKS
 
 
 NEUTRAL_MARKS = ("privileged", "n/a", "checking", "no process")
+#: A renderer that hosts only other pages' frames (out-of-process iframes).
+SUBFRAMES_MARK = ("◇", "cyan")
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,10 @@ def node_label(row: ProcessRow, sandbox: SandboxStatus, *, compact: bool = False
     label = Text()
     title_cells = COMPACT_TITLE_CELLS if compact else TITLE_CELLS
     if t.role == "renderer":
-        mark, colour = STATE_MARKS.get(t.state, ("?", "white"))
+        mark, colour = STATE_MARKS.get(t.state, SUBFRAMES_MARK if t.state == "subframes" else ("?", "white"))
         title = safe_line(t.title or "untitled")[:title_cells]
         if in_group:
-            label.append(f"{'tab ' + str(t.tab):>7} ", style="bold")
+            label.append(f"{'tab ' + str(t.tab) if t.tab is not None else 'frames':>7} ", style="bold")
             label.append(mark, style=colour)
             label.append(f" {title:<{title_cells}}", style="")
             return label

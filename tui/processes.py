@@ -96,6 +96,8 @@ class ProcessRow:
     @property
     def task(self) -> str:
         t = self.target
+        if t.role == "renderer" and t.tab is None:  # a renderer of subframes only ("Subframe: https://...")
+            return safe_line(t.title) + (f" [{safe_line(t.site)}]" if t.site else "")
         if t.role == "renderer":
             task = f"Tab {t.tab}: {t.title or 'untitled'}"
             if t.site:
@@ -121,7 +123,11 @@ class ProcessSource:
         pids_by_tab: dict[int, int] = {}
         renderer_of_tab = {}
         for info in browser.processes():
-            if info.role == "renderer" and info.tab is not None:
+            if info.role == "renderer" and info.state == "subframes":
+                # Out-of-process frames: a row of their own, as Chromium's task manager shows "Subframe: https://...".
+                result.append(Target(f"subframes-{info.pid}", info.pid, "renderer", title=", ".join(
+                    dict.fromkeys(info.frames)), state=info.state, site=info.site))
+            elif info.role == "renderer" and info.tab is not None:
                 for tab_id in info.tabs or (info.tab,):  # a shared renderer serves several tabs
                     pids_by_tab[tab_id] = info.pid
                     renderer_of_tab[tab_id] = info

@@ -30,6 +30,7 @@ class ProcessRow(Protocol):
     site: str | None
     state: str
     title: str
+    frames: tuple[str, ...]
 
 
 class Browser(Protocol):
@@ -91,13 +92,14 @@ def _processes(browser: Browser) -> str:
         f"<tr><td>{p.pid}</td><td>{p.ppid}</td><td>{html.escape(p.role)}</td>"
         f"<td>{', '.join(map(str, p.tabs)) or (p.tab or '')}</td>"
         f"<td>{html.escape(p.site or ('(unlocked)' if p.role == 'renderer' else ''))}</td>"
-        f"<td>{html.escape(p.state)}</td><td>{html.escape(p.title)}</td></tr>"
+        f"<td>{html.escape(p.state)}</td><td>{html.escape(p.title)}</td>"
+        f"<td>{html.escape(', '.join(p.frames))}</td></tr>"
         for p in browser.processes_info()
     )
     return (
         "<!doctype html><title>Processes</title><h1>Processes</h1>"
         f"<p>{html.escape(_sentence(browser.describe_process_model()))}</p>"
-        "<table><tr><th>PID</th><th>Parent</th><th>Role</th><th>Tabs</th><th>Site</th><th>State</th><th>Title</th></tr>"
+        "<table><tr><th>PID</th><th>Parent</th><th>Role</th><th>Tabs</th><th>Site</th><th>State</th><th>Title</th><th>Frames</th></tr>"
         f"{rows}</table><p>Broker pid {os.getpid()}.</p>"
     )
 

@@ -63,8 +63,10 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
                # The renderer counts a control as one cell, the picture the broker
                # shows for it, so no line is wider than 60.
                f"[ S{SHOWN} ][ R{SHOWN[:-2]}\n{SHOWN[-2:]} ][ M{SHOWN} ]\n"),
-    "frames": ("frames.html", "text/html", f'{HEAD}<frameset><frame name="F{HOSTILE}" src="/f{HOSTILE}"></frameset>',
-               f"frame: F{SHOWN}[1]\n\nReferences\n\n   1. {{root}}/f{SHOWN}\n"),
+    # The frame is loaded and composed in: its own text (the data: URL's) reaches the user safe too.
+    "frames": ("frames.html", "text/html",
+               f'{HEAD}<frameset><frame name="F{HOSTILE}" src="data:text/html,F{HOSTILE}"></frameset>',
+               f"-- frame 1: data: --\nF{SHOWN}\n"),
     "href": ("href.html", "text/html",
              f'{HEAD}<a href="/h{HOSTILE}">raw</a> <a href="/h&#27;[2J&#x9b;&#x7f;&#x202e;">ref</a>',
              f"raw[1] ref[2]\n\nReferences\n\n   1. {{root}}/h{SHOWN}\n   2. {{root}}/h␛[2J›␡\n"),
@@ -133,6 +135,8 @@ def test_json_has_no_control_characters_in_any_field(source, request):
     assert (result.returncode, result.stderr) == (0, "")
     assert FORBIDDEN.findall(result.stdout) == []  # ensure_ascii=False would let C1 and DEL through
     objects = [json.loads(line) for line in result.stdout.splitlines()]
+    frame_lists = [[(f["url"], f["state"]) for f in obj.pop("frames")] for obj in objects]
+    assert frame_lists == [[(f"data:text/html,F{SHOWN}", "loaded")] if name == "frames" else [] for name in PAGES] + [[]]
     for obj in objects:  # the only fields that differ from run to run
         assert isinstance(obj.pop("renderer_pid"), int)
         assert set(obj.pop("timings_ms")) == {"fetch", "spawn", "first_frame"}

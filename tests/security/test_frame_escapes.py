@@ -51,7 +51,7 @@ async def test_every_field_reaches_the_user_safe():
         assert record == {
             "url": f"data:text/html,address{E}", "final_url": f"data:text/html,address{E}", "title": f"title{E}",
             "state": "active", "error": None, "text": f"text{E}link{E}\nfield{E}",
-            "links": [{"number": 1, "url": f"http://example.test/{E}"}], "renderer_site": None,
+            "links": [{"number": 1, "url": f"http://example.test/{E}"}], "renderer_site": None, "frames": [],
         }
         field = tab.frame.fields[0]
         assert (field.name, field.value, field.options) == (f"name{E}", f"value{E}", [f"option{E}"])

@@ -52,3 +52,36 @@ async def test_tabs_of_one_site_hang_under_their_shared_renderer(http_server):
             await wait_for(as_expected, what="the grouped tree", pause=pilot.pause)
         except AssertionError:
             raise AssertionError(rows()) from None
+
+
+async def test_a_renderer_of_cross_site_frames_shows_under_the_zygote_with_its_subframes(http_server):
+    from tests.support.httpserver import LocalHTTPServer
+
+    other = LocalHTTPServer("127.0.0.3")
+    try:
+        other.route("/ad.html", b"<p>An ad.</p>")
+        url = http_server.route("/framed.html", f'<title>Framed</title><iframe src="{other.url("/ad.html")}">'
+                                                f'</iframe>'.encode())
+        app = BrowserApp([url], browser_factory=lambda: Browser(
+            policy=LifecyclePolicy.manual(), process_model="site-per-process", spare=False))
+        async with app.run_test(size=(160, 40)) as pilot:
+            await started(pilot)
+            browser = app.browser
+            await wait_for(lambda: browser.tabs and browser.tabs[0].frames
+                           and browser.tabs[0].frames[0].pid is not None, what="the frame", pause=pilot.pause)
+            frame_pid = browser.tabs[0].frames[0].pid
+            # Either order under the zygote; its memory as a normal user: the renderer of
+            # frames is no tab's, so only root reads it from the kernel ("–" otherwise).
+            patterns = [rf"▏   [├└] ▼ +{frame_pid} +(?:[\d.]+[KMG]|–) http://127\.0\.0\.3",
+                        "▏   [│ ] └  frames ◇ Subframe: http"]  # the title cut to the panel's width
+
+            def found() -> list[bool]:
+                rows = [line[108:].rstrip() for line in screen_text(app)]
+                return [any(re.fullmatch(p, row) for row in rows) for p in patterns]
+
+            try:
+                await wait_for(lambda: all(found()), what="the subframe renderer's rows", pause=pilot.pause)
+            except AssertionError:
+                raise AssertionError([line[108:].rstrip() for line in screen_text(app)][:12]) from None
+    finally:
+        other.close()
