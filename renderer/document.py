@@ -367,39 +367,11 @@ class _Builder:
             element.css = css
             if css.before is not None and not css.hidden:
                 element.children.append(clean(css.before))
-            self.styled_element(node, tag, attrs, element, parent, depth, css)
+            self.contents(node, tag, attrs, element, parent, depth, css)
             if css.after is not None and not css.hidden:
                 element.children.append(clean(css.after))
             return
-        if tag in ("input", "select", "textarea", "button"):
-            field = self.field(node, tag, attrs)
-            if field is None:
-                return
-            element.field = field.id
-            parent.children.append(element)
-            if tag == "button":
-                self.children(node, element, depth)
-                field.label = element.text()
-            return
-        if tag in ("frame", "iframe"):
-            self.frame(attrs, parent)
-            return
-        parent.children.append(element)
-        if tag == "form":
-            self.document.forms.append(Form(attrs))
-            self.form_stack.append(len(self.document.forms) - 1)
-            self.children(node, element, depth)
-            self.form_stack.pop()
-            return
-        self.children(node, element, depth)
-        if tag == "a" and "href" in attrs:
-            href = attrs["href"]
-            if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
-                return
-            number = len(self.document.links) + 1
-            element.link = number
-            self.document.links.append(LinkInfo(number, self.document.resolve(href), element.text(),
-                                                link_target(attrs.get("target"))))
+        self.contents(node, tag, attrs, element, parent, depth, None)
 
     def styled_text(self, text: str, css: Computed, parent: Element) -> None:
         """A text run under an author style: text-transform, and the white
@@ -417,9 +389,11 @@ class _Builder:
         else:
             parent.children.append(text)
 
-    def styled_element(self, node, tag, attrs, element: Element, parent: Element, depth: int, css: Computed) -> None:
-        """:meth:`element` for an element with an author style (kept apart so
-        that unstyled pages pay nothing for it)."""
+    def contents(self, node, tag, attrs, element: Element, parent: Element, depth: int,
+                 css: Computed | None) -> None:
+        """What :meth:`element` adds for an element: a form field, a frame's
+        slot, or the element with its children (a link numbered), under its
+        author style or none."""
         if tag in ("input", "select", "textarea", "button"):
             field = self.field(node, tag, attrs)
             if field is None:
@@ -441,7 +415,7 @@ class _Builder:
             self.form_stack.pop()
             return
         self.children(node, element, depth, css)
-        if tag == "a" and "href" in attrs and not css.hidden:
+        if tag == "a" and "href" in attrs and (css is None or not css.hidden):
             href = attrs["href"]
             if href.strip(_ASCII_WHITESPACE).lower().startswith("javascript:"):
                 return
