@@ -23,6 +23,11 @@ os.execv(sys.executable, [sys.executable, "-m", "browser.cli", *sys.argv[1:]])
 
 
 def run_without_landlock(*args: str) -> subprocess.CompletedProcess:
+    """``minibrowser ARGS`` under a kernel without Landlock; ``open`` starts a
+    browser of its own (``--new-instance``): handed to a browser another test
+    left running, the page would be rendered by that browser, with Landlock."""
+    if args[0] == "open":
+        args = (*args, "--new-instance")
     return subprocess.run([sys.executable, "-c", WITHOUT_LANDLOCK, *args], capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
 
