@@ -110,6 +110,10 @@ class RendererProcesses:
         self.hub: IpcHub | None = None
         self.zygote: ZygoteClient | ColdSpawner | None = None
         self._hosts: dict[int, RendererHost] = {}  # by pid, while alive
+        # By renderer id, from the spawn request until its pid is known: the
+        # zygote may report a renderer's exit before this side has read the
+        # pid it answered (a renderer that cannot sandbox itself dies at once).
+        self._forking: dict[int, RendererHost] = {}
         self._renderer_ids = itertools.count(1)
         self._document_ids = itertools.count(1)
         self._ipc_subscribers: list[Callable[[IpcEvent], None]] = []
@@ -269,13 +273,17 @@ class RendererProcesses:
             policy=policy or self.sandbox.policy(),
             probe=probe,
         )
+        self._forking[renderer_id] = host
         try:
             pid = await self.zygote.spawn(request)
         except (ZygoteError, asyncio.TimeoutError) as error:
             self.hub.forget(host)
             raise LaunchError(f"could not start a renderer: {error or 'the zygote did not answer'}") from None
+        finally:
+            self._forking.pop(renderer_id, None)
         host.pid = pid
-        self._hosts[pid] = host
+        if host.exit is None:  # not already reported gone while the pid was on its way
+            self._hosts[pid] = host
         if self._ipc_subscribers:  # someone subscribed while the zygote forked it
             host.events = self._ipc_event
         try:
@@ -321,7 +329,10 @@ class RendererProcesses:
     def _child_exited(self, message: protocol.ChildExited, *, cause: str | None = None) -> None:
         host = self._hosts.pop(message.pid, None)
         if host is None:
-            return
+            host = self._forking.pop(message.renderer, None)
+            if host is None:
+                return
+            host.pid = message.pid
         if self.hub is not None:
             self.hub.forget(host)
         host.mark_exited(message.code, message.signal, cause=cause)
